@@ -1,0 +1,81 @@
+"""The adapter contract every carrier implements, built-in or third-party.
+
+An adapter is two halves: ``fetch`` does network I/O only and returns the reply untouched;
+``parse`` is a pure function of that reply, so it can be tested on recorded responses.
+Limits are class attributes so the poller can batch and rate-limit without knowing the carrier.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import httpx
+
+from tracker.model import TrackingResult
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierSettings:
+    """Per-carrier settings from config; secrets are already resolved from the environment."""
+
+    base_url: str | None = None
+    api_key: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    timeout_seconds: float = 20.0
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierReply:
+    """One HTTP reply as received, kept raw so ``parse`` stays pure and replayable."""
+
+    numbers: tuple[str, ...]
+    status_code: int
+    body: bytes
+    content_type: str = ""
+    url: str = ""
+
+    def text(self) -> str:
+        """The body decoded with the charset the server declared (UTF-8 when it declared none)."""
+        from carriers.http import decode_body
+
+        return decode_body(self.body, self.content_type)
+
+
+class CarrierAdapter(ABC):
+    """Base class of all carrier adapters; subclasses are registered as entry points."""
+
+    name: ClassVar[str]
+    display_name: ClassVar[str]
+    #: how many tracking numbers one request may carry
+    max_numbers_per_request: ClassVar[int] = 1
+    #: sustained request rate the carrier tolerates
+    requests_per_second: ClassVar[float] = 5.0
+    #: requests in flight at once
+    max_concurrency: ClassVar[int] = 4
+    #: public tracking page for buyers, with ``{number}`` in it
+    tracking_url_template: ClassVar[str | None] = None
+
+    def __init__(self, settings: CarrierSettings | None = None) -> None:
+        self.settings = settings or CarrierSettings()
+
+    @abstractmethod
+    async def fetch(self, client: httpx.AsyncClient, numbers: Sequence[str]) -> CarrierReply:
+        """Ask the carrier about ``numbers`` (at most ``max_numbers_per_request``).
+
+        Raises a ``CarrierError`` subclass for transport failures and HTTP error statuses.
+        """
+
+    @abstractmethod
+    def parse(self, reply: CarrierReply) -> list[TrackingResult]:
+        """Turn a reply into one result per tracking number it mentions. Pure; raises ParseError."""
+
+    def tracking_url(self, number: str) -> str | None:
+        """The page where a buyer can follow ``number`` themselves."""
+        if self.tracking_url_template is None:
+            return None
+        return self.tracking_url_template.format(number=number)

@@ -1,0 +1,1 @@
+"""Buyer notices: kinds, templates, translations and transports (Maildir, SMTP)."""

@@ -1,0 +1,131 @@
+"""Domain vocabulary shared by every part: statuses, details, milestones and event types.
+
+The string values are a public interface (CLI output, database, event log, templates), so they
+must never be renamed; see ``../shared/DESIGN.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """One canonical shipment status per event."""
+
+    PENDING = "pending"
+    INFO_RECEIVED = "info_received"
+    IN_TRANSIT = "in_transit"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    AVAILABLE_FOR_PICKUP = "available_for_pickup"
+    DELIVERY_FAILED = "delivery_failed"
+    DELIVERED = "delivered"
+    EXCEPTION = "exception"
+    RETURNED = "returned"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"
+
+
+FINAL_STATUSES = frozenset({Status.DELIVERED, Status.RETURNED, Status.EXPIRED})
+
+
+class Detail(StrEnum):
+    """At most one refinement of a status."""
+
+    ACCEPTED = "accepted"
+    ARRIVED_DESTINATION_COUNTRY = "arrived_destination_country"
+    CUSTOMS_PROCESSING = "customs_processing"
+    CUSTOMS_RELEASED = "customs_released"
+    ARRIVED_DELIVERY_OFFICE = "arrived_delivery_office"
+    CUSTOMS_HOLD = "customs_hold"
+    CUSTOMS_DUTIES_DUE = "customs_duties_due"
+    ADDRESS_ISSUE = "address_issue"
+    RECIPIENT_UNAVAILABLE = "recipient_unavailable"
+    REFUSED = "refused"
+    DAMAGED = "damaged"
+    LOST = "lost"
+    RETURNING = "returning"
+    DELAYED_EXTERNAL = "delayed_external"
+
+
+class Milestone(StrEnum):
+    """A moment worth an email to the buyer; also the notice kind."""
+
+    SHIPPED = "shipped"
+    IN_TRANSIT = "in_transit"
+    DELAYED = "delayed"
+    CUSTOMS_ACTION = "customs_action"
+    ARRIVED_LOCALLY = "arrived_locally"
+    DELIVERED = "delivered"
+    SATISFACTION = "satisfaction"
+    REFUND_OFFER = "refund_offer"
+
+
+@dataclass(frozen=True, slots=True)
+class RawEvent:
+    """One tracking event exactly as a carrier reported it, before classification.
+
+    ``occurred_at`` is timezone-aware. ``code`` is the carrier's own event code when it has one
+    (USPS event code, UPU EMSEVT code, Russian Post "type.attr", ...). ``country`` is ISO 3166-1
+    alpha-2 when known.
+    """
+
+    occurred_at: datetime
+    text: str
+    code: str | None = None
+    location: str | None = None
+    country: str | None = None
+    carrier: str | None = None
+
+    def fingerprint(self) -> str:
+        """Stable identity used to deduplicate the same event seen on several polls."""
+        parts = (
+            self.occurred_at.isoformat(),
+            self.code or "",
+            " ".join(self.text.split()).casefold(),
+            (self.location or "").casefold(),
+        )
+        return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """What the normalizer concluded about one raw event, and which rule said so."""
+
+    status: Status
+    detail: Detail | None = None
+    rule: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedEvent:
+    """A raw event together with its classification."""
+
+    raw: RawEvent
+    classification: Classification
+
+    @property
+    def status(self) -> Status:
+        return self.classification.status
+
+    @property
+    def detail(self) -> Detail | None:
+        return self.classification.detail
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingResult:
+    """What one carrier reply says about one tracking number.
+
+    ``events`` are in any order; ``carrier_status`` is the carrier's own summary status when it
+    gives one; ``expected_delivery`` is the carrier's estimate when it gives one.
+    """
+
+    tracking_number: str
+    events: tuple[RawEvent, ...] = ()
+    carrier_status: str | None = None
+    expected_delivery: datetime | None = None
+    not_found: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
