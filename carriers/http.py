@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import email.utils
+import re
 import time
+import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
+from xml.parsers import expat
 
 import httpx
 
-from tracker.errors import CarrierAuthError, CarrierRateLimited, CarrierUnavailable
+from carriers.base import CarrierReply
+from tracker.errors import CarrierAuthError, CarrierRateLimited, CarrierUnavailable, ParseError
 
 #: bodies larger than this are refused rather than buffered
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -77,3 +81,110 @@ async def read_capped(response: httpx.Response, carrier: str, cap: int = MAX_BOD
 def utc_now() -> datetime:
     """Wall-clock now, aware; adapters that need a clock for tokens take it from here."""
     return datetime.now(UTC)
+
+
+def declared_charset(content_type: str) -> str | None:
+    """The charset a Content-Type header declares, or None when it declares none."""
+    for part in content_type.split(";")[1:]:
+        key, _, val = part.strip().partition("=")
+        if key.lower() == "charset" and val.strip("\"' "):
+            return val.strip("\"' ")
+    return None
+
+
+async def send_for_reply(
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    *,
+    carrier: str,
+    numbers: tuple[str, ...],
+    check_status: bool = True,
+    auth: httpx.Auth | None = None,
+) -> CarrierReply:
+    """Send ``request`` and keep the size-capped raw reply; transport failures become
+    ``CarrierUnavailable`` and, unless ``check_status`` is off, error statuses are mapped."""
+    try:
+        response = await client.send(request, stream=True, auth=auth)
+        try:
+            body = await read_capped(response, carrier)
+        finally:
+            await response.aclose()
+    except httpx.TimeoutException as exc:
+        message = f"{carrier}: timed out ({type(exc).__name__})"
+        raise CarrierUnavailable(message, carrier=carrier) from exc
+    except httpx.TransportError as exc:
+        message = f"{carrier}: transport failure ({exc!r})"
+        raise CarrierUnavailable(message, carrier=carrier) from exc
+    if check_status:
+        raise_for_carrier_status(response.status_code, response.headers, carrier)
+    return CarrierReply(
+        numbers=numbers,
+        status_code=response.status_code,
+        body=body,
+        content_type=response.headers.get("content-type", ""),
+        url=str(request.url),
+    )
+
+
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+
+
+def _refuse_dtd(*_args: object) -> None:
+    raise ValueError("DTDs are refused in carrier replies (entity expansion, external entities)")
+
+
+def parse_xml(body: bytes, content_type: str, carrier: str) -> ET.Element:
+    """Parse an XML reply with DTDs refused. A charset in the Content-Type header wins over the
+    XML declaration (RFC 7303); without one the declaration (else UTF-8) decides."""
+    builder = ET.TreeBuilder()
+    parser = expat.ParserCreate(namespace_separator="}")
+    parser.buffer_text = True
+    parser.StartDoctypeDeclHandler = _refuse_dtd
+    parser.EntityDeclHandler = _refuse_dtd
+    parser.StartElementHandler = lambda name, attrs: builder.start(
+        _clark(name), {_clark(k): v for k, v in attrs.items()}
+    )
+    parser.EndElementHandler = lambda name: builder.end(_clark(name))
+    parser.CharacterDataHandler = builder.data
+    try:
+        if declared_charset(content_type):
+            parser.Parse(_XML_DECLARATION.sub("", decode_body(body, content_type), count=1), True)
+        else:
+            parser.Parse(body.lstrip(), True)  # tolerate stray leading whitespace
+        return builder.close()
+    except (expat.ExpatError, ValueError, AssertionError) as exc:
+        message = f"{carrier}: reply is not well-formed XML ({exc})"
+        raise ParseError(message, body=body, carrier=carrier) from exc
+
+
+def _clark(name: str) -> str:
+    """expat's ``ns}local`` as ElementTree's ``{ns}local``."""
+    return "{" + name if "}" in name else name
+
+
+def local_name(element: ET.Element) -> str:
+    """An element's tag without its ``{namespace}`` prefix."""
+    return element.tag.rpartition("}")[2]
+
+
+def xml_child(element: ET.Element | None, *path: str) -> ET.Element | None:
+    """Follow child elements by local name, ignoring namespaces; None when any step is missing."""
+    for name in path:
+        if element is None:
+            return None
+        element = next((c for c in element if local_name(c) == name), None)
+    return element
+
+
+def xml_text(element: ET.Element | None, *path: str) -> str | None:
+    """Stripped text of the element at ``path`` (by local names), or None when absent or empty."""
+    found = xml_child(element, *path)
+    if found is None or found.text is None:
+        return None
+    text = " ".join(found.text.split())
+    return text or None
+
+
+def xml_find_all(element: ET.Element, name: str) -> list[ET.Element]:
+    """Every descendant (or the element itself) with local name ``name``, in document order."""
+    return [e for e in element.iter() if local_name(e) == name]
