@@ -1,0 +1,289 @@
+"""Seller and ops configuration: TOML files validated by pydantic models that reject unknown keys.
+
+Durations are written with units (``36h``); secrets are never in the file, only the names of the
+environment variables that hold them. Every error names the file and the exact key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from tracker.durations import parse_duration
+from tracker.errors import ConfigError
+from tracker.model import Milestone
+
+
+def _duration(value: object) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"invalid duration {value!r}: write it as a string with a unit, e.g. '36h'")
+    return parse_duration(value)
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreConfig(_Strict):
+    """Where state lives: a SQLite file path or any SQLAlchemy URL."""
+
+    url: str = "sqlite:///var/tracker.sqlite3"
+    echo: bool = False
+
+
+class DaemonConfig(_Strict):
+    """How often each scheduler job runs and how much work one run takes."""
+
+    poll_every: Duration = timedelta(minutes=5)
+    dispatch_every: Duration = timedelta(seconds=30)
+    timers_every: Duration = timedelta(minutes=15)
+    batch_size: int = Field(200, ge=1, le=10_000)
+    lease: Duration = timedelta(minutes=10)
+    shutdown_grace: Duration = timedelta(seconds=30)
+    http_timeout: Duration = timedelta(seconds=20)
+
+
+class SellerConfig(_Strict):
+    """Who the emails come from and how they are signed."""
+
+    store_name: str = "Example Store"
+    sender: str = "Example Store <orders@example.com>"
+    reply_to: str | None = None
+    signature: str = "The Example Store team"
+    support_url: str | None = None
+    default_language: str = "en"
+    message_id_domain: str = "tracker.invalid"
+    coupon_line: str | None = None
+
+
+class SmtpConfig(_Strict):
+    """An SMTP relay; the password comes from the environment variable named here."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(25, ge=1, le=65535)
+    security: Literal["none", "starttls", "tls"] = "none"
+    username: str | None = None
+    password_env: str | None = None
+    timeout: Duration = timedelta(seconds=30)
+
+
+class MailConfig(_Strict):
+    """Which transport delivers notices."""
+
+    transport: Literal["maildir", "smtp"] = "maildir"
+    maildir: Path = Path("var/mail")
+    smtp: SmtpConfig = SmtpConfig()
+    retry_backoff: Duration = timedelta(minutes=5)
+    max_attempts: int = Field(12, ge=1)
+
+
+class Thresholds(_Strict):
+    """When a shipment counts as stalled, late, due a refund offer, and when to stop polling."""
+
+    stalled_after: Duration = timedelta(days=10)
+    late_after: Duration = timedelta(days=30)
+    refund_offer_after: Duration = timedelta(days=45)
+    satisfaction_after: Duration = timedelta(days=5)
+    expire_after: Duration = timedelta(days=90)
+    min_notice_gap: Duration = timedelta(hours=20)
+    expected_transit: Duration = timedelta(days=20)
+
+
+class ThresholdOverride(_Strict):
+    """Per-country or per-carrier thresholds; unset keys fall back to the defaults."""
+
+    stalled_after: Duration | None = None
+    late_after: Duration | None = None
+    refund_offer_after: Duration | None = None
+    satisfaction_after: Duration | None = None
+    expire_after: Duration | None = None
+    min_notice_gap: Duration | None = None
+    expected_transit: Duration | None = None
+
+
+class ThresholdsConfig(_Strict):
+    """Global defaults plus overrides keyed by destination country (ISO2) and carrier name."""
+
+    default: Thresholds = Thresholds()
+    country: dict[str, ThresholdOverride] = {}
+    carrier: dict[str, ThresholdOverride] = {}
+
+    @field_validator("country")
+    @classmethod
+    def _iso2(cls, value: dict[str, ThresholdOverride]) -> dict[str, ThresholdOverride]:
+        for code in value:
+            if len(code) != 2 or not code.isalpha() or not code.isupper():
+                raise ValueError(f"country key {code!r} must be an ISO 3166 alpha-2 code like 'BR'")
+        return value
+
+    def for_shipment(self, carrier: str, country: str) -> Thresholds:
+        """Carrier overrides win over country overrides, which win over the defaults."""
+        merged = self.default.model_dump()
+        for override in (self.country.get(country), self.carrier.get(carrier)):
+            if override is not None:
+                merged.update({k: v for k, v in override.model_dump().items() if v is not None})
+        return Thresholds.model_validate(merged)
+
+
+class QuietHoursConfig(_Strict):
+    """Buyer-local hours during which no email is sent; notices wait for the morning."""
+
+    enabled: bool = True
+    start: time = time(21, 0)
+    end: time = time(8, 0)
+    timezone_by_country: dict[str, str] = {}
+
+
+class RefundConfig(_Strict):
+    """Which choices delayed and refund-offer emails give, the seller's preferred first."""
+
+    choices: list[Literal["keep_waiting", "resend", "refund"]] = ["keep_waiting", "resend", "refund"]
+    notify_seller_email: str | None = None
+    notify_seller_webhook: str | None = None
+
+    @field_validator("choices")
+    @classmethod
+    def _at_least_two(cls, value: list[str]) -> list[str]:
+        if len(set(value)) < 2:
+            raise ValueError("offer at least two different choices (keep_waiting, resend, refund)")
+        return value
+
+
+class CarrierConfig(_Strict):
+    """Connection settings for one carrier; secrets come from the named environment variables."""
+
+    enabled: bool = True
+    base_url: str | None = None
+    api_key_env: str | None = None
+    client_id_env: str | None = None
+    client_secret_env: str | None = None
+    timeout: Duration | None = None
+    options: dict[str, str] = {}
+
+
+class NormalizationConfig(_Strict):
+    """Ops rule files that extend or override the built-in normalization rules."""
+
+    rule_files: list[Path] = []
+
+
+class NoticesConfig(_Strict):
+    """Seller overrides of templates and strings, and which milestones email the buyer."""
+
+    templates_dir: Path | None = None
+    strings_file: Path | None = None
+    disabled: list[Milestone] = []
+
+
+class LoggingConfig(_Strict):
+    """Structured log output."""
+
+    format: Literal["auto", "json", "console"] = "auto"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    redact_emails: bool = True
+
+
+class MetricsConfig(_Strict):
+    """Prometheus metrics endpoint; off unless a port is given."""
+
+    host: str = "127.0.0.1"
+    port: int | None = Field(None, ge=1, le=65535)
+
+
+class TrackerConfig(_Strict):
+    """The whole configuration file."""
+
+    store: StoreConfig = StoreConfig()
+    daemon: DaemonConfig = DaemonConfig()
+    seller: SellerConfig = SellerConfig()
+    mail: MailConfig = MailConfig()
+    thresholds: ThresholdsConfig = ThresholdsConfig()
+    quiet_hours: QuietHoursConfig = QuietHoursConfig()
+    refund: RefundConfig = RefundConfig()
+    carriers: dict[str, CarrierConfig] = {}
+    normalization: NormalizationConfig = NormalizationConfig()
+    notices: NoticesConfig = NoticesConfig()
+    logging: LoggingConfig = LoggingConfig()
+    metrics: MetricsConfig = MetricsConfig()
+
+
+def _describe(error: Any) -> str:
+    location = ".".join(str(part) for part in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (check the spelling against config/tracker.toml)"
+    return f"{location or '(top level)'}: {message}"
+
+
+def parse_config(data: dict[str, Any], source: str) -> TrackerConfig:
+    """Validate already-parsed TOML; errors name ``source`` and every bad key."""
+    try:
+        return TrackerConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "\n  ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"{source}: invalid configuration\n  {problems}") from exc
+
+
+def load_config(path: Path) -> TrackerConfig:
+    """Read and validate a config file; relative paths in it are resolved against its folder."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    return resolve_paths(parse_config(data, str(path)), path.parent.resolve())
+
+
+def resolve_paths(config: TrackerConfig, base: Path) -> TrackerConfig:
+    """Make file paths and SQLite URLs relative to the config file's folder absolute."""
+
+    def absolute(value: Path) -> Path:
+        return value if value.is_absolute() else base / value
+
+    url = config.store.url
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
+        url = prefix + str(absolute(Path(url.removeprefix(prefix))))
+    notices = config.notices.model_copy(
+        update={
+            "templates_dir": absolute(config.notices.templates_dir)
+            if config.notices.templates_dir
+            else None,
+            "strings_file": absolute(config.notices.strings_file)
+            if config.notices.strings_file
+            else None,
+        }
+    )
+    return config.model_copy(
+        update={
+            "store": config.store.model_copy(update={"url": url}),
+            "mail": config.mail.model_copy(update={"maildir": absolute(config.mail.maildir)}),
+            "normalization": NormalizationConfig(
+                rule_files=[absolute(p) for p in config.normalization.rule_files]
+            ),
+            "notices": notices,
+        }
+    )
+
+
+def secret(env_name: str | None, what: str) -> str | None:
+    """Read a secret from the environment; a named but unset variable is a ConfigError."""
+    if env_name is None:
+        return None
+    value = os.environ.get(env_name)
+    if value is None:
+        raise ConfigError(f"{what}: environment variable {env_name} is not set")
+    return value

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, migrations and the transactions the daemon runs."""

@@ -1,0 +1,316 @@
+"""Shipment transactions: adding orders, claiming due work with leases, and recording poll results.
+
+Each public function is one transaction. New events, the shipment's new state, the outbox rows
+for the notices it causes and the audit rows commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from tracker.errors import InputError
+from tracker.model import Classification, Detail, RawEvent, Status, TrackedEvent
+from tracker.store.models import AuditEntry, Notice, Shipment, TrackingEvent
+
+
+@dataclass(frozen=True, slots=True)
+class NewShipment:
+    """A validated order line, ready to store."""
+
+    tracking_number: str
+    carrier: str
+    buyer_email: str
+    buyer_name: str
+    buyer_language: str | None
+    destination_country: str
+    origin_country: str | None
+    order_reference: str
+    shipped_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedShipment:
+    """A leased shipment, detached from the session, for one poll or timer evaluation."""
+
+    id: int
+    tracking_number: str
+    carrier: str
+    destination_country: str
+    origin_country: str | None
+    status: str
+    unchanged_polls: int
+    poll_failures: int
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeDraft:
+    """An outbox row to create alongside a state change."""
+
+    kind: str
+    key: str
+    not_before: datetime
+    payload: dict[str, Any]
+
+
+def _row_values(item: NewShipment, now: datetime) -> dict[str, Any]:
+    return {
+        "tracking_number": item.tracking_number,
+        "carrier": item.carrier,
+        "buyer_email": item.buyer_email,
+        "buyer_name": item.buyer_name,
+        "buyer_language": item.buyer_language,
+        "destination_country": item.destination_country,
+        "origin_country": item.origin_country,
+        "order_reference": item.order_reference,
+        "shipped_at": item.shipped_at,
+        "created_at": now,
+        "status": Status.PENDING.value,
+        "next_poll_at": now,
+        "unchanged_polls": 0,
+        "poll_failures": 0,
+        "opted_out": False,
+    }
+
+
+def add_shipments(
+    factory: sessionmaker[Session], items: Sequence[NewShipment], now: datetime
+) -> list[int]:
+    """Store all ``items`` or none; a number already tracked for that carrier is an InputError."""
+    with factory.begin() as session:
+        numbers = [(i.carrier, i.tracking_number) for i in items]
+        existing = _existing(session, numbers)
+        if existing:
+            shown = ", ".join(f"{n} ({c})" for c, n in sorted(existing)[:5])
+            raise InputError(f"already tracked: {shown}")
+        rows = [Shipment(**_row_values(item, now)) for item in items]
+        session.add_all(rows)
+        session.flush()
+        session.add_all(
+            AuditEntry(shipment_id=r.id, at=now, kind="shipment.added", carrier=r.carrier, data={})
+            for r in rows
+        )
+        return [r.id for r in rows]
+
+
+def _existing(session: Session, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    found: set[tuple[str, str]] = set()
+    numbers = sorted({n for _, n in pairs})
+    for start in range(0, len(numbers), 500):
+        chunk = numbers[start : start + 500]
+        rows = session.execute(
+            select(Shipment.carrier, Shipment.tracking_number).where(
+                Shipment.tracking_number.in_(chunk)
+            )
+        )
+        found |= {(c, n) for c, n in rows}
+    return found & set(pairs)
+
+
+def _claim(
+    factory: sessionmaker[Session],
+    due_column: Any,
+    now: datetime,
+    owner: str,
+    lease: timedelta,
+    limit: int,
+) -> list[ClaimedShipment]:
+    with factory.begin() as session:
+        query: Select[tuple[Shipment]] = (
+            select(Shipment)
+            .where(
+                due_column.is_not(None),
+                due_column <= now,
+                or_(Shipment.lease_until.is_(None), Shipment.lease_until < now),
+            )
+            .order_by(due_column)
+            .limit(limit)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = list(session.scalars(query))
+        if not rows:
+            return []
+        session.execute(
+            update(Shipment)
+            .where(Shipment.id.in_([r.id for r in rows]))
+            .values(lease_owner=owner, lease_until=now + lease)
+        )
+        return [
+            ClaimedShipment(
+                r.id,
+                r.tracking_number,
+                r.carrier,
+                r.destination_country,
+                r.origin_country,
+                r.status,
+                r.unchanged_polls,
+                r.poll_failures,
+            )
+            for r in rows
+        ]
+
+
+def claim_due_for_poll(
+    factory: sessionmaker[Session], now: datetime, owner: str, lease: timedelta, limit: int
+) -> list[ClaimedShipment]:
+    """Lease up to ``limit`` shipments whose next poll is due (uses the partial due index)."""
+    return _claim(factory, Shipment.next_poll_at, now, owner, lease, limit)
+
+
+def claim_due_for_timers(
+    factory: sessionmaker[Session], now: datetime, owner: str, lease: timedelta, limit: int
+) -> list[ClaimedShipment]:
+    """Lease up to ``limit`` shipments whose next timer (stall, refund offer, ...) is due."""
+    return _claim(factory, Shipment.next_timer_at, now, owner, lease, limit)
+
+
+def release(factory: sessionmaker[Session], shipment_ids: Sequence[int], owner: str) -> None:
+    """Give leases back early (shutdown), only those still held by ``owner``."""
+    with factory.begin() as session:
+        session.execute(
+            update(Shipment)
+            .where(Shipment.id.in_(shipment_ids), Shipment.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None)
+        )
+
+
+def timeline(session: Session, shipment_id: int) -> list[TrackedEvent]:
+    """All stored events of a shipment in time order, as domain objects."""
+    rows = session.scalars(
+        select(TrackingEvent)
+        .where(TrackingEvent.shipment_id == shipment_id)
+        .order_by(TrackingEvent.occurred_at, TrackingEvent.id)
+    )
+    return [to_tracked(row) for row in rows]
+
+
+def to_tracked(row: TrackingEvent) -> TrackedEvent:
+    """Rebuild the domain event from its stored row."""
+    raw = RawEvent(
+        occurred_at=row.occurred_at,
+        text=row.text,
+        code=row.code,
+        location=row.location,
+        country=row.country,
+        carrier=row.carrier,
+    )
+    detail = Detail(row.detail) if row.detail else None
+    return TrackedEvent(raw, Classification(Status(row.status), detail, row.rule))
+
+
+def insert_new_events(
+    session: Session, shipment: Shipment, events: Sequence[TrackedEvent], now: datetime
+) -> int:
+    """Insert the events not stored yet (by fingerprint); returns how many were new."""
+    known = set(
+        session.scalars(
+            select(TrackingEvent.fingerprint).where(TrackingEvent.shipment_id == shipment.id)
+        )
+    )
+    added = 0
+    for event in events:
+        fingerprint = event.raw.fingerprint()
+        if fingerprint in known:
+            continue
+        known.add(fingerprint)
+        added += 1
+        session.add(
+            TrackingEvent(
+                shipment_id=shipment.id,
+                fingerprint=fingerprint,
+                occurred_at=event.raw.occurred_at,
+                code=event.raw.code,
+                text=event.raw.text,
+                location=event.raw.location,
+                country=event.raw.country,
+                carrier=shipment.carrier,
+                status=event.status.value,
+                detail=event.detail.value if event.detail else None,
+                rule=event.classification.rule,
+                recorded_at=now,
+            )
+        )
+    return added
+
+
+def existing_notice_keys(session: Session, shipment_id: int) -> frozenset[str]:
+    """Idempotency keys (without the shipment prefix) of every notice ever created."""
+    keys = session.scalars(select(Notice.idempotency_key).where(Notice.shipment_id == shipment_id))
+    return frozenset(k.split(":", 1)[1] for k in keys)
+
+
+def last_notice_time(session: Session, shipment_id: int) -> datetime | None:
+    """When the latest notice of this shipment is (or was) due to go out."""
+    value = session.scalar(
+        select(func.max(Notice.not_before)).where(
+            Notice.shipment_id == shipment_id, Notice.state != "failed"
+        )
+    )
+    return value
+
+
+def add_notices(
+    session: Session, shipment: Shipment, drafts: Sequence[NoticeDraft], now: datetime
+) -> None:
+    """Queue notices; the unique idempotency key makes a duplicate impossible."""
+    for draft in drafts:
+        session.add(
+            Notice(
+                shipment_id=shipment.id,
+                kind=draft.kind,
+                idempotency_key=f"{shipment.id}:{draft.key}",
+                state="pending",
+                payload=draft.payload,
+                created_at=now,
+                not_before=draft.not_before,
+                attempts=0,
+            )
+        )
+        audit(session, shipment, now, "notice.queued", kind=draft.kind, key=draft.key)
+
+
+def audit(
+    session: Session, shipment: Shipment | None, now: datetime, kind: str, **data: Any
+) -> None:
+    """Append one audit row in the caller's transaction."""
+    session.add(
+        AuditEntry(
+            shipment_id=shipment.id if shipment else None,
+            at=now,
+            kind=kind,
+            carrier=shipment.carrier if shipment else data.get("carrier"),
+            data=data,
+        )
+    )
+
+
+def with_leased(
+    factory: sessionmaker[Session],
+    shipment_id: int,
+    owner: str,
+    work: Callable[[Session, Shipment], None],
+) -> bool:
+    """Run ``work`` in one transaction if ``owner`` still holds the lease; then release it.
+
+    Returns False (and changes nothing) when the lease was lost, so a slow daemon can never
+    overwrite what another daemon recorded after taking the shipment over.
+    """
+    with factory.begin() as session:
+        query = select(Shipment).where(
+            and_(Shipment.id == shipment_id, Shipment.lease_owner == owner)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()
+        shipment = session.scalars(query).first()
+        if shipment is None:
+            return False
+        work(session, shipment)
+        shipment.lease_owner = None
+        shipment.lease_until = None
+        return True
