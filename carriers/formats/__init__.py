@@ -1,0 +1,1 @@
+"""Data files describing tracking-number formats; read by ``carriers.detect``."""
