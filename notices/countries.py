@@ -1,0 +1,107 @@
+"""Country facts notices need: the buyer's likely language and the national post's tracking page.
+
+Both come from data files in ``notices/data/`` so sellers and ops can extend them without code.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from urllib.parse import quote
+
+from tracker.errors import ConfigError
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+SUPPORTED_LANGUAGES = ("en", "es", "pt", "ru", "fr", "de", "it", "pl")
+"""Languages every notice is translated into (one ``notices/locales/<lang>.toml`` each)."""
+
+
+@dataclass(frozen=True)
+class NationalPost:
+    """A country's postal operator and its public tracking page (``{number}`` in the template)."""
+
+    country: str
+    name: str
+    url_template: str
+
+    def url_for(self, tracking_number: str) -> str:
+        """The operator's tracking page with the number filled in, URL-encoded."""
+        return self.url_template.replace("{number}", quote(tracking_number.strip(), safe=""))
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read TOML: {exc}") from exc
+
+
+def load_national_posts(path: Path | None = None) -> dict[str, NationalPost]:
+    """Read a national posts table (the built-in one unless ``path`` is given)."""
+    source = path or DATA_DIR / "national_posts.toml"
+    table: dict[str, NationalPost] = {}
+    for country, row in _read_toml(source).items():
+        if not isinstance(row, dict):
+            raise ConfigError(f"{source}: [{country}] must be a table with name and url")
+        name, url = row.get("name"), row.get("url")
+        if not isinstance(name, str) or not isinstance(url, str) or "{number}" not in url:
+            raise ConfigError(f"{source}: [{country}] needs a name and a url containing {{number}}")
+        if not url.startswith("https://"):
+            raise ConfigError(f"{source}: [{country}].url must start with https://")
+        table[country.upper()] = NationalPost(country.upper(), name, url)
+    return table
+
+
+@cache
+def _builtin_posts() -> dict[str, NationalPost]:
+    return load_national_posts()
+
+
+@cache
+def _country_languages() -> dict[str, str]:
+    source = DATA_DIR / "country_languages.toml"
+    languages = _read_toml(source).get("languages")
+    if not isinstance(languages, dict):
+        raise ConfigError(f"{source}: missing [languages] table")
+    return {str(k).upper(): str(v).lower() for k, v in languages.items()}
+
+
+def national_post(country: str | None) -> NationalPost | None:
+    """The built-in national post of ``country`` (ISO2), or None when the table has no row."""
+    if not country:
+        return None
+    return _builtin_posts().get(country.upper())
+
+
+def national_post_url(country: str, tracking_number: str) -> str | None:
+    """The destination national post's tracking page for this number, or None if unknown."""
+    post = national_post(country)
+    return post.url_for(tracking_number) if post else None
+
+
+def _normalize_language(tag: str | None) -> str | None:
+    if not tag:
+        return None
+    return tag.replace("_", "-").split("-")[0].strip().lower() or None
+
+
+def choose_language(
+    order_language: str | None, destination_country: str | None, default: str
+) -> str:
+    """The order's language if we support it, else the destination's main language, else default.
+
+    ``pt-BR``, ``pt_BR`` and ``PT`` all count as ``pt``.
+    """
+    for candidate in (
+        _normalize_language(order_language),
+        _country_languages().get((destination_country or "").upper()),
+    ):
+        if candidate in SUPPORTED_LANGUAGES:
+            return candidate
+    fallback = _normalize_language(default)
+    if fallback not in SUPPORTED_LANGUAGES:
+        raise ConfigError(f"default_language {default!r} is not one of {SUPPORTED_LANGUAGES}")
+    return fallback

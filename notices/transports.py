@@ -1,0 +1,195 @@
+"""Transports deliver finished emails: a local Maildir (the embedded default) or an SMTP relay.
+
+Both satisfy ``Transport``. Errors come back as ``TransientSendError`` (try again later: 4xx
+replies, refused or dropped connections, timeouts) or ``PermanentSendError`` (5xx replies: the
+notice is marked failed, and the error message carries the server's reply).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mailbox
+import smtplib
+import ssl
+import threading
+from email.message import EmailMessage
+from pathlib import Path
+from typing import ClassVar, Literal, Protocol, runtime_checkable
+
+from tracker.errors import NoticeError, PermanentSendError, TransientSendError
+
+Security = Literal["none", "starttls", "tls"]
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """Something that delivers one email at a time; the daemon awaits ``send`` per notice."""
+
+    name: str
+
+    async def send(self, message: EmailMessage) -> None:
+        """Deliver ``message`` or raise TransientSendError / PermanentSendError."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections; ``send`` may still be called afterwards and reconnects."""
+        ...
+
+
+class MaildirTransport:
+    """Writes each email into a Maildir (``tmp`` then ``new``), readable by any mail client."""
+
+    name = "maildir"
+    max_concurrency: ClassVar[int] = 8
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def _deliver(self, message: EmailMessage) -> str:
+        box = mailbox.Maildir(self.path, create=True)
+        return box.add(message)
+
+    async def send(self, message: EmailMessage) -> None:
+        """Store the message; a full or read-only disk is transient (ops can fix it)."""
+        try:
+            await asyncio.to_thread(self._deliver, message)
+        except OSError as exc:
+            raise TransientSendError(f"maildir {self.path}: {exc}") from exc
+
+    async def close(self) -> None:
+        """Nothing stays open between sends."""
+
+
+def _reply_text(code: int, reply: bytes | str) -> str:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    return f"{code} {' '.join(text.split())}"
+
+
+def _classify(code: int, reply: bytes | str, what: str) -> NoticeError:
+    """A 5xx reply is permanent; anything else (4xx, odd codes) is worth another try."""
+    text = f"SMTP {what} refused: {_reply_text(code, reply)}"
+    return PermanentSendError(text) if 500 <= code < 600 else TransientSendError(text)
+
+
+class SmtpTransport:
+    """Sends over one reused SMTP connection (plain, STARTTLS or implicit TLS, optional AUTH).
+
+    smtplib runs in a worker thread; sends are serialized on the one connection, which is reopened
+    when the server has dropped it. Authentication failures are transient on purpose: a wrong
+    password is an ops problem, and the notices must survive until it is fixed.
+    """
+
+    name = "smtp"
+    max_concurrency: ClassVar[int] = 1
+
+    def __init__(
+        self,
+        host: str,
+        port: int = 25,
+        security: Security = "none",
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 30.0,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        local_hostname: str | None = None,
+    ) -> None:
+        if security not in ("none", "starttls", "tls"):
+            raise ValueError(f"security must be none, starttls or tls, not {security!r}")
+        self.host, self.port, self.security = host, port, security
+        self.username, self.password, self.timeout = username, password, timeout
+        self._context = ssl_context
+        self._local_hostname = local_hostname
+        self._conn: smtplib.SMTP | None = None
+        self._lock = threading.Lock()
+        self.connections_opened = 0
+
+    def _ssl(self) -> ssl.SSLContext:
+        if self._context is None:
+            self._context = ssl.create_default_context()
+        return self._context
+
+    def _open(self) -> smtplib.SMTP:
+        conn: smtplib.SMTP
+        if self.security == "tls":
+            conn = smtplib.SMTP_SSL(
+                self.host,
+                self.port,
+                local_hostname=self._local_hostname,
+                timeout=self.timeout,
+                context=self._ssl(),
+            )
+        else:
+            conn = smtplib.SMTP(
+                self.host, self.port, local_hostname=self._local_hostname, timeout=self.timeout
+            )
+        try:
+            conn.ehlo()
+            if self.security == "starttls":
+                conn.starttls(context=self._ssl())
+                conn.ehlo()
+            if self.username is not None:
+                conn.login(self.username, self.password or "")
+        except BaseException:
+            _quietly_close(conn)
+            raise
+        self.connections_opened += 1
+        return conn
+
+    def _send_sync(self, message: EmailMessage) -> None:
+        with self._lock:
+            reused = self._conn is not None
+            try:
+                self._send_once(message)
+            except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
+                self._drop()
+                if not reused:
+                    raise TransientSendError(f"SMTP {self.host}:{self.port}: {exc}") from exc
+                self._send_once(message)  # the idle connection had been dropped: one fresh try
+
+    def _send_once(self, message: EmailMessage) -> None:
+        if self._conn is None:
+            self._conn = self._open()
+        self._conn.send_message(message)
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            _quietly_close(conn)
+
+    async def send(self, message: EmailMessage) -> None:
+        """Deliver one message; see the class docstring for how failures are reported."""
+        try:
+            await asyncio.to_thread(self._send_sync, message)
+        except NoticeError:
+            raise
+        except smtplib.SMTPAuthenticationError as exc:
+            self._drop()
+            text = _reply_text(exc.smtp_code, exc.smtp_error)
+            raise TransientSendError(f"SMTP authentication rejected: {text}") from exc
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reply = next(iter(exc.recipients.values()))
+            raise _classify(code, reply, "recipient") from exc
+        except smtplib.SMTPSenderRefused as exc:
+            raise _classify(exc.smtp_code, exc.smtp_error, "sender") from exc
+        except smtplib.SMTPResponseException as exc:
+            self._drop()
+            raise _classify(exc.smtp_code, exc.smtp_error, "message") from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            raise TransientSendError(f"SMTP {self.host}:{self.port}: {exc!r}") from exc
+
+    async def close(self) -> None:
+        """Say QUIT and close the connection, if one is open."""
+        await asyncio.to_thread(self._close_sync)
+
+    def _close_sync(self) -> None:
+        with self._lock:
+            self._drop()
+
+
+def _quietly_close(conn: smtplib.SMTP) -> None:
+    try:
+        conn.quit()
+    except (smtplib.SMTPException, OSError):
+        conn.close()
