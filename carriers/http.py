@@ -6,6 +6,7 @@ import email.utils
 import re
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Collection
 from datetime import UTC, datetime
 from xml.parsers import expat
 
@@ -100,9 +101,11 @@ async def send_for_reply(
     numbers: tuple[str, ...],
     check_status: bool = True,
     auth: httpx.Auth | None = None,
+    pass_statuses: Collection[int] = (),
 ) -> CarrierReply:
     """Send ``request`` and keep the size-capped raw reply; transport failures become
-    ``CarrierUnavailable`` and, unless ``check_status`` is off, error statuses are mapped."""
+    ``CarrierUnavailable`` and, unless ``check_status`` is off, error statuses are mapped
+    (except ``pass_statuses``, which the adapter inspects itself, e.g. SOAP faults on 500)."""
     try:
         response = await client.send(request, stream=True, auth=auth)
         try:
@@ -115,7 +118,7 @@ async def send_for_reply(
     except httpx.TransportError as exc:
         message = f"{carrier}: transport failure ({exc!r})"
         raise CarrierUnavailable(message, carrier=carrier) from exc
-    if check_status:
+    if check_status and response.status_code not in pass_statuses:
         raise_for_carrier_status(response.status_code, response.headers, carrier)
     return CarrierReply(
         numbers=numbers,
