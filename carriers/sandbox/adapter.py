@@ -1,0 +1,159 @@
+"""The adapter for the sandbox carrier: batched GET /v1/track, JSON replies, UPU event codes.
+
+``fetch`` does HTTP only and maps every transport failure and error status onto the carrier
+error tree; ``parse`` is a pure function of the recorded reply.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timezone
+from typing import Annotated, ClassVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, ValidationError
+
+from carriers.base import CarrierAdapter, CarrierReply
+from carriers.http import send_for_reply
+from tracker.errors import CarrierError, ParseError
+from tracker.model import RawEvent, TrackingResult
+
+API_KEY_HEADER = "X-API-Key"
+
+
+def _stdlib_tz(value: datetime) -> datetime:
+    """Use a stdlib tzinfo, not pydantic's own, so RawEvents compare and pickle plainly."""
+    offset = value.utcoffset()
+    assert offset is not None  # AwareDatetime guarantees it
+    return value.replace(tzinfo=timezone(offset)) if offset else value.replace(tzinfo=UTC)
+
+
+Aware = Annotated[AwareDatetime, AfterValidator(_stdlib_tz)]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    time: Aware
+    description: str
+    code: str | None = None
+    location: str | None = None
+    country: str | None = None
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    tracking_number: str
+    found: bool
+    origin: str | None = None
+    destination: str | None = None
+    expected_delivery: Aware | None = None
+    events: list[_Event] = []
+
+
+class _Reply(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    results: list[_Result]
+
+
+class SandboxAdapter(CarrierAdapter):
+    """Talks to the built-in sandbox carrier (``carriers.sandbox.service``) at settings.base_url."""
+
+    name: ClassVar[str] = "sandbox"
+    display_name: ClassVar[str] = "Sandbox Post"
+    max_numbers_per_request: ClassVar[int] = 40
+    requests_per_second: ClassVar[float] = 20.0
+    max_concurrency: ClassVar[int] = 4
+    #: ``{base}`` is settings.base_url, known only at run time; see :meth:`tracking_url`
+    tracking_url_template: ClassVar[str | None] = "{base}/track/{number}"
+
+    def tracking_url(self, number: str) -> str | None:
+        """The sandbox's public page for ``number``, or None when no base_url is configured."""
+        if not self.settings.base_url or self.tracking_url_template is None:
+            return None
+        return self.tracking_url_template.format(
+            base=self.settings.base_url.rstrip("/"), number=quote(number, safe="")
+        )
+
+    async def fetch(self, client: httpx.AsyncClient, numbers: Sequence[str]) -> CarrierReply:
+        """GET /v1/track for up to 40 numbers; HTTP and transport errors become CarrierErrors."""
+        if not self.settings.base_url:
+            raise CarrierError(f"{self.name}: no base_url configured", carrier=self.name)
+        if not numbers or len(numbers) > self.max_numbers_per_request:
+            raise ValueError(f"ask about 1 to {self.max_numbers_per_request} numbers at a time")
+        url = self.settings.base_url.rstrip("/") + "/v1/track"
+        headers = {API_KEY_HEADER: self.settings.api_key} if self.settings.api_key else {}
+        request = client.build_request(
+            "GET",
+            url,
+            params={"numbers": ",".join(numbers)},
+            headers=headers,
+            timeout=self.settings.timeout_seconds,
+        )
+        try:
+            reply = await send_for_reply(client, request, carrier=self.name, numbers=tuple(numbers))
+        except httpx.DecodingError as exc:
+            raise ParseError(f"{self.name}: undecodable reply: {exc}", carrier=self.name) from exc
+        if not 200 <= reply.status_code < 300:
+            raise CarrierError(
+                f"{self.name}: unexpected HTTP {reply.status_code}: {reply.body[:200]!r}",
+                carrier=self.name,
+            )
+        return reply
+
+    def parse(self, reply: CarrierReply) -> list[TrackingResult]:
+        """One TrackingResult per number in the reply. Pure; ParseError keeps the body."""
+        if not 200 <= reply.status_code < 300:
+            raise ParseError(
+                f"{self.name}: cannot parse an HTTP {reply.status_code} reply",
+                body=reply.body,
+                carrier=self.name,
+            )
+        try:
+            data = json.loads(reply.text())
+        except json.JSONDecodeError as exc:
+            raise ParseError(
+                f"{self.name}: reply is not JSON: {exc}", body=reply.body, carrier=self.name
+            ) from exc
+        try:
+            parsed = _Reply.model_validate(data)
+        except ValidationError as exc:
+            raise ParseError(
+                f"{self.name}: unexpected reply shape: {_first_problem(exc)}",
+                body=reply.body,
+                carrier=self.name,
+            ) from exc
+        return [self._result(item) for item in parsed.results]
+
+    def _result(self, item: _Result) -> TrackingResult:
+        if not item.found:
+            return TrackingResult(tracking_number=item.tracking_number, not_found=True)
+        events = tuple(self._event(e) for e in item.events)
+        extra = {k: v for k, v in (("origin", item.origin), ("destination", item.destination)) if v}
+        return TrackingResult(
+            tracking_number=item.tracking_number,
+            events=events,
+            expected_delivery=item.expected_delivery,
+            extra=extra,
+        )
+
+    def _event(self, event: _Event) -> RawEvent:
+        occurred: datetime = event.time
+        return RawEvent(
+            occurred_at=occurred,
+            text=event.description,
+            code=event.code,
+            location=event.location,
+            country=event.country,
+            carrier=self.name,
+        )
+
+
+def _first_problem(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}" if where else first["msg"]
