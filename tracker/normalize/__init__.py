@@ -1,0 +1,39 @@
+"""Normalization: every raw carrier event becomes a canonical status and detail (DESIGN.md).
+
+Rules are data: ``tracker/rules/*.toml`` ship with the package, ops add or override rules in their
+own TOML files (format in ``config/rules.example.toml``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from tracker.normalize.classifier import (
+    TEXT_LANGUAGES,
+    VALID_DETAILS,
+    Normalizer,
+    RuleSet,
+    TextRule,
+    fold,
+)
+from tracker.normalize.loader import load_builtin_rules, merge_ops_file
+
+__all__ = [
+    "TEXT_LANGUAGES",
+    "VALID_DETAILS",
+    "Normalizer",
+    "RuleSet",
+    "TextRule",
+    "fold",
+    "load_normalizer",
+]
+
+
+def load_normalizer(extra_rule_files: Sequence[Path] = ()) -> Normalizer:
+    """Built-in rules plus ops rule files (later files win); ConfigError if one is broken."""
+    rules = load_builtin_rules()
+    ops_ids: list[str] = []
+    for path in extra_rule_files:
+        ops_ids.extend(merge_ops_file(rules, Path(path)))
+    return Normalizer(rules, ops_ids)

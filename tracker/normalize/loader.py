@@ -1,0 +1,164 @@
+"""Reading rule files (built-in package data and ops files) into a validated ``RuleSet``.
+
+Every problem becomes a ``ConfigError`` naming the file and the rule or key, so a broken ops file
+stops the daemon at start-up with a message ops can act on.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from tracker.errors import ConfigError
+from tracker.model import Classification, Detail, Status
+from tracker.normalize.classifier import VALID_DETAILS, RuleSet, TextRule, _fold_pattern
+
+_BUILTIN_PACKAGE = "tracker.rules"
+
+
+def load_builtin_rules() -> RuleSet:
+    """The rules shipped in ``tracker/rules``: ``codes.toml`` and one ``text_<lang>.toml`` each."""
+    rules = RuleSet()
+    root = resources.files(_BUILTIN_PACKAGE)
+    codes_file = root.joinpath("codes.toml")
+    _merge_codes(
+        rules, _parse(codes_file.read_text("utf-8"), "tracker/rules/codes.toml"), "codes.toml"
+    )
+    for entry in sorted(root.iterdir(), key=lambda e: e.name):
+        if entry.name.startswith("text_") and entry.name.endswith(".toml"):
+            name = f"tracker/rules/{entry.name}"
+            data = _parse(entry.read_text("utf-8"), name)
+            rules.text.extend(_builtin_text_rules(data, name))
+    return rules
+
+
+def merge_ops_file(rules: RuleSet, path: Path) -> list[str]:
+    """Merge an ops rule file into ``rules`` (ops replace built-ins); returns its text rule ids."""
+    try:
+        source = path.read_text("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read rule file: {exc.strerror or exc}") from exc
+    data = _parse(source, str(path))
+    unknown = set(data) - {"carriers", "codes", "text"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown top-level key(s) {sorted(unknown)}")
+    _merge_codes(rules, {"carriers": data.get("carriers", {}), **_table(data, "codes", path)}, path)
+    new = list(_ops_text_rules(data.get("text", []), path))
+    replaced = {r.rule_id for r in new}
+    rules.text[:] = [*new, *(r for r in rules.text if r.rule_id not in replaced)]
+    return [r.rule_id for r in new]
+
+
+def _parse(source: str, name: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(source)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{name}: not valid TOML: {exc}") from exc
+
+
+def _table(data: Mapping[str, Any], key: str, where: object) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: [{key}] must be a table")
+    return value
+
+
+def _merge_codes(rules: RuleSet, data: Mapping[str, Any], where: object) -> None:
+    for name, family in _table(data, "carriers", where).items():
+        if not isinstance(family, str):
+            raise ConfigError(f"{where}: carriers.{name} must name a code family (a string)")
+        rules.carriers[name.casefold()] = family
+    for family, table in data.items():
+        if family == "carriers":
+            continue
+        if not isinstance(table, dict):
+            raise ConfigError(
+                f"{where}: codes.{family} must be a table of code = {{status, detail}}"
+            )
+        target = rules.codes.setdefault(family, {})
+        for code, spec in table.items():
+            rule_id = f"{family}.{code}"
+            target[code] = _classification(spec, rule_id, where)
+
+
+def _classification(spec: object, rule_id: str, where: object) -> Classification:
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{where}: rule {rule_id!r} must be a table with status and detail")
+    status = _status(spec.get("status"), rule_id, where)
+    detail = _detail(spec.get("detail"), status, rule_id, where)
+    return Classification(status, detail, rule_id)
+
+
+def _status(value: object, rule_id: str, where: object) -> Status:
+    try:
+        return Status(str(value))
+    except ValueError:
+        choices = ", ".join(s.value for s in Status)
+        raise ConfigError(
+            f"{where}: rule {rule_id!r} has status {value!r}; expected one of: {choices}"
+        ) from None
+
+
+def _detail(value: object, status: Status, rule_id: str, where: object) -> Detail | None:
+    if value is None or value == "":
+        return None
+    try:
+        detail = Detail(str(value))
+    except ValueError:
+        raise ConfigError(f"{where}: rule {rule_id!r} has unknown detail {value!r}") from None
+    if status not in VALID_DETAILS[detail]:
+        allowed = ", ".join(sorted(VALID_DETAILS[detail]))
+        raise ConfigError(
+            f"{where}: rule {rule_id!r}: detail {detail.value!r} goes with status {allowed}, "
+            f"not {status.value!r}"
+        )
+    return detail
+
+
+def _builtin_text_rules(data: Mapping[str, Any], where: str) -> Iterator[TextRule]:
+    lang = data.get("lang")
+    if not isinstance(lang, str):
+        raise ConfigError(f'{where}: missing top-level lang = "xx"')
+    for spec in _rule_list(data.get("rule", []), where):
+        short = spec.get("id")
+        yield _text_rule(spec, f"text.{lang}.{short}", lang, where)
+
+
+def _ops_text_rules(specs: object, where: object) -> Iterator[TextRule]:
+    for spec in _rule_list(specs, where):
+        rule_id = spec.get("id")
+        if not isinstance(rule_id, str) or not rule_id:
+            raise ConfigError(f"{where}: every [[text]] rule needs an id (a non-empty string)")
+        yield _text_rule(spec, rule_id, str(spec.get("lang", "ops")), where)
+
+
+def _rule_list(specs: object, where: object) -> list[dict[str, Any]]:
+    if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
+        raise ConfigError(f"{where}: text rules must be an array of tables ([[text]] / [[rule]])")
+    return specs
+
+
+def _text_rule(spec: Mapping[str, Any], rule_id: str, lang: str, where: object) -> TextRule:
+    status = _status(spec.get("status"), rule_id, where)
+    detail = _detail(spec.get("detail"), status, rule_id, where)
+    phrases = spec.get("phrases")
+    if not isinstance(phrases, list) or not phrases or not all(isinstance(p, str) for p in phrases):
+        raise ConfigError(f'{where}: rule {rule_id!r} needs phrases = ["..."] (non-empty strings)')
+    for phrase in phrases:
+        _check_phrase(phrase, rule_id, where)
+    return TextRule(rule_id, lang, status, detail, tuple(phrases))
+
+
+def _check_phrase(phrase: str, rule_id: str, where: object) -> None:
+    if not phrase.strip():
+        raise ConfigError(f"{where}: rule {rule_id!r} has an empty phrase")
+    if "(?P<" in phrase:
+        raise ConfigError(f"{where}: rule {rule_id!r}: named groups are not allowed in phrases")
+    try:
+        re.compile(_fold_pattern(phrase))
+    except re.error as exc:
+        raise ConfigError(f"{where}: rule {rule_id!r}: bad phrase {phrase!r}: {exc}") from exc

@@ -1,0 +1,1 @@
+"""Built-in normalization rule data (TOML), loaded by ``tracker.normalize``."""
