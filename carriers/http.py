@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import re
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
+from typing import Any
 from xml.parsers import expat
 
 import httpx
@@ -191,3 +193,22 @@ def xml_text(element: ET.Element | None, *path: str) -> str | None:
 def xml_find_all(element: ET.Element, name: str) -> list[ET.Element]:
     """Every descendant (or the element itself) with local name ``name``, in document order."""
     return [e for e in element.iter() if local_name(e) == name]
+
+
+def reply_json(reply: CarrierReply, carrier: str) -> Any:
+    """The reply body as JSON, decoded with its declared charset; ParseError keeps the body."""
+    try:
+        return json.loads(reply.text())
+    except ValueError as exc:
+        message = f"{carrier}: reply is not JSON ({exc})"
+        raise ParseError(message, body=reply.body, carrier=carrier) from exc
+
+
+def parse_timestamp(value: str, carrier: str, *, default_tz: tzinfo = UTC) -> datetime:
+    """An ISO 8601 timestamp as an aware datetime; ``default_tz`` applies when it has no offset."""
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        message = f"{carrier}: unreadable timestamp {value!r}"
+        raise ParseError(message, body=value, carrier=carrier) from exc
+    return when if when.tzinfo is not None else when.replace(tzinfo=default_tz)
