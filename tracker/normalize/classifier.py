@@ -73,6 +73,8 @@ class RuleSet:
     carriers: dict[str, str] = field(default_factory=dict)
     codes: dict[str, dict[str, Classification]] = field(default_factory=dict)
     text: list[TextRule] = field(default_factory=list)
+    #: code rule ids whose meaning a more specific text rule may replace (e.g. "upu.EME")
+    refinable: set[str] = field(default_factory=set)
 
 
 class _PhraseMatcher:
@@ -106,6 +108,7 @@ class Normalizer:
     def __init__(self, rules: RuleSet, ops_rule_ids: Iterable[str] = ()) -> None:
         self._carriers = dict(rules.carriers)
         self._codes = {family: dict(table) for family, table in rules.codes.items()}
+        self._refinable = frozenset(rules.refinable)
         ops_ids = frozenset(ops_rule_ids)
         self._ops = _PhraseMatcher([r for r in rules.text if r.rule_id in ops_ids])
         self._by_lang = {
@@ -124,14 +127,17 @@ class Normalizer:
         self, carrier: str | None, code: str | None, text: str, country: str | None
     ) -> Classification:
         by_code = self._by_code(carrier, code) if code else None
-        if by_code is not None and (by_code.detail is not None or not text):
+        refinable = by_code is not None and by_code.rule in self._refinable
+        if by_code is not None and (not text or (by_code.detail is not None and not refinable)):
             return by_code
         by_text = self._by_text(text, country) if text else None
         if by_code is None:
             return by_text or UNKNOWN
-        # the code settles the status; a consistent text rule may still name the reason
-        if by_text is not None and by_text.status == by_code.status and by_text.detail:
-            return Classification(by_code.status, by_text.detail, f"{by_code.rule}+{by_text.rule}")
+        if by_text is None or by_text.detail is None:
+            return by_code
+        # a generic code ("held by customs", "delivery attempt") takes the reason from the text
+        if refinable or by_text.status == by_code.status:
+            return Classification(by_text.status, by_text.detail, f"{by_code.rule}+{by_text.rule}")
         return by_code
 
     def _by_code(self, carrier: str | None, code: str) -> Classification | None:

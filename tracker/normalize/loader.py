@@ -83,6 +83,10 @@ def _merge_codes(rules: RuleSet, data: Mapping[str, Any], where: object) -> None
         for code, spec in table.items():
             rule_id = f"{family}.{code}"
             target[code] = _classification(spec, rule_id, where)
+            if isinstance(spec, dict) and spec.get("refine") is True:
+                rules.refinable.add(rule_id)
+            else:
+                rules.refinable.discard(rule_id)
 
 
 def _classification(spec: object, rule_id: str, where: object) -> Classification:
