@@ -13,7 +13,7 @@ HTTP API (every ``/v1`` path needs the ``X-API-Key`` header when the service has
     GET    /v1/_stats           request counts per route, faults injected
     GET    /track/{number}      a small public HTML page for buyers
 
-Run standalone with ``python -m carriers.sandbox.service --port 8765 --speed 3600``.
+Run standalone with ``python -m carriers.sandbox --port 8765 --speed 3600 --auto-register``.
 """
 
 from __future__ import annotations
@@ -220,7 +220,7 @@ class SandboxService:
     def _result(self, number: str, now: datetime) -> dict[str, Any]:
         registration = self._shipments.get(number)
         if registration is None and self.auto_register:
-            registration = self.register(number)
+            registration = self.register(number, registered_at=now)
         if registration is None:
             return {"tracking_number": number, "found": False, "error": "not_found"}
         journey = registration.journey
@@ -378,7 +378,11 @@ async def _serve_forever(service: SandboxService) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the sandbox carrier standalone until interrupted."""
-    parser = argparse.ArgumentParser(prog="python -m carriers.sandbox.service", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m carriers.sandbox",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--api-key", default=None)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from carriers.sandbox import SandboxService, journey_for_number, load_journeys, sandbox_number
+from carriers.sandbox import (
+    SandboxService,
+    accelerated_clock,
+    journey_for_number,
+    load_journeys,
+    sandbox_number,
+)
 from tests.sandbox.conftest import API_KEY, START
 from tracker.clock import SimulatedClock
 
@@ -296,3 +305,47 @@ async def test_stop_releases_the_port_and_start_twice_is_refused(clock: Simulate
     async with httpx.AsyncClient() as client:
         with pytest.raises(httpx.ConnectError):
             await client.get(url + "/track/A")
+
+
+async def test_auto_register_shows_the_first_step_at_once_on_a_moving_clock(
+    client: httpx.AsyncClient,
+) -> None:
+    ticks = iter(range(1_000_000))
+
+    def moving_clock() -> datetime:  # a second passes on every reading, like a real clock
+        return START + timedelta(seconds=next(ticks))
+
+    async with SandboxService(moving_clock, auto_register=True) as auto:
+        reply = await client.get(f"{auto.base_url}/v1/track", params={"numbers": "SBIO00000001"})
+    (event,) = reply.json()["results"][0]["events"]
+    assert event["description"] == "Shipping label created, awaiting item"
+
+
+def test_accelerated_clock_runs_faster_than_the_wall() -> None:
+    clock = accelerated_clock(86400.0, START)
+    first = clock()
+    time.sleep(0.05)
+    assert first >= START
+    assert clock() - first >= timedelta(hours=1)
+
+
+def test_standalone_service_answers_until_terminated() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-W", "error", "-m", "carriers.sandbox", "--port", "0", "--api-key", "k"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("sandbox carrier listening on http://127.0.0.1:")
+        base_url = line.rsplit(" ", 1)[1].strip()
+        reply = httpx.get(f"{base_url}/v1/track?numbers=A", headers={"X-API-Key": "k"})
+        assert reply.json() == {
+            "results": [{"tracking_number": "A", "found": False, "error": "not_found"}]
+        }
+    finally:
+        process.terminate()
+        _, errors = process.communicate(timeout=10)
+    assert "Warning" not in errors
