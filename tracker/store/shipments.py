@@ -272,7 +272,7 @@ def add_notices(
                 attempts=0,
             )
         )
-        audit(session, shipment, now, "notice.queued", kind=draft.kind, key=draft.key)
+        audit(session, shipment, now, "notice.queued", notice_kind=draft.kind, key=draft.key)
 
 
 def audit(

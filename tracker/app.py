@@ -1,0 +1,130 @@
+"""Wiring: builds the long-lived parts (store, normalizer, adapters, renderer, transport) from
+config once, so the scheduler jobs, the demo and the tests share one object graph."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import httpx
+from sqlalchemy.orm import Session, sessionmaker
+
+from carriers.registry import default_registry
+from carriers.base import CarrierAdapter, CarrierSettings
+from notices.render import NoticeRenderer
+from notices.transports import MaildirTransport, SmtpTransport, Transport
+from tracker.clock import Clock
+from tracker.config import CarrierConfig, TrackerConfig, secret
+from tracker.errors import PluginError
+from tracker.normalize import Normalizer, load_normalizer
+from tracker.resilience import CircuitBreaker, RateLimiter
+from tracker.store.db import open_store
+
+
+def daemon_identity() -> str:
+    """Who holds a lease: host, pid and a random suffix so restarts never reuse an identity."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def carrier_settings(name: str, entry: CarrierConfig, default_timeout: timedelta) -> CarrierSettings:
+    """Resolve one carrier's config section, reading its secrets from the environment."""
+    where = f"carriers.{name}"
+    return CarrierSettings(
+        base_url=entry.base_url,
+        api_key=secret(entry.api_key_env, f"{where}.api_key_env"),
+        client_id=secret(entry.client_id_env, f"{where}.client_id_env"),
+        client_secret=secret(entry.client_secret_env, f"{where}.client_secret_env"),
+        timeout_seconds=(entry.timeout or default_timeout).total_seconds(),
+        options=dict(entry.options),
+    )
+
+
+def build_transport(config: TrackerConfig) -> Transport:
+    """The configured mail transport (Maildir by default)."""
+    mail = config.mail
+    if mail.transport == "maildir":
+        return MaildirTransport(mail.maildir)
+    smtp = mail.smtp
+    return SmtpTransport(
+        host=smtp.host,
+        port=smtp.port,
+        security=smtp.security,
+        username=smtp.username,
+        password=secret(smtp.password_env, "mail.smtp.password_env"),
+        timeout=smtp.timeout.total_seconds(),
+    )
+
+
+@dataclass
+class CarrierRuntime:
+    """One carrier's adapter plus the state that keeps us polite to it."""
+
+    adapter: CarrierAdapter
+    limiter: RateLimiter
+    breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
+
+
+@dataclass
+class TrackerApp:
+    """Everything a daemon job needs; built by ``build_app``."""
+
+    config: TrackerConfig
+    clock: Clock
+    store: sessionmaker[Session]
+    normalizer: Normalizer
+    renderer: NoticeRenderer
+    transport: Transport
+    http: httpx.AsyncClient
+    owner: str
+    carriers: dict[str, CarrierRuntime] = field(default_factory=dict)
+
+    def carrier(self, name: str) -> CarrierRuntime:
+        """The runtime for ``name``, loading its adapter on first use; PluginError if unusable."""
+        runtime = self.carriers.get(name)
+        if runtime is not None:
+            return runtime
+        entry = self.config.carriers.get(name, CarrierConfig())
+        if not entry.enabled:
+            raise PluginError(f"carrier {name!r} is disabled in config (carriers.{name}.enabled)")
+        adapter_class = default_registry().load(name)
+        settings = carrier_settings(name, entry, self.config.daemon.http_timeout)
+        adapter = adapter_class(settings)
+        runtime = CarrierRuntime(
+            adapter=adapter,
+            limiter=RateLimiter(adapter.requests_per_second, burst=adapter.max_concurrency),
+        )
+        self.carriers[name] = runtime
+        return runtime
+
+    async def close(self) -> None:
+        """Release network resources."""
+        await self.http.aclose()
+        await self.transport.close()
+
+
+def build_app(config: TrackerConfig, clock: Clock, *, owner: str | None = None) -> TrackerApp:
+    """Open the store (migrating it), load rules and templates, and set up HTTP and mail."""
+    store = open_store(config.store.url, echo=config.store.echo)
+    normalizer = load_normalizer(config.normalization.rule_files)
+    renderer = NoticeRenderer(
+        overrides_dir=config.notices.templates_dir, strings_file=config.notices.strings_file
+    )
+    http = httpx.AsyncClient(
+        timeout=config.daemon.http_timeout.total_seconds(),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
+        follow_redirects=True,
+        max_redirects=5,
+    )
+    return TrackerApp(
+        config=config,
+        clock=clock,
+        store=store,
+        normalizer=normalizer,
+        renderer=renderer,
+        transport=build_transport(config),
+        http=http,
+        owner=owner or daemon_identity(),
+    )

@@ -1,0 +1,170 @@
+"""The dispatch job: claim due notices from the outbox, render them, send them, record the result.
+
+Exactly-once in practice: the outbox row exists once per shipment and milestone (unique key);
+a notice is marked sent in its own transaction right after the transport accepted it. The one
+window left is a crash between the transport's acceptance and that commit: the notice is then
+sent again after its lease expires, with the same Message-ID so mail systems can drop it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from notices.context import EventSummary, NoticeContext, StoreIdentity
+from notices.countries import choose_language
+from notices.message import build_message, format_address, message_id_for
+from tracker.app import TrackerApp
+from tracker.errors import NoticeError, PermanentSendError, PluginError, TransientSendError
+from tracker.eventlog import get_logger
+from tracker.model import Detail, Milestone, Status
+from tracker.resilience import backoff
+from tracker.sendtime import next_allowed
+from tracker.store.outbox import ClaimedNotice, claim_due_notices, mark_failed, mark_retry, mark_sent
+
+
+@dataclass
+class DispatchStats:
+    """Counts from one dispatch run."""
+
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+def build_context(app: TrackerApp, notice: ClaimedNotice) -> NoticeContext:
+    """Everything the renderer needs, from the notice's payload and its shipment."""
+    payload = notice.payload
+    seller = app.config.seller
+    event = payload.get("event")
+    try:
+        runtime = app.carrier(notice.carrier)
+        carrier_name = runtime.adapter.display_name
+        tracking_url = runtime.adapter.tracking_url(notice.tracking_number)
+    except PluginError:
+        carrier_name, tracking_url = notice.carrier, None
+    return NoticeContext(
+        kind=Milestone(notice.kind),
+        language=choose_language(
+            notice.buyer_language, notice.destination_country, seller.default_language
+        ),
+        buyer_name=notice.buyer_name,
+        buyer_email=notice.buyer_email,
+        tracking_number=notice.tracking_number,
+        carrier_name=carrier_name,
+        tracking_url=tracking_url,
+        destination_country=notice.destination_country,
+        origin_country=notice.origin_country,
+        order_reference=notice.order_reference,
+        shipped_at=notice.shipped_at,
+        latest_event=None
+        if not event
+        else EventSummary(
+            occurred_at=datetime.fromisoformat(event["occurred_at"]),
+            text=event["text"],
+            place=event.get("place"),
+            country=event.get("country"),
+            status=Status(event["status"]),
+            detail=Detail(event["detail"]) if event.get("detail") else None,
+        ),
+        expected_from=_day(payload.get("expected_from")),
+        expected_by=_day(payload.get("expected_by")),
+        choices=tuple(payload.get("choices") or ()),
+        reason=payload.get("reason"),
+        store=StoreIdentity(
+            name=seller.store_name,
+            signature=seller.signature,
+            reply_to=seller.reply_to,
+            support_url=seller.support_url,
+            coupon_line=seller.coupon_line,
+        ),
+    )
+
+
+def _day(value: str | None) -> date | None:
+    return None if not value else datetime.fromisoformat(value).date()
+
+
+async def dispatch_due(app: TrackerApp) -> DispatchStats:
+    """One run of the dispatch job over at most one batch of due notices."""
+    now = app.clock.now()
+    claimed = await asyncio.to_thread(
+        claim_due_notices,
+        app.store,
+        now,
+        app.owner,
+        app.config.daemon.lease,
+        app.config.daemon.batch_size,
+    )
+    stats = DispatchStats(claimed=len(claimed))
+    for notice in claimed:
+        await _send_one(app, notice, stats)
+    return stats
+
+
+async def _send_one(app: TrackerApp, notice: ClaimedNotice, stats: DispatchStats) -> None:
+    log = get_logger(
+        shipment_id=notice.shipment_id,
+        carrier=notice.carrier,
+        tracking_number=notice.tracking_number,
+        notice_id=notice.id,
+        kind=notice.kind,
+    )
+    now = app.clock.now()
+    if notice.opted_out:
+        await asyncio.to_thread(
+            mark_failed, app.store, notice.id, app.owner, now, error="buyer opted out", state="skipped"
+        )
+        log.info("notice.skipped", reason="opted_out")
+        return
+    seller = app.config.seller
+    message_id = message_id_for(notice.idempotency_key, seller.message_id_domain)
+    try:
+        rendered = app.renderer.render(build_context(app, notice))
+        message = build_message(
+            rendered,
+            sender=seller.sender,
+            recipient=format_address(notice.buyer_name, notice.buyer_email),
+            reply_to=seller.reply_to,
+            message_id=message_id,
+            date=now,
+        )
+        await app.transport.send(message)
+    except TransientSendError as exc:
+        await _retry(app, notice, now, str(exc), stats)
+        log.warning("notice.send_deferred", error=str(exc), attempts=notice.attempts + 1)
+        return
+    except (PermanentSendError, NoticeError) as exc:
+        await asyncio.to_thread(mark_failed, app.store, notice.id, app.owner, now, error=str(exc))
+        stats.failed += 1
+        log.error("notice.failed", error=str(exc))
+        return
+    if await asyncio.to_thread(
+        mark_sent, app.store, notice.id, app.owner, now, message_id=message_id, subject=rendered.subject
+    ):
+        stats.sent += 1
+        log.info("notice.sent", message_id=message_id, recipient=notice.buyer_email)
+    else:
+        log.warning("notice.lease_lost_after_send", message_id=message_id)
+
+
+async def _retry(
+    app: TrackerApp, notice: ClaimedNotice, now: datetime, error: str, stats: DispatchStats
+) -> None:
+    mail = app.config.mail
+    if notice.attempts + 1 >= mail.max_attempts:
+        await asyncio.to_thread(
+            mark_failed, app.store, notice.id, app.owner, now, error=f"gave up after {notice.attempts + 1} attempts: {error}"
+        )
+        stats.failed += 1
+        return
+    delay = backoff(
+        notice.attempts + 1, notice.idempotency_key, base=mail.retry_backoff, cap=timedelta(hours=6)
+    )
+    retry_at = next_allowed(now + delay, notice.destination_country, app.config.quiet_hours)
+    await asyncio.to_thread(
+        mark_retry, app.store, notice.id, app.owner, now, error=error, retry_at=retry_at
+    )
+    stats.retried += 1

@@ -1,0 +1,63 @@
+"""Structured event log: JSON lines by default, readable columns on a terminal.
+
+Event names are stable (``poll.succeeded``, ``notice.sent``...) because ops grep and alert on
+them; buyer email addresses are redacted unless ops turn that off.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+)")
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+def redact_email(text: str) -> str:
+    """``jane.doe@example.com`` -> ``j***@example.com``."""
+    return _EMAIL.sub(r"\1***@\2", text)
+
+
+def _redact(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key, value in event.items():
+        if isinstance(value, str) and "@" in value:
+            event[key] = redact_email(value)
+    return event
+
+
+def configure_logging(
+    fmt: str = "auto", level: str = "info", *, redact: bool = True, stream: TextIO | None = None
+) -> None:
+    """Set up structlog once per process; ``fmt`` is auto, json or console."""
+    out = stream or sys.stderr
+    use_console = fmt == "console" or (fmt == "auto" and out.isatty())
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    if redact:
+        processors.append(_redact)
+    processors.append(structlog.processors.format_exc_info)
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer(colors=False)
+        if use_console
+        else structlog.processors.JSONRenderer(ensure_ascii=False)
+    )
+    structlog.configure(
+        processors=[*processors, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(**bound: Any) -> structlog.typing.FilteringBoundLogger:
+    """A logger with ``bound`` context on every line."""
+    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger("tracker")
+    return logger.bind(**bound) if bound else logger

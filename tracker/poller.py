@@ -1,0 +1,192 @@
+"""The poll job: claim due shipments, ask each carrier in batches, classify, decide, store.
+
+One carrier's failure never delays another's: carriers are polled concurrently, each behind its
+own rate limiter, concurrency limit and circuit breaker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from tracker.app import CarrierRuntime, TrackerApp
+from tracker.errors import (
+    CarrierAuthError,
+    CarrierError,
+    CarrierRateLimited,
+    ParseError,
+    PluginError,
+)
+from tracker.eventlog import get_logger
+from tracker.model import TrackedEvent, TrackingResult
+from tracker.resilience import backoff
+from tracker.store.models import Shipment
+from tracker.store.shipments import ClaimedShipment, claim_due_for_poll, with_leased
+from tracker.transitions import apply_decision
+
+RETRY_BASE = timedelta(minutes=15)
+RETRY_CAP = timedelta(hours=12)
+
+
+@dataclass
+class PollStats:
+    """Counts from one poll run, for logs, metrics and the demo summary."""
+
+    claimed: int = 0
+    polled: int = 0
+    failed: int = 0
+    new_events: int = 0
+    notices: int = 0
+    by_carrier: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+async def poll_due(app: TrackerApp) -> PollStats:
+    """One run of the poll job over at most one batch of due shipments."""
+    now = app.clock.now()
+    claimed = await asyncio.to_thread(
+        claim_due_for_poll,
+        app.store,
+        now,
+        app.owner,
+        app.config.daemon.lease,
+        app.config.daemon.batch_size,
+    )
+    stats = PollStats(claimed=len(claimed))
+    groups: dict[str, list[ClaimedShipment]] = defaultdict(list)
+    for item in claimed:
+        groups[item.carrier].append(item)
+    await asyncio.gather(*(_poll_carrier(app, name, items, stats) for name, items in groups.items()))
+    return stats
+
+
+async def _poll_carrier(
+    app: TrackerApp, name: str, items: list[ClaimedShipment], stats: PollStats
+) -> None:
+    log = get_logger(carrier=name)
+    try:
+        runtime = app.carrier(name)
+    except PluginError as exc:
+        log.error("carrier.unavailable_plugin", error=str(exc), shipments=len(items))
+        await _record_failures(app, items, exc, retry_after=None)
+        stats.failed += len(items)
+        return
+    now = app.clock.now()
+    if not runtime.breaker.allows(now):
+        reopen = runtime.breaker.reopens_at() or now
+        await _defer(app, items, reopen)
+        return
+    size = max(1, runtime.adapter.max_numbers_per_request)
+    batches = [items[i : i + size] for i in range(0, len(items), size)]
+    gate = asyncio.Semaphore(max(1, runtime.adapter.max_concurrency))
+
+    async def run(batch: list[ClaimedShipment]) -> None:
+        async with gate:
+            await _poll_batch(app, runtime, batch, stats)
+
+    await asyncio.gather(*(run(batch) for batch in batches))
+
+
+async def _poll_batch(
+    app: TrackerApp, runtime: CarrierRuntime, batch: list[ClaimedShipment], stats: PollStats
+) -> None:
+    adapter = runtime.adapter
+    log = get_logger(carrier=adapter.name)
+    numbers = [item.tracking_number for item in batch]
+    await runtime.limiter.acquire()
+    try:
+        reply = await adapter.fetch(app.http, numbers)
+        results = adapter.parse(reply)
+    except CarrierError as exc:
+        now = app.clock.now()
+        if runtime.breaker.record_failure(now):
+            log.warning(
+                "carrier.circuit_opened",
+                failures=runtime.breaker.failures,
+                cooldown_s=runtime.breaker.cooldown.total_seconds(),
+                error=str(exc),
+            )
+        extra = {"body": exc.body.decode("utf-8", "replace")} if isinstance(exc, ParseError) else {}
+        log.warning("poll.failed", error=str(exc), error_type=type(exc).__name__, batch=len(batch), **extra)
+        retry_after = exc.retry_after if isinstance(exc, CarrierRateLimited) else None
+        await _record_failures(app, batch, exc, retry_after=retry_after)
+        stats.failed += len(batch)
+        return
+    if runtime.breaker.record_success():
+        log.info("carrier.circuit_closed")
+    by_number = {r.tracking_number.upper(): r for r in results}
+    for item in batch:
+        result = by_number.get(item.tracking_number.upper(), TrackingResult(item.tracking_number, not_found=True))
+        new_events, notices = await asyncio.to_thread(_store_result, app, item, result)
+        stats.polled += 1
+        stats.new_events += new_events
+        stats.notices += notices
+        stats.by_carrier[adapter.name] += 1
+
+
+def _store_result(app: TrackerApp, item: ClaimedShipment, result: TrackingResult) -> tuple[int, int]:
+    """Classify and record one shipment's result in one transaction."""
+    now = app.clock.now()
+    tracked = [TrackedEvent(raw, app.normalizer.classify(raw)) for raw in result.events]
+    counts = [0, 0]
+
+    def work(session: Session, shipment: Shipment) -> None:
+        outcome = apply_decision(app, session, shipment, tracked, result, now)
+        counts[0], counts[1] = outcome.new_events, outcome.notices
+
+    log = get_logger(shipment_id=item.id, carrier=item.carrier, tracking_number=item.tracking_number)
+    if not with_leased(app.store, item.id, app.owner, work):
+        log.warning("poll.lease_lost")
+        return 0, 0
+    for event in tracked:
+        if event.status.value == "unknown":
+            log.warning("event.unclassified", text=event.raw.text, code=event.raw.code)
+    log.info("poll.succeeded", new_events=counts[0], notices=counts[1], not_found=result.not_found)
+    return counts[0], counts[1]
+
+
+async def _record_failures(
+    app: TrackerApp, items: Sequence[ClaimedShipment], error: Exception, *, retry_after: float | None
+) -> None:
+    now = app.clock.now()
+
+    def record(item: ClaimedShipment) -> None:
+        def work(session: Session, shipment: Shipment) -> None:
+            shipment.poll_failures += 1
+            if retry_after is not None:
+                delay = timedelta(seconds=retry_after)
+            elif isinstance(error, CarrierAuthError | PluginError):
+                delay = RETRY_CAP
+            else:
+                delay = backoff(
+                    shipment.poll_failures,
+                    f"{shipment.id}:{shipment.poll_failures}",
+                    base=RETRY_BASE,
+                    cap=RETRY_CAP,
+                )
+            shipment.next_poll_at = now + delay
+
+        with_leased(app.store, item.id, app.owner, work)
+
+    def record_all() -> None:
+        for item in items:
+            record(item)
+
+    await asyncio.to_thread(record_all)
+
+
+async def _defer(app: TrackerApp, items: Sequence[ClaimedShipment], until: datetime) -> None:
+    """Push polls past an open circuit breaker without counting them as failures."""
+
+    def work(session: Session, shipment: Shipment) -> None:
+        shipment.next_poll_at = until
+
+    def defer_all() -> None:
+        for item in items:
+            with_leased(app.store, item.id, app.owner, work)
+
+    await asyncio.to_thread(defer_all)

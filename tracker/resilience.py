@@ -1,0 +1,98 @@
+"""Politeness and resilience towards carriers: rate limits, backoff with jitter, circuit breakers.
+
+Rate limiting runs on the monotonic wall clock (carriers count real requests); breaker and backoff
+decisions take the injected clock's ``now`` so accelerated runs behave like real ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+class RateLimiter:
+    """Token bucket: at most ``rate`` requests per second, bursts up to ``burst``."""
+
+    def __init__(self, rate: float, burst: int = 1) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self.burst = max(1, burst)
+        self._tokens = float(self.burst)
+        self._stamp = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        """Wait until one more request is allowed."""
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+                self._stamp = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                await asyncio.sleep((1 - self._tokens) / self.rate)
+
+
+def jitter_fraction(key: str) -> float:
+    """A stable pseudo-random number in [0, 1) for ``key``: spreads retries without randomness
+    that would make replays differ."""
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def backoff(failures: int, key: str, *, base: timedelta, cap: timedelta) -> timedelta:
+    """Exponential backoff with +-25% jitter: base, 2*base, 4*base ... up to ``cap``."""
+    raw = base * (2 ** max(0, min(failures - 1, 20)))
+    bounded = min(raw, cap)
+    return bounded * (0.75 + 0.5 * jitter_fraction(key))
+
+
+@dataclass
+class CircuitBreaker:
+    """Stops calling a carrier after ``threshold`` consecutive failures, for ``cooldown``.
+
+    After the cool-down one trial batch is let through (half-open): success closes the breaker,
+    failure opens it again. ``transitions`` lets the caller log each change exactly once.
+    """
+
+    threshold: int = 5
+    cooldown: timedelta = timedelta(minutes=10)
+    failures: int = 0
+    opened_at: datetime | None = None
+
+    def state(self, now: datetime) -> str:
+        """closed, open or half_open."""
+        if self.opened_at is None:
+            return "closed"
+        return "open" if now - self.opened_at < self.cooldown else "half_open"
+
+    def allows(self, now: datetime) -> bool:
+        """True if a request may be made now."""
+        return self.state(now) != "open"
+
+    def reopens_at(self) -> datetime | None:
+        """When an open breaker lets a trial through."""
+        return None if self.opened_at is None else self.opened_at + self.cooldown
+
+    def record_success(self) -> bool:
+        """Returns True if this closed a breaker that was open."""
+        was_open = self.opened_at is not None
+        self.failures = 0
+        self.opened_at = None
+        return was_open
+
+    def record_failure(self, now: datetime) -> bool:
+        """Returns True if this failure opened (or re-opened) the breaker."""
+        self.failures += 1
+        if self.opened_at is not None and self.state(now) == "half_open":
+            self.opened_at = now
+            return True
+        if self.opened_at is None and self.failures >= self.threshold:
+            self.opened_at = now
+            return True
+        return False

@@ -1,0 +1,53 @@
+"""The timer job: shipments whose clock-driven decision is due (stalled, late, refund offer,
+satisfaction follow-up, expiry) are re-decided with no new events, through the same policy."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from tracker.app import TrackerApp
+from tracker.eventlog import get_logger
+from tracker.store.models import Shipment
+from tracker.store.shipments import claim_due_for_timers, with_leased
+from tracker.transitions import apply_decision
+
+
+@dataclass
+class TimerStats:
+    """Counts from one timer run."""
+
+    evaluated: int = 0
+    notices: int = 0
+
+
+async def run_timers(app: TrackerApp) -> TimerStats:
+    """One run of the timer job over at most one batch of due shipments."""
+    now = app.clock.now()
+    claimed = await asyncio.to_thread(
+        claim_due_for_timers,
+        app.store,
+        now,
+        app.owner,
+        app.config.daemon.lease,
+        app.config.daemon.batch_size,
+    )
+    stats = TimerStats(evaluated=len(claimed))
+
+    def evaluate_all() -> None:
+        for item in claimed:
+            counts = [0]
+
+            def work(session: Session, shipment: Shipment) -> None:
+                counts[0] = apply_decision(app, session, shipment, (), None, now).notices
+
+            if with_leased(app.store, item.id, app.owner, work) and counts[0]:
+                get_logger(
+                    shipment_id=item.id, carrier=item.carrier, tracking_number=item.tracking_number
+                ).info("timer.fired", notices=counts[0])
+            stats.notices += counts[0]
+
+    await asyncio.to_thread(evaluate_all)
+    return stats

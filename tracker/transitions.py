@@ -1,0 +1,207 @@
+"""Applying a policy decision to a stored shipment, inside the caller's transaction.
+
+Used by both the poll job (new events) and the timer job (time passing), so a shipment's state,
+its new events, its queued notices and its audit rows always change together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from tracker.milestones import Decision, Due, ShipmentFacts, decide, next_poll_delay
+from tracker.model import Detail, Milestone, Status, TrackedEvent, TrackingResult
+from tracker.resilience import jitter_fraction
+from tracker.sendtime import schedule_notice
+from tracker.store.models import Shipment
+from tracker.store.shipments import (
+    NoticeDraft,
+    add_notices,
+    audit,
+    existing_notice_keys,
+    insert_new_events,
+    last_notice_time,
+    timeline,
+)
+
+if TYPE_CHECKING:
+    from tracker.app import TrackerApp
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one application changed."""
+
+    new_events: int
+    notices: int
+    status_changed: bool
+
+
+def facts_of(shipment: Shipment) -> ShipmentFacts:
+    """The policy's view of a stored shipment."""
+    return ShipmentFacts(
+        shipped_at=shipment.shipped_at,
+        destination_country=shipment.destination_country,
+        origin_country=shipment.origin_country,
+        status=Status(shipment.status),
+        delivered_at=shipment.delivered_at,
+        last_event_at=shipment.last_event_at,
+        expected_delivery=shipment.expected_delivery,
+    )
+
+
+def apply_decision(
+    app: TrackerApp,
+    session: Session,
+    shipment: Shipment,
+    tracked: Sequence[TrackedEvent],
+    result: TrackingResult | None,
+    now: datetime,
+) -> Outcome:
+    """Store new events, re-decide the shipment and queue the notices that became due."""
+    added = insert_new_events(session, shipment, tracked, now) if tracked else 0
+    session.flush()
+    events = timeline(session, shipment.id)
+    limits = app.config.thresholds.for_shipment(shipment.carrier, shipment.destination_country)
+    if result is not None and result.expected_delivery is not None:
+        shipment.expected_delivery = result.expected_delivery
+    already = existing_notice_keys(session, shipment.id)
+    first_news = added == len(events) and added > 0
+    decision = decide(
+        facts_of(shipment), events, already, now, limits, new_event_count=added if first_news else None
+    )
+    changed = _update_shipment(shipment, decision, now, polled=result is not None, added=added)
+    if changed:
+        audit(
+            session,
+            shipment,
+            now,
+            "shipment.status_changed",
+            status=decision.status.value,
+            detail=decision.detail.value if decision.detail else None,
+        )
+    drafts = _drafts(app, session, shipment, decision, events, now, limits.min_notice_gap)
+    add_notices(session, shipment, drafts, now)
+    return Outcome(new_events=added, notices=len(drafts), status_changed=changed)
+
+
+def _update_shipment(
+    shipment: Shipment, decision: Decision, now: datetime, *, polled: bool, added: int
+) -> bool:
+    changed = (shipment.status, shipment.detail) != (
+        decision.status.value,
+        decision.detail.value if decision.detail else None,
+    )
+    shipment.status = decision.status.value
+    shipment.detail = decision.detail.value if decision.detail else None
+    shipment.last_event_at = decision.last_event_at
+    shipment.delivered_at = decision.delivered_at
+    shipment.next_timer_at = decision.next_timer_at
+    if polled:
+        shipment.last_polled_at = now
+        shipment.poll_failures = 0
+        shipment.unchanged_polls = 0 if added else shipment.unchanged_polls + 1
+        delay = next_poll_delay(decision.status, decision.detail, shipment.unchanged_polls)
+        shipment.next_poll_at = None if delay is None else now + _spread(delay, shipment)
+    elif decision.final:
+        shipment.next_poll_at = None
+    return changed
+
+
+def _spread(delay: timedelta, shipment: Shipment) -> timedelta:
+    """+-10% stable jitter so shipments added together do not stay in lockstep."""
+    fraction = jitter_fraction(f"{shipment.id}:{shipment.unchanged_polls}")
+    return delay * (0.9 + 0.2 * fraction)
+
+
+def _drafts(
+    app: TrackerApp,
+    session: Session,
+    shipment: Shipment,
+    decision: Decision,
+    events: Sequence[TrackedEvent],
+    now: datetime,
+    min_gap: timedelta,
+) -> list[NoticeDraft]:
+    disabled = set(app.config.notices.disabled)
+    if shipment.opted_out:
+        return []
+    previous = last_notice_time(session, shipment.id)
+    drafts = []
+    for due in decision.due:
+        if due.milestone in disabled:
+            continue
+        not_before = schedule_notice(
+            now,
+            previous,
+            min_gap,
+            shipment.destination_country,
+            app.config.quiet_hours,
+            urgent=due.milestone is Milestone.CUSTOMS_ACTION,
+        )
+        previous = not_before
+        drafts.append(
+            NoticeDraft(
+                kind=due.milestone.value,
+                key=due.key,
+                not_before=not_before,
+                payload=_payload(app, shipment, due, events, now),
+            )
+        )
+    return drafts
+
+
+def _payload(
+    app: TrackerApp,
+    shipment: Shipment,
+    due: Due,
+    events: Sequence[TrackedEvent],
+    now: datetime,
+) -> dict[str, Any]:
+    """A snapshot of what the notice says, taken when it became due."""
+    index = due.event_index if due.event_index is not None else len(events) - 1
+    event = events[index] if events and index >= 0 else None
+    expected_from, expected_by = expected_window(app, shipment, now, due)
+    payload: dict[str, Any] = {
+        "reason": due.reason,
+        "expected_from": expected_from.isoformat() if expected_from else None,
+        "expected_by": expected_by.isoformat() if expected_by else None,
+        "choices": list(app.config.refund.choices)
+        if due.milestone in (Milestone.DELAYED, Milestone.REFUND_OFFER)
+        else [],
+        "event": None,
+    }
+    if event is not None:
+        payload["event"] = {
+            "occurred_at": event.raw.occurred_at.isoformat(),
+            "text": event.raw.text,
+            "place": event.raw.location,
+            "country": event.raw.country,
+            "status": event.status.value,
+            "detail": event.detail.value if event.detail else None,
+        }
+    return payload
+
+
+def expected_window(
+    app: TrackerApp, shipment: Shipment, now: datetime, due: Due
+) -> tuple[datetime | None, datetime | None]:
+    """When the buyer may expect the parcel: the carrier's estimate, else the lane default;
+    once that has passed (delays), a fresh window from today."""
+    if due.milestone in (Milestone.DELIVERED, Milestone.SATISFACTION):
+        return None, None
+    limits = app.config.thresholds.for_shipment(shipment.carrier, shipment.destination_country)
+    expected_by = shipment.expected_delivery or shipment.shipped_at + limits.expected_transit
+    if expected_by <= now:
+        expected_by = now + limits.stalled_after
+    span = min(limits.expected_transit / 4, timedelta(days=7))
+    return max(now, expected_by - span), expected_by
+
+
+def is_customs(detail: Detail | None) -> bool:
+    """Customs details that ask something of the buyer."""
+    return detail in (Detail.CUSTOMS_HOLD, Detail.CUSTOMS_DUTIES_DUE)
