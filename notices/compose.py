@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
+import structlog
 from babel import Locale
 from babel.dates import format_date, format_time
 
@@ -22,6 +23,7 @@ from tracker.errors import ConfigError
 from tracker.model import Detail, Milestone, Status
 
 ExplainFn = Callable[..., str]
+_log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -169,10 +171,13 @@ class Composer:
         event = ctx.latest_event
         if event is None or self._explain is None:
             return []
-        place = _place(event, ctx.language) or None
-        text = self._explain(
-            event.status, event.detail, ctx.language, place=place, when=event.occurred_at
-        )
+        try:
+            # The evidence section already shows when and where, so ask for the meaning only.
+            text = self._explain(event.status, event.detail, ctx.language)
+        except (ConfigError, OSError, KeyError) as exc:
+            # An explanation is a bonus; a missing translation must not stop the notice.
+            _log.warning("notice.explain_failed", language=ctx.language, error=str(exc))
+            return []
         return [Section("meaning", t("meaning.heading"), (one_line(text),))] if text else []
 
     def _kind_sections(self, ctx: NoticeContext, t: Callable[[str], str]) -> list[Section]:
