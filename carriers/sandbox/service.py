@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import html
 import json
 import random
 import time
@@ -36,6 +35,7 @@ from aiohttp import web
 
 from carriers.sandbox.faults import Fault, FaultMode, spoil
 from carriers.sandbox.journeys import Journey, journey_for_number, load_journeys
+from carriers.sandbox.page import render_page
 
 Clock = Callable[[], datetime]
 
@@ -337,7 +337,8 @@ class SandboxService:
         number = normalize_number(request.match_info["number"])
         result = self._result(number, self.clock())
         status = 200 if result["found"] else 404
-        return web.Response(text=_page(number, result), status=status, content_type="text/html")
+        page = render_page(number, result)
+        return web.Response(text=page, status=status, content_type="text/html")
 
 
 def _dumps(value: Any) -> str:
@@ -346,28 +347,6 @@ def _dumps(value: Any) -> str:
 
 def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": code, "message": message}, status=status)
-
-
-def _page(number: str, result: Mapping[str, Any]) -> str:
-    esc = html.escape
-    if not result["found"]:
-        body = f"<p>No information is available for {esc(number)}.</p>"
-    else:
-        rows = "".join(
-            f"<tr><td>{esc(e['time'][:16].replace('T', ' '))}</td><td>{esc(e['description'])}</td>"
-            f"<td>{esc(e['location'] or '')}</td><td>{esc(e['country'] or '')}</td></tr>"
-            for e in result["events"]
-        )
-        body = (
-            f"<p>From {esc(result['origin'])} to {esc(result['destination'])}</p>"
-            "<table><tr><th>Time (UTC)</th><th>Event</th><th>Place</th><th>Country</th></tr>"
-            f"{rows}</table>"
-        )
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>Sandbox Post: {esc(number)}</title></head>"
-        f"<body><h1>Sandbox Post tracking: {esc(number)}</h1>{body}</body></html>"
-    )
 
 
 async def _serve_forever(service: SandboxService) -> None:

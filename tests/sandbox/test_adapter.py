@@ -68,13 +68,16 @@ async def test_fetch_and_parse_over_http(
     client: httpx.AsyncClient,
 ) -> None:
     delivered = sandbox_number(JOURNEYS["express"], 1)
+    brazil = sandbox_number(JOURNEYS["customs_hold"], 2)
     service.register(delivered)
+    service.register(brazil, registered_at=START - timedelta(days=14))
     clock.advance(timedelta(days=6))
 
-    reply = await adapter.fetch(client, [delivered, "NOPE1"])
+    reply = await adapter.fetch(client, [delivered, "NOPE1", brazil])
     results = {r.tracking_number: r for r in adapter.parse(reply)}
 
-    assert reply.numbers == (delivered, "NOPE1")
+    assert reply.numbers == (delivered, "NOPE1", brazil)
+    assert results[brazil].events[0].location == "São Paulo 01310-000"  # UTF-8 over the wire
     assert results["NOPE1"] == TrackingResult(tracking_number="NOPE1", not_found=True)
     express = results[delivered]
     assert len(express.events) == len(JOURNEYS["express"].steps)
