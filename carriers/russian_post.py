@@ -109,7 +109,10 @@ def _raise_for_fault(reply: CarrierReply) -> None:
             f"russian_post: HTTP {reply.status_code}", carrier="russian_post"
         ) from exc
     fault = next(iter(xml_find_all(root, "Fault")), None)
-    if fault is None or _fault_kind(fault)[0] != "OperationHistoryFaultReason":
+    if fault is None:
+        message = f"russian_post: HTTP {reply.status_code} without a SOAP fault"
+        raise CarrierUnavailable(message, carrier="russian_post")
+    if _fault_kind(fault)[0] != "OperationHistoryFaultReason":
         _check_fault(root, reply.body, unavailable=True)
 
 
