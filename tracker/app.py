@@ -94,7 +94,10 @@ class TrackerApp:
         adapter = adapter_class(settings)
         runtime = CarrierRuntime(
             adapter=adapter,
-            limiter=RateLimiter(adapter.requests_per_second, burst=adapter.max_concurrency),
+            limiter=RateLimiter(
+                entry.requests_per_second or adapter.requests_per_second,
+                burst=adapter.max_concurrency,
+            ),
         )
         self.carriers[name] = runtime
         return runtime

@@ -168,6 +168,8 @@ class CarrierConfig(_Strict):
     client_id_env: str | None = None
     client_secret_env: str | None = None
     timeout: Duration | None = None
+    #: overrides the adapter's declared rate, e.g. for a paid plan or a local sandbox
+    requests_per_second: float | None = Field(None, gt=0)
     options: dict[str, str] = {}
 
 

@@ -11,7 +11,7 @@ import mailbox
 import shutil
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -49,6 +49,7 @@ class DemoResult:
     emails_by_kind: dict[str, int]
     emails_in_maildir: int
     simulated_days: int
+    sample_number: str
 
 
 def demo_config(directory: Path, base_url: str) -> TrackerConfig:
@@ -56,7 +57,7 @@ def demo_config(directory: Path, base_url: str) -> TrackerConfig:
     return TrackerConfig(
         store=StoreConfig(url=f"sqlite:///{directory / 'tracker.sqlite3'}"),
         mail=MailConfig(transport="maildir", maildir=directory / "mail"),
-        carriers={"sandbox": CarrierConfig(base_url=base_url)},
+        carriers={"sandbox": CarrierConfig(base_url=base_url, requests_per_second=10_000)},
     )
 
 
@@ -118,7 +119,8 @@ async def run_demo(
                 if on_progress is not None:
                     on_progress((clock.now() - DEMO_START) / timedelta(days=1))
             await daemon.step()
-            return _summarize(app.store, directory, config.mail.maildir, days)
+            summary = _summarize(app.store, directory, config.mail.maildir, days)
+            return replace(summary, sample_number=_pick_sample(items))
         finally:
             await app.close()
 
@@ -145,4 +147,13 @@ def _summarize(store: object, directory: Path, maildir: Path, days: int) -> Demo
         emails_by_kind=dict(Counter(kinds).most_common()),
         emails_in_maildir=len(box),
         simulated_days=days,
+        sample_number="",
     )
+
+
+def _pick_sample(items: list[tuple[NewShipment, str]]) -> str:
+    """A shipment with an eventful journey to suggest to `tracker show`."""
+    for shipment, journey in items:
+        if journey == "customs_hold":
+            return shipment.tracking_number
+    return items[0][0].tracking_number

@@ -163,8 +163,8 @@ def parse_order(
 
 def parse_csv(
     text: str, *, now: datetime, carriers: Collection[str], aggregator: str | None = None
-) -> tuple[list[NewShipment], list[RowError]]:
-    """All valid orders and every bad line (with its line number) of a CSV file with a header."""
+) -> tuple[list[NewShipment], list[RowError], list[int]]:
+    """Valid orders (with their line numbers) and every bad line of a CSV file with a header."""
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip() for h in reader.fieldnames or []]
     missing = [f for f in FIELDS if f not in header and f not in OPTIONAL]
@@ -174,6 +174,7 @@ def parse_csv(
     if unknown:
         raise InputError(f"CSV header: unknown column(s) {', '.join(unknown)}")
     good: list[NewShipment] = []
+    lines: list[int] = []
     bad: list[RowError] = []
     seen: dict[tuple[str, str], int] = {}
     for row in reader:
@@ -193,7 +194,8 @@ def parse_csv(
             continue
         seen[key] = line
         good.append(order)
-    return good, bad
+        lines.append(line)
+    return good, bad, lines
 
 
 def rows_from(items: Iterable[NewShipment]) -> list[dict[str, str]]:

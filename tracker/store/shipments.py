@@ -314,3 +314,11 @@ def with_leased(
         shipment.lease_owner = None
         shipment.lease_until = None
         return True
+
+
+def already_tracked(
+    factory: sessionmaker[Session], pairs: Sequence[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Which (carrier, tracking_number) pairs are stored already."""
+    with factory() as session:
+        return _existing(session, pairs)

@@ -1,0 +1,94 @@
+"""``tracker run`` (the service) and ``tracker demo`` (the same daemon in simulated time)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tracker.app import build_app
+from tracker.clock import SystemClock
+from tracker.commands.common import config_option, friendly_errors, load
+from tracker.daemon import Daemon
+from tracker.demo import DemoResult, run_demo
+from tracker.eventlog import configure_logging
+
+
+@click.command("run")
+@config_option
+@friendly_errors
+def run(config_path: Path | None) -> None:
+    """Run the daemon until SIGTERM; in-flight polls and sends finish before it exits."""
+    config = load(config_path)
+    configure_logging(config.logging.format, config.logging.level, redact=config.logging.redact_emails)
+
+    async def main() -> None:
+        app = build_app(config, SystemClock())
+        try:
+            await Daemon(app).run_forever()
+        finally:
+            await app.close()
+
+    asyncio.run(main())
+
+
+@click.command("demo")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("demo-output"),
+    show_default=True,
+    help="Where the demo's database and mailbox go (replaced on each run).",
+)
+@click.option("--days", default=60, show_default=True, help="Simulated days to run.")
+@click.option("--per-journey", default=4, show_default=True, help="Shipments per journey.")
+@friendly_errors
+def demo(directory: Path, days: int, per_journey: int) -> None:
+    """Run the daemon against the built-in sandbox carrier in accelerated time."""
+    console = Console()
+    configure_logging("json", "error")
+    with Progress(
+        TextColumn("[bold]simulated day[/] {task.completed:>4.0f}/{task.total:.0f}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("demo", total=days)
+
+        def advance(day: float) -> None:
+            progress.update(task, completed=min(day, days))
+
+        result = asyncio.run(
+            run_demo(directory.resolve(), days=days, per_journey=per_journey, on_progress=advance)
+        )
+    _print_summary(console, result)
+
+
+def _print_summary(console: Console, result: DemoResult) -> None:
+    shipments = Table(title="Shipments by status")
+    shipments.add_column("status")
+    shipments.add_column("count", justify="right")
+    for status, count in result.shipments_by_status.items():
+        shipments.add_row(status, str(count))
+    emails = Table(title="Emails sent by kind")
+    emails.add_column("kind")
+    emails.add_column("count", justify="right")
+    for kind, count in result.emails_by_kind.items():
+        emails.add_row(kind, str(count))
+    console.print(shipments)
+    console.print(emails)
+    console.print(
+        f"{result.emails_in_maildir} emails are in the Maildir {result.maildir}/new\n"
+        f"open one with: less {result.maildir}/new/$(ls {result.maildir}/new | head -n1)\n"
+        f"or point a mail client (mutt -f {result.maildir}) at it.\n"
+        f"a parcel's timeline: .venv/bin/tracker show {result.sample_number} "
+        f"--store sqlite:///{result.directory / 'tracker.sqlite3'}"
+    )
+
+
+commands = [run, demo]

@@ -1,0 +1,131 @@
+"""Read-only commands for ops and sellers: ``show``, ``unclassified`` and ``check-config``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+
+from tracker.commands.common import config_option, friendly_errors, load
+from tracker.config import load_config
+from tracker.errors import InputError, TrackerError
+from tracker.store.db import open_store
+from tracker.store.models import Notice, Shipment, TrackingEvent
+
+
+@click.command("show")
+@click.argument("tracking_number")
+@config_option
+@click.option("--store", "store_url", default=None, help="SQLAlchemy URL of the store to read.")
+@friendly_errors
+def show(config_path: Path | None, store_url: str | None, tracking_number: str) -> None:
+    """Print a shipment's timeline: raw events, their status, milestones and notices."""
+    url = store_url or load(config_path).store.url
+    factory = open_store(url)
+    number = tracking_number.replace(" ", "").upper()
+    with factory() as session:
+        shipments = list(session.scalars(select(Shipment).where(Shipment.tracking_number == number)))
+        if not shipments:
+            raise InputError(f"tracking number {number!r} is not tracked in {url}")
+        console = Console()
+        for shipment in shipments:
+            events = session.scalars(
+                select(TrackingEvent)
+                .where(TrackingEvent.shipment_id == shipment.id)
+                .order_by(TrackingEvent.occurred_at, TrackingEvent.id)
+            )
+            notices = session.scalars(
+                select(Notice).where(Notice.shipment_id == shipment.id).order_by(Notice.not_before)
+            )
+            console.print(
+                f"[bold]{shipment.tracking_number}[/] via {shipment.carrier} — "
+                f"order {shipment.order_reference} — to {shipment.destination_country} — "
+                f"status [bold]{shipment.status}[/]{' / ' + shipment.detail if shipment.detail else ''}"
+            )
+            console.print(
+                f"shipped {shipment.shipped_at:%Y-%m-%d %H:%M} UTC; next poll "
+                f"{shipment.next_poll_at or 'never (final)'}"
+            )
+            timeline = Table(title="Timeline")
+            for column in ("time (UTC)", "code", "carrier text", "place", "status", "detail"):
+                timeline.add_column(column)
+            for event in events:
+                timeline.add_row(
+                    f"{event.occurred_at:%Y-%m-%d %H:%M}",
+                    event.code or "",
+                    event.text,
+                    ", ".join(p for p in (event.location, event.country) if p),
+                    event.status,
+                    event.detail or "",
+                )
+            console.print(timeline)
+            table = Table(title="Milestones and notices")
+            for column in ("milestone", "state", "due (UTC)", "sent (UTC)", "subject / error"):
+                table.add_column(column)
+            for notice in notices:
+                table.add_row(
+                    notice.kind,
+                    notice.state,
+                    f"{notice.not_before:%Y-%m-%d %H:%M}",
+                    f"{notice.sent_at:%Y-%m-%d %H:%M}" if notice.sent_at else "",
+                    notice.subject or notice.last_error or "",
+                )
+            console.print(table)
+
+
+@click.command("unclassified")
+@config_option
+@click.option("--store", "store_url", default=None, help="SQLAlchemy URL of the store to read.")
+@click.option("--limit", default=20, show_default=True, help="How many to list.")
+@friendly_errors
+def unclassified(config_path: Path | None, store_url: str | None, limit: int) -> None:
+    """The most frequent events no rule classified, so ops can add rules for them."""
+    factory = open_store(store_url or load(config_path).store.url)
+    with factory() as session:
+        rows = session.execute(
+            select(TrackingEvent.carrier, TrackingEvent.code, TrackingEvent.text, func.count())
+            .where(TrackingEvent.status == "unknown")
+            .group_by(TrackingEvent.carrier, TrackingEvent.code, TrackingEvent.text)
+            .order_by(func.count().desc())
+            .limit(limit)
+        ).all()
+    if not rows:
+        click.echo("no unclassified events")
+        return
+    for carrier, code, text, count in rows:
+        click.echo(f"{count:>6}  {carrier:<14} {code or '-':<10} {text}")
+
+
+@click.command("check-config")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False), required=False)
+@config_option
+def check_config(config_path: Path | None, path: Path | None) -> None:
+    """Validate a config file; errors point at the exact key."""
+    target = path or config_path or Path("config/tracker.toml")
+    try:
+        config = load_config(target)
+        _check_references(config)
+    except TrackerError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"{target}: OK")
+
+
+def _check_references(config: object) -> None:
+    """Files the config names must load too (rules, templates, strings)."""
+    from notices.render import NoticeRenderer
+    from tracker.config import TrackerConfig
+    from tracker.normalize import load_normalizer
+
+    assert isinstance(config, TrackerConfig)
+    load_normalizer(config.normalization.rule_files)
+    NoticeRenderer(
+        overrides_dir=config.notices.templates_dir, strings_file=config.notices.strings_file
+    )
+
+
+commands = [show, unclassified, check_config]
