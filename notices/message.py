@@ -33,7 +33,10 @@ def message_id_for(notice_key: str, domain: str) -> str:
 
 def format_address(display_name: str, email: str) -> str:
     """A ``Name <addr>`` header value; CR/LF in the name are removed, a bad address is rejected."""
-    return str(_address(f"{one_line(display_name)} <{email}>" if display_name else email, "To"))
+    bare = _address(email, "To")
+    if bare.display_name:
+        raise NoticeError(f"To: {email!r} must be a bare address")
+    return str(Address(display_name=one_line(display_name), addr_spec=bare.addr_spec))
 
 
 def _address(value: str, header: str) -> Address:
@@ -75,6 +78,14 @@ def build_message(
     msg["Date"] = format_datetime(date or datetime.now(UTC))
     msg["Message-ID"] = message_id
     msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(notice.text)
-    msg.add_alternative(notice.html, subtype="html")
+    msg.set_content(notice.text, cte=_transfer_encoding(notice.text))
+    msg.add_alternative(notice.html, subtype="html", cte=_transfer_encoding(notice.html))
     return msg
+
+
+def _transfer_encoding(body: str) -> str:
+    """7-bit safe for any relay: quoted-printable for mostly-ASCII text, base64 for the rest."""
+    if body.isascii():
+        return "7bit"
+    non_ascii = sum(1 for c in body if ord(c) > 127)
+    return "quoted-printable" if non_ascii * 10 < len(body) else "base64"
