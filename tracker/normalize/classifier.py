@@ -43,9 +43,13 @@ UNKNOWN = Classification(Status.UNKNOWN)
 _CACHE_SIZE = 1 << 16
 
 
+# letters that carry no combining mark under NFKD but are "accented" to a reader
+_BASE_LETTERS = str.maketrans({"ł": "l", "đ": "d", "ø": "o", "œ": "oe", "æ": "ae", "ı": "i"})
+
+
 def fold(text: str) -> str:
     """Casefold and strip accents so phrase rules match "Entregue" and "ENTREGUE" alike."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_BASE_LETTERS))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
@@ -64,6 +68,8 @@ class TextRule:
     status: Status
     detail: Detail | None
     phrases: tuple[str, ...]
+    #: a catch-all ("in transit", "exception"), tried only after every language's specific rules
+    fallback: bool = False
 
 
 @dataclass(slots=True)
@@ -111,12 +117,14 @@ class Normalizer:
         self._refinable = frozenset(rules.refinable)
         ops_ids = frozenset(ops_rule_ids)
         self._ops = _PhraseMatcher([r for r in rules.text if r.rule_id in ops_ids])
-        self._by_lang = {
-            lang: _PhraseMatcher(
-                [r for r in rules.text if r.lang == lang and r.rule_id not in ops_ids]
-            )
-            for lang in {r.lang for r in rules.text}
-        }
+        builtin = [r for r in rules.text if r.rule_id not in ops_ids]
+        self._tiers = tuple(
+            {
+                lang: _PhraseMatcher([r for r in builtin if r.lang == lang and r.fallback is tier])
+                for lang in {r.lang for r in builtin}
+            }
+            for tier in (False, True)
+        )
         self._cached = lru_cache(maxsize=_CACHE_SIZE)(self._classify)
 
     def classify(self, raw: RawEvent) -> Classification:
@@ -157,11 +165,13 @@ class Normalizer:
         found = self._ops.match(folded)
         if found is not None:
             return found
-        for lang in _language_order(folded, country):
-            matcher = self._by_lang.get(lang)
-            found = matcher.match(folded) if matcher is not None else None
-            if found is not None:
-                return found
+        order = _language_order(folded, country)
+        for tier in self._tiers:
+            for lang in order:
+                matcher = tier.get(lang)
+                found = matcher.match(folded) if matcher is not None else None
+                if found is not None:
+                    return found
         return None
 
 

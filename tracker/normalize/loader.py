@@ -154,7 +154,10 @@ def _text_rule(spec: Mapping[str, Any], rule_id: str, lang: str, where: object) 
         raise ConfigError(f'{where}: rule {rule_id!r} needs phrases = ["..."] (non-empty strings)')
     for phrase in phrases:
         _check_phrase(phrase, rule_id, where)
-    return TextRule(rule_id, lang, status, detail, tuple(phrases))
+    fallback = spec.get("fallback", False)
+    if not isinstance(fallback, bool):
+        raise ConfigError(f"{where}: rule {rule_id!r}: fallback must be true or false")
+    return TextRule(rule_id, lang, status, detail, tuple(phrases), fallback)
 
 
 def _check_phrase(phrase: str, rule_id: str, where: object) -> None:
