@@ -96,8 +96,6 @@ def _not_found(number: str, data: Mapping[str, Any]) -> TrackingResult:
     return TrackingResult(tracking_number=number, not_found=True, extra={"error": str(message)})
 
 
-
-
 def _offset(text: str | None) -> tzinfo | None:
     if not text:
         return None
