@@ -9,8 +9,11 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Collection
 from datetime import UTC, datetime, tzinfo
+from functools import cache
+from importlib import resources
 from typing import Any
 from xml.parsers import expat
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -212,3 +215,24 @@ def parse_timestamp(value: str, carrier: str, *, default_tz: tzinfo = UTC) -> da
         message = f"{carrier}: unreadable timestamp {value!r}"
         raise ParseError(message, body=value, carrier=carrier) from exc
     return when if when.tzinfo is not None else when.replace(tzinfo=default_tz)
+
+
+@cache
+def _zones_by_country() -> dict[str, list[str]]:
+    text = resources.files("tzdata").joinpath("zoneinfo", "zone.tab").read_text("utf-8")
+    zones: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            country, _coords, zone = line.split("\t")[:3]
+            zones.setdefault(country, []).append(zone)
+    return zones
+
+
+def zone_for_country(country: str | None) -> tzinfo | None:
+    """The time zone of a country that has only one (tzdata's zone.tab), else None.
+
+    Used for carrier timestamps given in local time without an offset: the event's country
+    decides when it is unambiguous; callers fall back to UTC otherwise.
+    """
+    zones = _zones_by_country().get((country or "").upper(), [])
+    return ZoneInfo(zones[0]) if len(zones) == 1 else None
