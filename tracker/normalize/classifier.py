@@ -118,6 +118,7 @@ class Normalizer:
         ops_ids = frozenset(ops_rule_ids)
         self._ops = _PhraseMatcher([r for r in rules.text if r.rule_id in ops_ids])
         builtin = [r for r in rules.text if r.rule_id not in ops_ids]
+        self._fallback_ids = frozenset(r.rule_id for r in builtin if r.fallback)
         self._tiers = tuple(
             {
                 lang: _PhraseMatcher([r for r in builtin if r.lang == lang and r.fallback is tier])
@@ -141,10 +142,11 @@ class Normalizer:
         by_text = self._by_text(text, country) if text else None
         if by_code is None:
             return by_text or UNKNOWN
-        if by_text is None or by_text.detail is None:
+        if by_text is None or by_text.rule in self._fallback_ids:
             return by_code
-        # a generic code ("held by customs", "delivery attempt") takes the reason from the text
-        if refinable or by_text.status == by_code.status:
+        # a generic code ("held by customs", "delivery attempt") takes the reason from the text;
+        # any code may take a detail from text that agrees with its status
+        if refinable or (by_text.status == by_code.status and by_text.detail is not None):
             return Classification(by_text.status, by_text.detail, f"{by_code.rule}+{by_text.rule}")
         return by_code
 
