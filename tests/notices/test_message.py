@@ -91,3 +91,22 @@ def test_no_subject_can_add_a_header(subject: str) -> None:
         ["Subject", "From", "To", "Reply-To", "Date", "Message-ID", "Auto-Submitted",
          "MIME-Version", "Content-Type"]
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("body", "encoding"),
+    [
+        ("Hello\n", "7bit"),
+        ("Olá, obrigado pela sua compra.\n", "quoted-printable"),
+        ("Здравствуйте! Спасибо за заказ.\n", "base64"),
+        ("x" * 5000 + "\n", "quoted-printable"),  # one very long carrier line
+    ],
+)
+def test_bodies_are_seven_bit_with_short_lines(body: str, encoding: str) -> None:
+    raw = _build(notice=RenderedNotice("s", body, f"<p>{body}</p>"))
+    assert raw.isascii()
+    assert max(len(line) for line in raw.splitlines()) <= 998
+    parsed = message_from_bytes(raw, policy=policy.default)
+    text = next(p for p in parsed.walk() if p.get_content_type() == "text/plain")
+    assert text["Content-Transfer-Encoding"] == encoding
+    assert text.get_content() == body

@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import structlog.testing
 
 from notices.countries import load_national_posts, national_post
 from notices.render import NoticeRenderer, choose_language, national_post_url
@@ -260,3 +261,15 @@ def test_a_broken_template_override_fails_at_start_up(tmp_path: Path) -> None:
 def test_a_missing_templates_dir_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="templates_dir"):
         NoticeRenderer(overrides_dir=tmp_path / "nope")
+
+
+def test_a_failing_explanation_is_logged_and_the_notice_still_goes_out() -> None:
+    def explain(status: Status, detail: Detail | None, lang: str, **_: object) -> str:
+        raise ConfigError(f"tracker/explanations/{lang}.toml: missing")
+
+    with structlog.testing.capture_logs() as logs:
+        text = NoticeRenderer(explain=explain).render(make_context(language="it")).text
+    assert "Cosa significa" not in text
+    assert "RR123456785CN" in text
+    assert [e["event"] for e in logs] == ["notice.explain_failed"]
+    assert logs[0]["language"] == "it"
