@@ -165,6 +165,9 @@ def _problems(ctx: NoticeContext, notice: RenderedNotice, renderer: NoticeRender
         problems.append("text: tracking link missing")
     if ctx.tracking_url and ctx.tracking_url not in hrefs:
         problems.append("html: tracking link missing")
+    meaning = renderer.catalog.raw(ctx.language, "meaning.heading")
+    if ctx.latest_event is not None and meaning not in notice.text:
+        problems.append("text: no plain explanation of the latest event")
     if ctx.language != "en":
         for fragment in _english_fragments(renderer):
             if fragment in notice.text or fragment in notice.subject:
