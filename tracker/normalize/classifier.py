@@ -92,7 +92,8 @@ class _PhraseMatcher:
             f"(?P<r{i}>{'|'.join(_fold_pattern(p) for p in r.phrases)})"
             for i, r in enumerate(rules)
         )
-        self._regex = re.compile("|".join(branches)) if rules else None
+        # zero-width lookahead: every position is tried, so overlapping hits are all seen
+        self._regex = re.compile(f"(?=(?:{'|'.join(branches)}))") if rules else None
 
     def match(self, folded: str) -> Classification | None:
         """The highest-priority rule with a phrase anywhere in ``folded``, or None."""
