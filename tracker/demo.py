@@ -132,12 +132,12 @@ def _summarize(store: object, directory: Path, maildir: Path, days: int) -> Demo
     factory: sessionmaker[Session] = store
     with factory() as session:
         statuses = dict(
-            session.execute(select(Shipment.status, func.count()).group_by(Shipment.status)).tuples().all()
+            session.execute(select(Shipment.status, func.count()).group_by(Shipment.status)).all()
         )
         kinds = dict(
             session.execute(
                 select(Notice.kind, func.count()).where(Notice.state == "sent").group_by(Notice.kind)
-            ).tuples().all()
+            ).all()
         )
     box = mailbox.Maildir(maildir, create=False)
     return DemoResult(

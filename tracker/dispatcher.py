@@ -118,6 +118,7 @@ async def _send_one(app: TrackerApp, notice: ClaimedNotice, stats: DispatchStats
             mark_failed, app.store, notice.id, app.owner, now, error="buyer opted out", state="skipped"
         )
         log.info("notice.skipped", reason="opted_out")
+        app.metrics.notice_handled(notice.kind, "skipped")
         return
     seller = app.config.seller
     message_id = message_id_for(notice.idempotency_key, seller.message_id_domain)
@@ -131,6 +132,8 @@ async def _send_one(app: TrackerApp, notice: ClaimedNotice, stats: DispatchStats
             message_id=message_id,
             date=now,
         )
+        # Lets sellers' mail rules and our tests tell notice kinds apart without parsing text.
+        message["X-Tracker-Notice"] = notice.kind
         await app.transport.send(message)
     except TransientSendError as exc:
         await _retry(app, notice, now, str(exc), stats)
@@ -139,14 +142,17 @@ async def _send_one(app: TrackerApp, notice: ClaimedNotice, stats: DispatchStats
     except (PermanentSendError, NoticeError) as exc:
         await asyncio.to_thread(mark_failed, app.store, notice.id, app.owner, now, error=str(exc))
         stats.failed += 1
+        app.metrics.notice_handled(notice.kind, "failed")
         log.error("notice.failed", error=str(exc))
         return
     if await asyncio.to_thread(
         mark_sent, app.store, notice.id, app.owner, now, message_id=message_id, subject=rendered.subject
     ):
         stats.sent += 1
+        app.metrics.notice_handled(notice.kind, "sent")
         log.info("notice.sent", message_id=message_id, recipient=notice.buyer_email)
     else:
+        app.metrics.notice_handled(notice.kind, "lease_lost")
         log.warning("notice.lease_lost_after_send", message_id=message_id)
 
 
@@ -159,6 +165,7 @@ async def _retry(
             mark_failed, app.store, notice.id, app.owner, now, error=f"gave up after {notice.attempts + 1} attempts: {error}"
         )
         stats.failed += 1
+        app.metrics.notice_handled(notice.kind, "failed")
         return
     delay = backoff(
         notice.attempts + 1, notice.idempotency_key, base=mail.retry_backoff, cap=timedelta(hours=6)
@@ -168,3 +175,4 @@ async def _retry(
         mark_retry, app.store, notice.id, app.owner, now, error=error, retry_at=retry_at
     )
     stats.retried += 1
+    app.metrics.notice_handled(notice.kind, "deferred")

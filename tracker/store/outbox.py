@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.store.models import AuditEntry, Notice, Shipment
@@ -46,27 +46,34 @@ def claim_due_notices(
         query = (
             select(Notice, Shipment)
             .join(Shipment, Shipment.id == Notice.shipment_id)
-            .where(
-                or_(
-                    Notice.state == "pending",
-                    (Notice.state == "sending") & (Notice.lease_until < now),
-                ),
-                Notice.not_before <= now,
-            )
+            .where(_claimable(now), Notice.not_before <= now)
             .order_by(Notice.not_before, Notice.id)
             .limit(limit)
         )
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(of=Notice, skip_locked=True)
-        rows = list(session.execute(query).tuples())
+        rows = list(session.execute(query).all())
         if not rows:
             return []
-        session.execute(
-            update(Notice)
-            .where(Notice.id.in_([n.id for n, _ in rows]))
-            .values(state="sending", lease_owner=owner, lease_until=now + lease)
+        # The UPDATE re-checks claimability: on SQLite the SELECT is not in the write transaction.
+        taken = set(
+            session.scalars(
+                update(Notice)
+                .where(Notice.id.in_([n.id for n, _ in rows]), _claimable(now))
+                .values(state="sending", lease_owner=owner, lease_until=now + lease)
+                .returning(Notice.id)
+                .execution_options(synchronize_session=False)
+            )
         )
-        return [_claimed(notice, shipment) for notice, shipment in rows]
+        return [_claimed(notice, shipment) for notice, shipment in rows if notice.id in taken]
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    """Pending, or stuck in sending by a daemon whose lease ran out."""
+    return or_(
+        Notice.state == "pending",
+        (Notice.state == "sending") & (Notice.lease_until < now),
+    )
 
 
 def _claimed(notice: Notice, shipment: Shipment) -> ClaimedNotice:
@@ -101,7 +108,9 @@ def _finish(
 ) -> bool:
     with factory.begin() as session:
         notice = session.scalars(
-            select(Notice).where(Notice.id == notice_id, Notice.lease_owner == owner)
+            select(Notice)
+            .where(Notice.id == notice_id, Notice.lease_owner == owner)
+            .with_for_update()
         ).first()
         if notice is None:
             return False

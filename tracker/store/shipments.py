@@ -112,6 +112,20 @@ def _existing(session: Session, pairs: Sequence[tuple[str, str]]) -> set[tuple[s
     return found & set(pairs)
 
 
+def due_query(due_column: Any, now: datetime, limit: int) -> Select[Shipment]:
+    """The oldest-due-first page of claimable shipments; walks the partial due index only."""
+    return (
+        select(Shipment)
+        .where(
+            due_column.is_not(None),
+            due_column <= now,
+            or_(Shipment.lease_until.is_(None), Shipment.lease_until < now),
+        )
+        .order_by(due_column)
+        .limit(limit)
+    )
+
+
 def _claim(
     factory: sessionmaker[Session],
     due_column: Any,
@@ -121,25 +135,26 @@ def _claim(
     limit: int,
 ) -> list[ClaimedShipment]:
     with factory.begin() as session:
-        query: Select[tuple[Shipment]] = (
-            select(Shipment)
-            .where(
-                due_column.is_not(None),
-                due_column <= now,
-                or_(Shipment.lease_until.is_(None), Shipment.lease_until < now),
-            )
-            .order_by(due_column)
-            .limit(limit)
-        )
+        query = due_query(due_column, now, limit)
         if session.get_bind().dialect.name == "postgresql":
+            # Lock what we are about to lease; rows another daemon is claiming are skipped.
             query = query.with_for_update(skip_locked=True)
         rows = list(session.scalars(query))
         if not rows:
             return []
-        session.execute(
-            update(Shipment)
-            .where(Shipment.id.in_([r.id for r in rows]))
-            .values(lease_owner=owner, lease_until=now + lease)
+        # The lease condition is checked again by the UPDATE itself: on SQLite the SELECT runs
+        # outside the write transaction, so only the rows this statement changed are ours.
+        taken = set(
+            session.scalars(
+                update(Shipment)
+                .where(
+                    Shipment.id.in_([r.id for r in rows]),
+                    or_(Shipment.lease_until.is_(None), Shipment.lease_until < now),
+                )
+                .values(lease_owner=owner, lease_until=now + lease)
+                .returning(Shipment.id)
+                .execution_options(synchronize_session=False)
+            )
         )
         return [
             ClaimedShipment(
@@ -153,6 +168,7 @@ def _claim(
                 r.poll_failures,
             )
             for r in rows
+            if r.id in taken
         ]
 
 

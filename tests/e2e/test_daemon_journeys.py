@@ -1,0 +1,176 @@
+"""End to end: the sandbox carrier over real loopback HTTP, a real SMTP server, simulated time.
+
+Each scripted journey must produce exactly its expected emails, polling must stop once a parcel
+is delivered, and restarting the daemon midway must send nothing twice.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from carriers.sandbox.journeys import load_journeys, sandbox_number
+from carriers.sandbox.service import SandboxService
+from tracker.app import build_app
+from tracker.clock import SimulatedClock
+from tracker.config import CarrierConfig, MailConfig, SmtpConfig, StoreConfig, TrackerConfig
+from tracker.daemon import Daemon
+from tracker.demo import DEMO_START
+from tracker.store.models import Shipment, TrackingEvent
+from tracker.store.shipments import NewShipment, add_shipments
+from tests.support.smtp import LoopbackSMTP
+
+# What a buyer of each journey is told, in order of the journey. Customs holds get one notice per
+# customs detail (documents, then duties); superseded milestones are never sent late.
+EXPECTED = {
+    "normal": ["shipped", "in_transit", "arrived_locally", "delivered", "satisfaction"],
+    "express": ["shipped", "in_transit", "arrived_locally", "delivered", "satisfaction"],
+    "slow": ["shipped", "in_transit", "delayed", "arrived_locally", "delivered", "satisfaction"],
+    "customs_hold": [
+        "shipped",
+        "in_transit",
+        "customs_action",
+        "customs_action",
+        "arrived_locally",
+        "delivered",
+        "satisfaction",
+    ],
+    "failed_then_pickup": [
+        "shipped",
+        "in_transit",
+        "arrived_locally",
+        "delayed",
+        "delivered",
+        "satisfaction",
+    ],
+    "lost": ["shipped", "in_transit", "delayed", "refund_offer"],
+    "returned": ["shipped", "in_transit", "arrived_locally", "delayed", "refund_offer"],
+    "info_only": ["delayed", "refund_offer"],
+}
+EN_STRINGS = tomllib.loads(
+    (Path(__file__).resolve().parents[2] / "notices" / "locales" / "en.toml").read_text("utf-8")
+)
+
+
+def _config(tmp_path: Path, base_url: str, smtp: LoopbackSMTP) -> TrackerConfig:
+    return TrackerConfig(
+        store=StoreConfig(url=f"sqlite:///{tmp_path / 'tracker.sqlite3'}"),
+        mail=MailConfig(transport="smtp", smtp=SmtpConfig(host="127.0.0.1", port=smtp.port)),
+        carriers={"sandbox": CarrierConfig(base_url=base_url, requests_per_second=10_000)},
+    )
+
+
+def _shipments() -> dict[str, NewShipment]:
+    journeys = load_journeys()
+    assert set(journeys) == set(EXPECTED), "every sandbox journey needs an expectation here"
+    items = {}
+    for serial, (name, journey) in enumerate(sorted(journeys.items()), start=1):
+        items[name] = NewShipment(
+            tracking_number=sandbox_number(journey, serial),
+            carrier="sandbox",
+            buyer_email=f"{name}@buyers.example",
+            buyer_name="Alex Buyer",
+            buyer_language="en",
+            destination_country=journey.destination,
+            origin_country=journey.origin,
+            order_reference=f"ORD-{serial:04d}",
+            shipped_at=DEMO_START,
+        )
+    return items
+
+
+async def _run(daemon: Daemon, clock: SimulatedClock, until_day: int) -> None:
+    end = DEMO_START + timedelta(days=until_day)
+    while clock.now() < end:
+        await daemon.step()
+        clock.advance(timedelta(hours=1))
+    await daemon.step()
+
+
+async def _journeys_run(tmp_path: Path, smtp: LoopbackSMTP, restart_at_day: int | None) -> Path:
+    clock = SimulatedClock(DEMO_START)
+    items = _shipments()
+    async with SandboxService(clock=clock.now) as service:
+        for name, shipment in items.items():
+            service.register(shipment.tracking_number, name, registered_at=DEMO_START)
+        config = _config(tmp_path, service.base_url, smtp)
+        app = build_app(config, clock)
+        add_shipments(app.store, list(items.values()), clock.now())
+        try:
+            if restart_at_day is not None:
+                await _run(Daemon(app), clock, restart_at_day)
+                await app.close()
+                app = build_app(config, clock)
+            await _run(Daemon(app), clock, 60)
+        finally:
+            await app.close()
+    return tmp_path / "tracker.sqlite3"
+
+
+def _by_journey(smtp: LoopbackSMTP) -> dict[str, list[tuple[str, str]]]:
+    seen: dict[str, list[tuple[str, str]]] = {}
+    for received in smtp.messages:
+        (recipient,) = received.rcpt_tos
+        journey = recipient.split("@")[0]
+        kind = str(received.message["X-Tracker-Notice"])
+        seen.setdefault(journey, []).append((kind, str(received.message["Subject"])))
+    return seen
+
+
+def _check_messages(smtp: LoopbackSMTP) -> None:
+    items = _shipments()
+    seen = _by_journey(smtp)
+    assert {j: [k for k, _ in kinds] for j, kinds in seen.items()} == {
+        j: kinds for j, kinds in EXPECTED.items()
+    }
+    for received in smtp.messages:
+        message = received.message
+        (recipient,) = received.rcpt_tos
+        shipment = items[recipient.split("@")[0]]
+        kind = str(message["X-Tracker-Notice"])
+        expected_subject = EN_STRINGS[kind]["subject"].format(order=shipment.order_reference)
+        assert str(message["Subject"]) == expected_subject
+        assert str(message["To"]).endswith(f"<{recipient}>")
+        text = message.get_body(preferencelist=("plain",))
+        html = message.get_body(preferencelist=("html",))
+        assert text is not None and html is not None
+        assert shipment.tracking_number in text.get_content()
+        assert shipment.tracking_number in html.get_content()
+    ids = Counter(str(r.message["Message-ID"]) for r in smtp.messages)
+    assert all(count == 1 for count in ids.values()), "a Message-ID was delivered twice"
+
+
+def _check_polling_stopped(database: Path) -> None:
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    with Session(create_engine(f"sqlite:///{database}")) as session:
+        delivered = list(session.scalars(select(Shipment).where(Shipment.status == "delivered")))
+        assert len(delivered) == 5
+        for shipment in delivered:
+            delivered_event = session.scalars(
+                select(TrackingEvent).where(
+                    TrackingEvent.shipment_id == shipment.id, TrackingEvent.status == "delivered"
+                )
+            ).one()
+            assert shipment.next_poll_at is None
+            # The last poll is the one that saw the delivery: nothing was polled afterwards.
+            assert shipment.last_polled_at == delivered_event.recorded_at
+
+
+@pytest.mark.slow
+async def test_each_journey_sends_exactly_its_emails(tmp_path: Path, smtp_server: LoopbackSMTP) -> None:
+    database = await _journeys_run(tmp_path, smtp_server, restart_at_day=None)
+    _check_messages(smtp_server)
+    _check_polling_stopped(database)
+
+
+@pytest.mark.slow
+async def test_restart_midway_sends_nothing_twice(tmp_path: Path, smtp_server: LoopbackSMTP) -> None:
+    await _journeys_run(tmp_path, smtp_server, restart_at_day=17)
+    _check_messages(smtp_server)
