@@ -1,0 +1,207 @@
+"""The classifier: code maps, UPU codes, phrase rules in every language, ops rule files."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tracker.errors import ConfigError
+from tracker.model import Classification, Detail, RawEvent, Status
+from tracker.normalize import VALID_DETAILS, Normalizer, fold, load_normalizer
+
+WHEN = datetime(2024, 5, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def normalizer() -> Normalizer:
+    return load_normalizer()
+
+
+def classify(n: Normalizer, text: str = "", code: str | None = None, **kw: str) -> Classification:
+    return n.classify(RawEvent(WHEN, text, code, **kw))
+
+
+UPU_CODES = [
+    ("EMA", Status.IN_TRANSIT, Detail.ACCEPTED),
+    ("EMB", Status.IN_TRANSIT, None),
+    ("EMC", Status.IN_TRANSIT, None),
+    ("EMD", Status.IN_TRANSIT, Detail.ARRIVED_DESTINATION_COUNTRY),
+    ("EDA", Status.IN_TRANSIT, Detail.ARRIVED_DESTINATION_COUNTRY),
+    ("EDB", Status.IN_TRANSIT, Detail.CUSTOMS_PROCESSING),
+    ("EDC", Status.IN_TRANSIT, Detail.CUSTOMS_RELEASED),
+    ("EME", Status.IN_TRANSIT, Detail.CUSTOMS_PROCESSING),
+    ("EMF", Status.IN_TRANSIT, None),
+    ("EMG", Status.IN_TRANSIT, Detail.ARRIVED_DELIVERY_OFFICE),
+    ("EDG", Status.OUT_FOR_DELIVERY, None),
+    ("EDH", Status.AVAILABLE_FOR_PICKUP, Detail.ARRIVED_DELIVERY_OFFICE),
+    ("EMH", Status.DELIVERY_FAILED, None),
+    ("EMI", Status.DELIVERED, None),
+    ("EXA", Status.IN_TRANSIT, Detail.CUSTOMS_PROCESSING),
+    ("EXB", Status.EXCEPTION, Detail.CUSTOMS_HOLD),
+    ("EXC", Status.IN_TRANSIT, Detail.CUSTOMS_RELEASED),
+    ("EXD", Status.IN_TRANSIT, None),
+]
+
+
+@pytest.mark.parametrize(("code", "status", "detail"), UPU_CODES)
+def test_upu_code_alone_classifies_for_any_carrier(
+    normalizer: Normalizer, code: str, status: Status, detail: Detail | None
+) -> None:
+    for carrier in ("sandbox", "china_post", None, "some-new-post"):
+        result = (
+            classify(normalizer, "", code, carrier=carrier)
+            if carrier
+            else classify(normalizer, "", code)
+        )
+        assert (result.status, result.detail, result.rule) == (status, detail, f"upu.{code}")
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "status", "detail"),
+    [
+        ("EME", "Held by customs: documents required", Status.EXCEPTION, Detail.CUSTOMS_HOLD),
+        (None, "Customs duties payable", Status.EXCEPTION, Detail.CUSTOMS_DUTIES_DUE),
+        ("EMH", "Delivery attempt failed: recipient not at home", Status.DELIVERY_FAILED,
+         Detail.RECIPIENT_UNAVAILABLE),
+        (None, "Item is being returned to sender", Status.EXCEPTION, Detail.RETURNING),
+        (None, "Item returned to sender", Status.RETURNED, None),
+        (None, "Item declared lost", Status.EXCEPTION, Detail.LOST),
+        ("ZZ9", "Item declared lost", Status.EXCEPTION, Detail.LOST),
+    ],
+)  # fmt: skip
+def test_sandbox_wording(
+    normalizer: Normalizer, code: str | None, text: str, status: Status, detail: Detail | None
+) -> None:
+    result = classify(normalizer, text, code, carrier="sandbox")
+    assert (result.status, result.detail) == (status, detail)
+
+
+@pytest.mark.parametrize(
+    ("text", "status", "detail"),
+    [
+        ("已签收，感谢使用", Status.DELIVERED, None),
+        ("【上海】海关查验", Status.EXCEPTION, Detail.CUSTOMS_HOLD),
+        ("ПРИБЫЛО В МЕСТО ВРУЧЕНИЯ", Status.AVAILABLE_FOR_PICKUP, Detail.ARRIVED_DELIVERY_OFFICE),
+        ("Передано почтальону", Status.OUT_FOR_DELIVERY, None),
+        ("Objeto entregue ao destinatario", Status.DELIVERED, None),
+        ("Objeto em trânsito - por favor aguarde", Status.IN_TRANSIT, None),
+        ("Envío entregado", Status.DELIVERED, None),
+        ("Retenido en aduana", Status.EXCEPTION, Detail.CUSTOMS_HOLD),
+        ("Votre colis a été remis au destinataire", Status.DELIVERED, None),
+        ("Zustellversuch: Empfänger nicht angetroffen", Status.DELIVERY_FAILED,
+         Detail.RECIPIENT_UNAVAILABLE),
+        ("Spedizione sdoganata", Status.IN_TRANSIT, Detail.CUSTOMS_RELEASED),
+        ("Przesyłka zagubiona", Status.EXCEPTION, Detail.LOST),
+        ("Zending is beschadigd", Status.EXCEPTION, Detail.DAMAGED),
+        ("Shipment is out for delivery", Status.OUT_FOR_DELIVERY, None),
+    ],
+)  # fmt: skip
+def test_phrase_rules_in_every_language(
+    normalizer: Normalizer, text: str, status: Status, detail: Detail | None
+) -> None:
+    result = classify(normalizer, text, carrier="unheard-of-carrier")
+    assert (result.status, result.detail) == (status, detail)
+    assert result.rule is not None
+    assert result.rule.startswith("text.")
+
+
+def test_carrier_code_maps_come_before_upu_and_text(normalizer: Normalizer) -> None:
+    assert classify(normalizer, "whatever", "01", carrier="usps").rule == "usps.01"
+    assert classify(normalizer, "", "12.6", carrier="russian_post") == Classification(
+        Status.EXCEPTION, Detail.REFUSED, "russian_post.12.6"
+    )
+    # an attribute without its own entry falls back to the operation type
+    assert classify(normalizer, "", "8.99", carrier="Russian Post").rule == "russian_post.8"
+    # the same code means nothing to another carrier, so the text decides
+    assert classify(normalizer, "Delivered", "01", carrier="dhl").status is Status.DELIVERED
+
+
+def test_unknown_event_is_unknown_without_rule(normalizer: Normalizer) -> None:
+    for text in ("", "Lorem ipsum dolor", "12345"):
+        assert classify(normalizer, text) == Classification(Status.UNKNOWN, None, None)
+
+
+def test_negations_and_announcements_are_not_deliveries(normalizer: Normalizer) -> None:
+    assert classify(normalizer, "Package could not be delivered").status is Status.DELIVERY_FAILED
+    assert classify(normalizer, "Will be delivered tomorrow").status is Status.IN_TRANSIT
+
+
+def test_every_builtin_rule_respects_the_vocabulary(normalizer: Normalizer) -> None:
+    from tracker.normalize.loader import load_builtin_rules
+
+    rules = load_builtin_rules()
+    results = [c for table in rules.codes.values() for c in table.values()]
+    results += [Classification(r.status, r.detail, r.rule_id) for r in rules.text]
+    for c in results:
+        assert c.detail is None or c.status in VALID_DETAILS[c.detail], c.rule
+    assert len({r.rule_id for r in rules.text}) == len(rules.text)
+
+
+def test_fold_ignores_case_and_accents() -> None:
+    assert fold("ENTREGUE AO DESTINATÁRIO") == fold("entregue ao destinatario")
+    assert fold("Доставлено, ёлка") == "доставлено, елка"
+    assert fold("Przesyłka doręczona") == "przesylka doreczona"
+
+
+def test_ops_rule_overrides_builtin(tmp_path: Path, normalizer: Normalizer) -> None:
+    ops = tmp_path / "rules.toml"
+    ops.write_text(
+        """
+[codes.upu]
+EMH = { status = "delivery_failed", detail = "recipient_unavailable" }
+
+[[text]]
+id = "text.en.delivered"
+lang = "en"
+status = "available_for_pickup"
+detail = "arrived_delivery_office"
+phrases = ["delivered to (the )?neighbou?r"]
+
+[[text]]
+id = "acme.parked"
+status = "exception"
+detail = "delayed_external"
+phrases = ["parked at the depot"]
+""",
+        "utf-8",
+    )
+    custom = load_normalizer([ops])
+    assert classify(custom, "", "EMH").detail is Detail.RECIPIENT_UNAVAILABLE
+    assert classify(normalizer, "", "EMH").detail is None
+    neighbour = classify(custom, "Delivered to neighbour")
+    assert (neighbour.status, neighbour.rule) == (Status.AVAILABLE_FOR_PICKUP, "text.en.delivered")
+    assert classify(custom, "Van parked at the depot").rule == "acme.parked"
+    assert classify(normalizer, "Delivered to neighbour").status is Status.DELIVERED
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("[[text]]\nid = 'acme.x'\nstatus = 'nonsense'\nphrases = ['x']\n", "'acme.x'"),
+        (
+            "[[text]]\nid = 'acme.y'\nstatus = 'delivered'\ndetail = 'lost'\nphrases = ['x']\n",
+            "'acme.y'",
+        ),
+        ("[[text]]\nid = 'acme.z'\nstatus = 'delivered'\nphrases = ['(unclosed']\n", "'acme.z'"),
+        ("[[text]]\nid = 'acme.w'\nstatus = 'delivered'\n", "'acme.w'"),
+        ("[codes.usps]\n'01' = { status = 'gone' }\n", "'usps.01'"),
+        ("[codes.usps\n", "not valid TOML"),
+        ("[surprise]\n", "surprise"),
+    ],
+)
+def test_broken_ops_file_raises_config_error_naming_file_and_rule(
+    tmp_path: Path, body: str, fragment: str
+) -> None:
+    path = tmp_path / "broken-rules.toml"
+    path.write_text(body, "utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_normalizer([path])
+    assert str(path) in str(info.value)
+    assert fragment in str(info.value)
+
+
+def test_missing_ops_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_normalizer([tmp_path / "absent.toml"])
