@@ -19,6 +19,7 @@ from notices.transports import MaildirTransport, SmtpTransport, Transport
 from tracker.clock import Clock
 from tracker.config import CarrierConfig, TrackerConfig, secret
 from tracker.errors import PluginError
+from tracker.metrics import Metrics
 from tracker.normalize import Normalizer, load_normalizer
 from tracker.resilience import CircuitBreaker, RateLimiter
 from tracker.store.db import open_store
@@ -80,6 +81,8 @@ class TrackerApp:
     http: httpx.AsyncClient
     owner: str
     carriers: dict[str, CarrierRuntime] = field(default_factory=dict)
+    #: this app's Prometheus counters, on a registry of its own
+    metrics: Metrics = field(default_factory=Metrics)
 
     def carrier(self, name: str) -> CarrierRuntime:
         """The runtime for ``name``, loading its adapter on first use; PluginError if unusable."""
@@ -121,7 +124,7 @@ def build_app(config: TrackerConfig, clock: Clock, *, owner: str | None = None) 
         follow_redirects=True,
         max_redirects=5,
     )
-    return TrackerApp(
+    app = TrackerApp(
         config=config,
         clock=clock,
         store=store,
@@ -131,3 +134,7 @@ def build_app(config: TrackerConfig, clock: Clock, *, owner: str | None = None) 
         http=http,
         owner=owner or daemon_identity(),
     )
+    app.metrics.watch_store(
+        store, clock.now, lambda: {name: rt.breaker for name, rt in dict(app.carriers).items()}
+    )
+    return app

@@ -51,6 +51,8 @@ class DaemonConfig(_Strict):
     lease: Duration = timedelta(minutes=10)
     shutdown_grace: Duration = timedelta(seconds=30)
     http_timeout: Duration = timedelta(seconds=20)
+    #: how often the running daemon records a heartbeat in the store (read by ``tracker status``)
+    heartbeat_every: Duration = timedelta(seconds=30)
 
 
 class SellerConfig(_Strict):

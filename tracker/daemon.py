@@ -20,6 +20,7 @@ from tracker.app import TrackerApp
 from tracker.dispatcher import DispatchStats, dispatch_due
 from tracker.eventlog import get_logger
 from tracker.poller import PollStats, poll_due
+from tracker.service import Service, heartbeat_of, status_line
 from tracker.timers import TimerStats, run_timers
 
 
@@ -40,8 +41,13 @@ class Totals:
 class Daemon:
     """Runs the jobs of one ``TrackerApp``; one instance per process."""
 
-    def __init__(self, app: TrackerApp) -> None:
+    def __init__(self, app: TrackerApp, service: Service | None = None) -> None:
         self.app = app
+        #: systemd notifications and config reload; inert unless ``tracker run`` sets them up
+        self.service = service or Service()
+        self.started_at = app.clock.now()
+        self._scheduler: AsyncIOScheduler | None = None
+        self._reloads: set[asyncio.Task[bool]] = set()
         self.totals = Totals()
         self._last_run: dict[str, datetime] = {}
         self._in_flight: set[asyncio.Task[Any]] = set()
@@ -132,8 +138,10 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self._request_reload)
         scheduler = AsyncIOScheduler(event_loop=loop)
-        for name, every, job in self._jobs():
+        heartbeat = ("heartbeat", self.app.config.daemon.heartbeat_every, self.heartbeat_job)
+        for name, every, job in [*self._jobs(), heartbeat]:
             scheduler.add_job(
                 self._guarded,
                 "interval",
@@ -146,16 +154,52 @@ class Daemon:
                 misfire_grace_time=None,
             )
         scheduler.start()
+        self._scheduler = scheduler
         self.log.info("daemon.started", jobs=[name for name, _, _ in self._jobs()])
+        self.service.ready(status_line(self.summary()))
         try:
             await stop.wait()
         finally:
+            await self.service.stopping()
             self.log.info("daemon.stopping", in_flight=len(self._in_flight))
             scheduler.shutdown(wait=False)
+            loop.remove_signal_handler(signal.SIGHUP)
+            await asyncio.gather(*self._reloads, return_exceptions=True)
             await self.drain()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
+            await self._beat_safely("stopped")
             self.log.info("daemon.stopped", **self.summary())
+
+    async def heartbeat_job(self) -> None:
+        """Record that the scheduler is alive (for ``tracker status``) and refresh STATUS=."""
+        await asyncio.to_thread(heartbeat_of, self, "running")
+        self.service.status(status_line(self.summary()))
+
+    async def _beat_safely(self, state: str) -> None:
+        try:
+            await asyncio.to_thread(heartbeat_of, self, state)
+        except Exception:
+            self.log.exception("heartbeat.failed", state=state)
+
+    def _request_reload(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.reload())
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+
+    async def reload(self) -> bool:
+        """SIGHUP: swap in the re-read config, reschedule changed intervals, publish a heartbeat."""
+        if not await self.service.reload(self.app):
+            return False
+        if self._scheduler is not None:
+            jobs = [*self._jobs(), ("heartbeat", self.app.config.daemon.heartbeat_every, None)]
+            for name, every, _job in jobs:
+                job = self._scheduler.get_job(name)
+                if job is not None and job.trigger.interval != every:
+                    seconds = every.total_seconds()
+                    self._scheduler.reschedule_job(name, trigger="interval", seconds=seconds)
+        await self._beat_safely("running")
+        return True
 
     async def drain(self) -> None:
         """Wait for in-flight job runs, up to the configured grace period."""

@@ -7,6 +7,7 @@ own rate limiter, concurrency limit and circuit breaker.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -72,12 +73,14 @@ async def _poll_carrier(
         runtime = app.carrier(name)
     except PluginError as exc:
         log.error("carrier.unavailable_plugin", error=str(exc), shipments=len(items))
+        app.metrics.poll_failed_early(name, len(items), exc)
         await _record_failures(app, items, exc, retry_after=None)
         stats.failed += len(items)
         return
     now = app.clock.now()
     if not runtime.breaker.allows(now):
         reopen = runtime.breaker.reopens_at() or now
+        app.metrics.polls_postponed(name, len(items))
         await _defer(app, items, reopen)
         return
     size = max(1, runtime.adapter.max_numbers_per_request)
@@ -98,10 +101,12 @@ async def _poll_batch(
     log = get_logger(carrier=adapter.name)
     numbers = [item.tracking_number for item in batch]
     await runtime.limiter.acquire()
+    started = time.monotonic()
     try:
         reply = await adapter.fetch(app.http, numbers)
         results = adapter.parse(reply)
     except CarrierError as exc:
+        app.metrics.poll_finished(adapter.name, len(batch), time.monotonic() - started, exc)
         now = app.clock.now()
         if runtime.breaker.record_failure(now):
             log.warning(
@@ -116,6 +121,7 @@ async def _poll_batch(
         await _record_failures(app, batch, exc, retry_after=retry_after)
         stats.failed += len(batch)
         return
+    app.metrics.poll_finished(adapter.name, len(batch), time.monotonic() - started, None)
     if runtime.breaker.record_success():
         log.info("carrier.circuit_closed")
     by_number = {r.tracking_number.upper(): r for r in results}

@@ -12,10 +12,12 @@ from rich.table import Table
 
 from tracker.app import build_app
 from tracker.clock import SystemClock
-from tracker.commands.common import config_option, friendly_errors, load
+from tracker.commands.common import DEFAULT_CONFIG, config_option, friendly_errors, load
 from tracker.daemon import Daemon
 from tracker.demo import DemoResult, run_demo
 from tracker.eventlog import configure_logging
+from tracker.metrics import serve_metrics
+from tracker.service import Service
 
 
 @click.command("run")
@@ -25,12 +27,21 @@ def run(config_path: Path | None) -> None:
     """Run the daemon until SIGTERM; in-flight polls and sends finish before it exits."""
     config = load(config_path)
     configure_logging(config.logging.format, config.logging.level, redact=config.logging.redact_emails)
+    if config_path is None and DEFAULT_CONFIG.is_file():
+        config_path = DEFAULT_CONFIG
+    # SIGHUP re-reads this file; systemd's NOTIFY_SOCKET and WATCHDOG_USEC are honoured when set.
+    service = Service.from_env(config_path.resolve() if config_path else None)
 
     async def main() -> None:
         app = build_app(config, SystemClock())
+        port = config.metrics.port
+        server = None if port is None else serve_metrics(app.metrics, config.metrics.host, port)
         try:
-            await Daemon(app).run_forever()
+            await Daemon(app, service).run_forever()
         finally:
+            if server is not None:
+                server.close()
+            service.close()
             await app.close()
 
     asyncio.run(main())
