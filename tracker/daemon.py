@@ -21,6 +21,7 @@ from tracker.dispatcher import DispatchStats, dispatch_due
 from tracker.eventlog import get_logger
 from tracker.poller import PollStats, poll_due
 from tracker.service import Service, heartbeat_of, status_line
+from tracker.store.daemonlock import single_daemon
 from tracker.timers import TimerStats, run_timers
 
 
@@ -133,7 +134,14 @@ class Daemon:
                 self._in_flight.discard(task)
 
     async def run_forever(self, stop: asyncio.Event | None = None) -> None:
-        """Run on the wall clock until SIGTERM/SIGINT (or ``stop``), then drain and return."""
+        """Run on the wall clock until SIGTERM/SIGINT (or ``stop``), then drain and return.
+
+        On SQLite the database's daemon lock is held throughout (StoreError if taken).
+        """
+        with single_daemon(self.app.config.store.url):
+            await self._run_forever(stop)
+
+    async def _run_forever(self, stop: asyncio.Event | None) -> None:
         stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

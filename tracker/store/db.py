@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from tracker.errors import StoreError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: pg_advisory_xact_lock key held while migrating ("trak" in ASCII)
+MIGRATION_LOCK_KEY = 0x7472616B
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -48,6 +50,12 @@ def migrate(engine: Engine) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     try:
         with engine.begin() as connection:
+            # Processes starting together on one database migrate one at a time.
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
+            elif connection.dialect.name == "sqlite":
+                # pysqlite runs DDL outside any transaction unless one is opened explicitly.
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except OperationalError as exc:
