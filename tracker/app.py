@@ -12,8 +12,8 @@ from datetime import timedelta
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
-from carriers.registry import default_registry
 from carriers.base import CarrierAdapter, CarrierSettings
+from carriers.registry import default_registry
 from notices.render import NoticeRenderer
 from notices.transports import MaildirTransport, SmtpTransport, Transport
 from tracker.clock import Clock
@@ -30,7 +30,9 @@ def daemon_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-def carrier_settings(name: str, entry: CarrierConfig, default_timeout: timedelta) -> CarrierSettings:
+def carrier_settings(
+    name: str, entry: CarrierConfig, default_timeout: timedelta
+) -> CarrierSettings:
     """Resolve one carrier's config section, reading its secrets from the environment."""
     where = f"carriers.{name}"
     return CarrierSettings(

@@ -23,7 +23,9 @@ def _duration(value: object) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if not isinstance(value, str):
-        raise ValueError(f"invalid duration {value!r}: write it as a string with a unit, e.g. '36h'")
+        raise ValueError(
+            f"invalid duration {value!r}: write it as a string with a unit, e.g. '36h'"
+        )
     return parse_duration(value)
 
 
@@ -149,7 +151,11 @@ class QuietHoursConfig(_Strict):
 class RefundConfig(_Strict):
     """Which choices delayed and refund-offer emails give, the seller's preferred first."""
 
-    choices: list[Literal["keep_waiting", "resend", "refund"]] = ["keep_waiting", "resend", "refund"]
+    choices: list[Literal["keep_waiting", "resend", "refund"]] = [
+        "keep_waiting",
+        "resend",
+        "refund",
+    ]
     notify_seller_email: str | None = None
     notify_seller_webhook: str | None = None
 
@@ -173,6 +179,12 @@ class CarrierConfig(_Strict):
     #: overrides the adapter's declared rate, e.g. for a paid plan or a local sandbox
     requests_per_second: float | None = Field(None, gt=0)
     options: dict[str, str] = {}
+
+
+class RoutingConfig(_Strict):
+    """Where numbers go when the seller names no carrier and detection finds no adapter."""
+
+    aggregator: str | None = None
 
 
 class NormalizationConfig(_Strict):
@@ -215,6 +227,7 @@ class TrackerConfig(_Strict):
     quiet_hours: QuietHoursConfig = QuietHoursConfig()
     refund: RefundConfig = RefundConfig()
     carriers: dict[str, CarrierConfig] = {}
+    routing: RoutingConfig = RoutingConfig()
     normalization: NormalizationConfig = NormalizationConfig()
     notices: NoticesConfig = NoticesConfig()
     logging: LoggingConfig = LoggingConfig()

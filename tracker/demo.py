@@ -52,6 +52,14 @@ class DemoResult:
     sample_number: str
 
 
+def _reset(directory: Path) -> None:
+    """Start from an empty database and mailbox so the summary counts only this run."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in ("tracker.sqlite3", "tracker.sqlite3-wal", "tracker.sqlite3-shm"):
+        (directory / stale).unlink(missing_ok=True)
+    shutil.rmtree(directory / "mail", ignore_errors=True)
+
+
 def demo_config(directory: Path, base_url: str) -> TrackerConfig:
     """Embedded defaults: SQLite and a Maildir inside ``directory``, the sandbox carrier."""
     return TrackerConfig(
@@ -98,10 +106,7 @@ async def run_demo(
     on_progress: Callable[[float], None] | None = None,
 ) -> DemoResult:
     """Run the whole demo into ``directory`` (created; an earlier demo there is replaced)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for stale in ("tracker.sqlite3", "tracker.sqlite3-wal", "tracker.sqlite3-shm"):
-        (directory / stale).unlink(missing_ok=True)
-    shutil.rmtree(directory / "mail", ignore_errors=True)
+    _reset(directory)
     clock = SimulatedClock(DEMO_START)
     async with SandboxService(clock=clock.now) as service:
         config = demo_config(directory, service.base_url)
@@ -109,7 +114,9 @@ async def run_demo(
         try:
             items = demo_shipments(per_journey, clock.now())
             for shipment, journey in items:
-                service.register(shipment.tracking_number, journey, registered_at=shipment.shipped_at)
+                service.register(
+                    shipment.tracking_number, journey, registered_at=shipment.shipped_at
+                )
             add_shipments(app.store, [s for s, _ in items], clock.now())
             daemon = Daemon(app)
             end = DEMO_START + timedelta(days=days)
@@ -136,7 +143,9 @@ def _summarize(store: object, directory: Path, maildir: Path, days: int) -> Demo
         )
         kinds = dict(
             session.execute(
-                select(Notice.kind, func.count()).where(Notice.state == "sent").group_by(Notice.kind)
+                select(Notice.kind, func.count())
+                .where(Notice.state == "sent")
+                .group_by(Notice.kind)
             ).all()
         )
     box = mailbox.Maildir(maildir, create=False)

@@ -21,7 +21,13 @@ from tracker.eventlog import get_logger
 from tracker.model import Detail, Milestone, Status
 from tracker.resilience import backoff
 from tracker.sendtime import next_allowed
-from tracker.store.outbox import ClaimedNotice, claim_due_notices, mark_failed, mark_retry, mark_sent
+from tracker.store.outbox import (
+    ClaimedNotice,
+    claim_due_notices,
+    mark_failed,
+    mark_retry,
+    mark_sent,
+)
 
 
 @dataclass
@@ -115,7 +121,13 @@ async def _send_one(app: TrackerApp, notice: ClaimedNotice, stats: DispatchStats
     now = app.clock.now()
     if notice.opted_out:
         await asyncio.to_thread(
-            mark_failed, app.store, notice.id, app.owner, now, error="buyer opted out", state="skipped"
+            mark_failed,
+            app.store,
+            notice.id,
+            app.owner,
+            now,
+            error="buyer opted out",
+            state="skipped",
         )
         log.info("notice.skipped", reason="opted_out")
         app.metrics.notice_handled(notice.kind, "skipped")
@@ -146,7 +158,13 @@ async def _send_one(app: TrackerApp, notice: ClaimedNotice, stats: DispatchStats
         log.error("notice.failed", error=str(exc))
         return
     if await asyncio.to_thread(
-        mark_sent, app.store, notice.id, app.owner, now, message_id=message_id, subject=rendered.subject
+        mark_sent,
+        app.store,
+        notice.id,
+        app.owner,
+        now,
+        message_id=message_id,
+        subject=rendered.subject,
     ):
         stats.sent += 1
         app.metrics.notice_handled(notice.kind, "sent")
@@ -162,7 +180,12 @@ async def _retry(
     mail = app.config.mail
     if notice.attempts + 1 >= mail.max_attempts:
         await asyncio.to_thread(
-            mark_failed, app.store, notice.id, app.owner, now, error=f"gave up after {notice.attempts + 1} attempts: {error}"
+            mark_failed,
+            app.store,
+            notice.id,
+            app.owner,
+            now,
+            error=f"gave up after {notice.attempts + 1} attempts: {error}",
         )
         stats.failed += 1
         app.metrics.notice_handled(notice.kind, "failed")

@@ -1,4 +1,7 @@
-"""Durations written with units (``90s``, ``36h``, ``25d``, ``1d12h``), so tests can shrink thresholds."""
+"""Durations written with units (``90s``, ``36h``, ``25d``, ``1d12h``).
+
+Units let the same thresholds be days in production and seconds in tests.
+"""
 
 from __future__ import annotations
 

@@ -15,7 +15,12 @@ from typing import Any, TextIO
 import structlog
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+)")
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
 
 
 def redact_email(text: str) -> str:
@@ -23,10 +28,20 @@ def redact_email(text: str) -> str:
     return _EMAIL.sub(r"\1***@\2", text)
 
 
+def redact_value(value: Any) -> Any:
+    """Redact emails in strings, and in strings nested in dicts, lists and tuples."""
+    if isinstance(value, str):
+        return redact_email(value) if "@" in value else value
+    if isinstance(value, dict):
+        return {k: redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(redact_value(v) for v in value)
+    return value
+
+
 def _redact(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key, value in event.items():
-        if isinstance(value, str) and "@" in value:
-            event[key] = redact_email(value)
+        event[key] = redact_value(value)
     return event
 
 
@@ -41,9 +56,10 @@ def configure_logging(
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    # Tracebacks are rendered first so that emails in exception messages are redacted too.
+    processors.append(structlog.processors.format_exc_info)
     if redact:
         processors.append(_redact)
-    processors.append(structlog.processors.format_exc_info)
     renderer: Any = (
         structlog.dev.ConsoleRenderer(colors=False)
         if use_console

@@ -50,6 +50,8 @@ IN_DESTINATION_DETAILS = frozenset(
     }
 )
 CUSTOMS_ACTION_DETAILS = frozenset({Detail.CUSTOMS_HOLD, Detail.CUSTOMS_DUTIES_DUE})
+#: legs that usually last days: polling often there only costs carrier quota
+SLOW_LEG_DETAILS = frozenset({Detail.CUSTOMS_PROCESSING, *CUSTOMS_ACTION_DETAILS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,9 +197,8 @@ def decide(
     ):
         found.setdefault(due.key, due)
     fresh = [d for k, d in found.items() if k not in already]
-    if new_event_count is not None and new_event_count == len(events) and len(events) > 1:
-        fresh = _drop_superseded(fresh)
-    elif any(d.milestone is Milestone.DELIVERED for d in fresh):
+    first_look = new_event_count is not None and new_event_count == len(events) > 1
+    if first_look or any(d.milestone is Milestone.DELIVERED for d in fresh):
         fresh = _drop_superseded(fresh)
     reached = already | set(found)
     return Decision(
@@ -247,9 +248,7 @@ def next_poll_delay(
         base = timedelta(hours=2)
     elif detail in (Detail.ARRIVED_DELIVERY_OFFICE, Detail.CUSTOMS_RELEASED):
         base = timedelta(hours=3)
-    elif status in (Status.PENDING, Status.INFO_RECEIVED):
-        base = timedelta(hours=8)
-    elif detail in (Detail.CUSTOMS_PROCESSING, Detail.CUSTOMS_HOLD, Detail.CUSTOMS_DUTIES_DUE):
+    elif status in (Status.PENDING, Status.INFO_RECEIVED) or detail in SLOW_LEG_DETAILS:
         base = timedelta(hours=8)
     else:
         base = timedelta(hours=6)

@@ -12,9 +12,9 @@ import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 
 from babel import Locale, UnknownLocaleError
-from babel.core import get_global
 
 from carriers.detect import route, validate_number
 from tracker.errors import InputError
@@ -31,7 +31,9 @@ FIELDS = (
     "shipped_date",
 )
 OPTIONAL = frozenset({"carrier", "buyer_language", "origin_country"})
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _TRACKING = re.compile(r"^[A-Z0-9]{6,40}$")
 EARLIEST = date(2000, 1, 1)
@@ -45,11 +47,9 @@ class RowError:
     message: str
 
 
-def _clean(value: str | None, field: str, *, limit: int, required: bool = True) -> str | None:
+def _optional(value: str | None, field: str, *, limit: int) -> str | None:
     text = (value or "").strip()
     if not text:
-        if required:
-            raise InputError(f"{field}: missing")
         return None
     if _CONTROL.search(text):
         raise InputError(f"{field}: {text!r} contains line breaks or control characters")
@@ -58,9 +58,18 @@ def _clean(value: str | None, field: str, *, limit: int, required: bool = True) 
     return text
 
 
-def _country(value: str | None, field: str, *, required: bool) -> str | None:
-    text = _clean(value, field, limit=2 if value and len(value.strip()) <= 2 else 3, required=required)
+def _required(value: str | None, field: str, *, limit: int) -> str:
+    text = _optional(value, field, limit=limit)
     if text is None:
+        raise InputError(f"{field}: missing")
+    return text
+
+
+def _country(value: str | None, field: str, *, required: bool) -> str | None:
+    text = _optional(value, field, limit=40)
+    if text is None:
+        if required:
+            raise InputError(f"{field}: missing")
         return None
     code = text.upper()
     if not re.fullmatch(r"[A-Z]{2}", code) or code not in _territories():
@@ -68,32 +77,36 @@ def _country(value: str | None, field: str, *, required: bool) -> str | None:
     return code
 
 
-def _territories() -> Collection[str]:
-    return get_global("territory_languages").keys() | Locale("en").territories.keys()
+@cache
+def _territories() -> frozenset[str]:
+    """ISO 3166 alpha-2 codes CLDR knows, without its groupings and private-use codes."""
+    pseudo = {"EU", "EZ", "UN", "ZZ", "QO", "XA", "XB"}
+    names = Locale("en").territories.keys()
+    return frozenset(c for c in names if re.fullmatch(r"[A-Z]{2}", c) and c not in pseudo)
 
 
 def _language(value: str | None) -> str | None:
-    text = _clean(value, "buyer_language", limit=12, required=False)
+    text = _optional(value, "buyer_language", limit=12)
     if text is None:
         return None
     try:
         locale = Locale.parse(text.replace("-", "_"))
     except (UnknownLocaleError, ValueError) as exc:
-        raise InputError(f"buyer_language: {text!r} is not a known language code like 'pt'") from exc
+        raise InputError(
+            f"buyer_language: {text!r} is not a known language code like 'pt'"
+        ) from exc
     return locale.language
 
 
 def _email(value: str | None) -> str:
-    text = _clean(value, "buyer_email", limit=254)
-    assert text is not None
+    text = _required(value, "buyer_email", limit=254)
     if not _EMAIL.match(text):
         raise InputError(f"buyer_email: {text!r} is not a valid email address")
     return text
 
 
 def _shipped(value: str | None, now: datetime) -> datetime:
-    text = _clean(value, "shipped_date", limit=40)
-    assert text is not None
+    text = _required(value, "shipped_date", limit=40)
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
@@ -111,9 +124,12 @@ def _shipped(value: str | None, now: datetime) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def _carrier(number: str, value: str | None, available: Collection[str], aggregator: str | None) -> str:
-    name = _clean(value, "carrier", limit=64, required=False)
+def _carrier(
+    number: str, value: str | None, available: Collection[str], aggregator: str | None
+) -> str:
+    name = _optional(value, "carrier", limit=64)
     if name is None or name.lower() == "auto":
+        validate_number(number)
         routed = route(number, available, aggregator)
         if routed is None:
             raise InputError(
@@ -123,7 +139,9 @@ def _carrier(number: str, value: str | None, available: Collection[str], aggrega
         return routed
     name = name.lower()
     if name not in available:
-        raise InputError(f"carrier: {name!r} is not installed (known: {', '.join(sorted(available))})")
+        raise InputError(
+            f"carrier: {name!r} is not installed (known: {', '.join(sorted(available))})"
+        )
     return name
 
 
@@ -135,28 +153,23 @@ def parse_order(
     aggregator: str | None = None,
 ) -> NewShipment:
     """Validate one order; raises InputError naming the first bad field."""
-    raw_number = _clean(row.get("tracking_number"), "tracking_number", limit=64)
-    assert raw_number is not None
+    raw_number = _required(row.get("tracking_number"), "tracking_number", limit=64)
     number = re.sub(r"[\s-]", "", raw_number).upper()
     if not _TRACKING.match(number):
-        raise InputError(
-            f"tracking_number: {raw_number!r} must be 6 to 40 letters and digits"
-        )
+        raise InputError(f"tracking_number: {raw_number!r} must be 6 to 40 letters and digits")
     carrier = _carrier(number, row.get("carrier"), carriers, aggregator)
     number = validate_number(number, carrier)
-    name = _clean(row.get("buyer_name"), "buyer_name", limit=200)
-    reference = _clean(row.get("order_reference"), "order_reference", limit=100)
     destination = _country(row.get("destination_country"), "destination_country", required=True)
-    assert name is not None and reference is not None and destination is not None
+    assert destination is not None
     return NewShipment(
         tracking_number=number,
         carrier=carrier,
         buyer_email=_email(row.get("buyer_email")),
-        buyer_name=name,
+        buyer_name=_required(row.get("buyer_name"), "buyer_name", limit=200),
         buyer_language=_language(row.get("buyer_language")),
         destination_country=destination,
         origin_country=_country(row.get("origin_country"), "origin_country", required=False),
-        order_reference=reference,
+        order_reference=_required(row.get("order_reference"), "order_reference", limit=100),
         shipped_at=_shipped(row.get("shipped_date"), now),
     )
 
@@ -183,14 +196,21 @@ def parse_csv(
             if None in row:
                 raise InputError("more fields than the header has")
             order = parse_order(
-                {k.strip(): v for k, v in row.items()}, now=now, carriers=carriers, aggregator=aggregator
+                {k.strip(): v for k, v in row.items()},
+                now=now,
+                carriers=carriers,
+                aggregator=aggregator,
             )
         except InputError as exc:
             bad.append(RowError(line, str(exc)))
             continue
         key = (order.carrier, order.tracking_number)
         if key in seen:
-            bad.append(RowError(line, f"tracking_number: {order.tracking_number!r} repeats line {seen[key]}"))
+            bad.append(
+                RowError(
+                    line, f"tracking_number: {order.tracking_number!r} repeats line {seen[key]}"
+                )
+            )
             continue
         seen[key] = line
         good.append(order)

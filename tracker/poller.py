@@ -61,7 +61,9 @@ async def poll_due(app: TrackerApp) -> PollStats:
     groups: dict[str, list[ClaimedShipment]] = defaultdict(list)
     for item in claimed:
         groups[item.carrier].append(item)
-    await asyncio.gather(*(_poll_carrier(app, name, items, stats) for name, items in groups.items()))
+    await asyncio.gather(
+        *(_poll_carrier(app, name, items, stats) for name, items in groups.items())
+    )
     return stats
 
 
@@ -116,7 +118,9 @@ async def _poll_batch(
                 error=str(exc),
             )
         extra = {"body": exc.body.decode("utf-8", "replace")} if isinstance(exc, ParseError) else {}
-        log.warning("poll.failed", error=str(exc), error_type=type(exc).__name__, batch=len(batch), **extra)
+        log.warning(
+            "poll.failed", error=str(exc), error_type=type(exc).__name__, batch=len(batch), **extra
+        )
         retry_after = exc.retry_after if isinstance(exc, CarrierRateLimited) else None
         await _record_failures(app, batch, exc, retry_after=retry_after)
         stats.failed += len(batch)
@@ -126,7 +130,9 @@ async def _poll_batch(
         log.info("carrier.circuit_closed")
     by_number = {r.tracking_number.upper(): r for r in results}
     for item in batch:
-        result = by_number.get(item.tracking_number.upper(), TrackingResult(item.tracking_number, not_found=True))
+        result = by_number.get(
+            item.tracking_number.upper(), TrackingResult(item.tracking_number, not_found=True)
+        )
         new_events, notices = await asyncio.to_thread(_store_result, app, item, result)
         stats.polled += 1
         stats.new_events += new_events
@@ -134,7 +140,9 @@ async def _poll_batch(
         stats.by_carrier[adapter.name] += 1
 
 
-def _store_result(app: TrackerApp, item: ClaimedShipment, result: TrackingResult) -> tuple[int, int]:
+def _store_result(
+    app: TrackerApp, item: ClaimedShipment, result: TrackingResult
+) -> tuple[int, int]:
     """Classify and record one shipment's result in one transaction."""
     now = app.clock.now()
     tracked = [TrackedEvent(raw, app.normalizer.classify(raw)) for raw in result.events]
@@ -144,7 +152,9 @@ def _store_result(app: TrackerApp, item: ClaimedShipment, result: TrackingResult
         outcome = apply_decision(app, session, shipment, tracked, result, now)
         counts[0], counts[1] = outcome.new_events, outcome.notices
 
-    log = get_logger(shipment_id=item.id, carrier=item.carrier, tracking_number=item.tracking_number)
+    log = get_logger(
+        shipment_id=item.id, carrier=item.carrier, tracking_number=item.tracking_number
+    )
     if not with_leased(app.store, item.id, app.owner, work):
         log.warning("poll.lease_lost")
         return 0, 0
@@ -156,7 +166,11 @@ def _store_result(app: TrackerApp, item: ClaimedShipment, result: TrackingResult
 
 
 async def _record_failures(
-    app: TrackerApp, items: Sequence[ClaimedShipment], error: Exception, *, retry_after: float | None
+    app: TrackerApp,
+    items: Sequence[ClaimedShipment],
+    error: Exception,
+    *,
+    retry_after: float | None,
 ) -> None:
     now = app.clock.now()
 

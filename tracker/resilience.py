@@ -47,7 +47,8 @@ def jitter_fraction(key: str) -> float:
 
 def backoff(failures: int, key: str, *, base: timedelta, cap: timedelta) -> timedelta:
     """Exponential backoff with +-25% jitter: base, 2*base, 4*base ... up to ``cap``."""
-    raw = base * (2 ** max(0, min(failures - 1, 20)))
+    exponent: int = max(0, min(failures - 1, 20))
+    raw: timedelta = base * (1 << exponent)
     bounded = min(raw, cap)
     return bounded * (0.75 + 0.5 * jitter_fraction(key))
 

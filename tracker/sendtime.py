@@ -54,9 +54,7 @@ def next_allowed(moment: datetime, country: str, quiet: QuietHoursConfig) -> dat
     local = moment.astimezone(zone)
     if not _in_quiet(local.time(), quiet.start, quiet.end):
         return moment
-    wake = local.replace(
-        hour=quiet.end.hour, minute=quiet.end.minute, second=0, microsecond=0
-    )
+    wake = local.replace(hour=quiet.end.hour, minute=quiet.end.minute, second=0, microsecond=0)
     if wake <= local:
         wake += timedelta(days=1)
     return wake.astimezone(moment.tzinfo)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from tracker.app import TrackerApp
 from tracker.eventlog import get_logger
 from tracker.store.models import Shipment
-from tracker.store.shipments import claim_due_for_timers, with_leased
+from tracker.store.shipments import ClaimedShipment, claim_due_for_timers, with_leased
 from tracker.transitions import apply_decision
 
 
@@ -36,18 +36,22 @@ async def run_timers(app: TrackerApp) -> TimerStats:
     )
     stats = TimerStats(evaluated=len(claimed))
 
+    def evaluate(item: ClaimedShipment) -> int:
+        queued = 0
+
+        def work(session: Session, shipment: Shipment) -> None:
+            nonlocal queued
+            queued = apply_decision(app, session, shipment, (), None, now).notices
+
+        if with_leased(app.store, item.id, app.owner, work) and queued:
+            get_logger(
+                shipment_id=item.id, carrier=item.carrier, tracking_number=item.tracking_number
+            ).info("timer.fired", notices=queued)
+        return queued
+
     def evaluate_all() -> None:
         for item in claimed:
-            counts = [0]
-
-            def work(session: Session, shipment: Shipment) -> None:
-                counts[0] = apply_decision(app, session, shipment, (), None, now).notices
-
-            if with_leased(app.store, item.id, app.owner, work) and counts[0]:
-                get_logger(
-                    shipment_id=item.id, carrier=item.carrier, tracking_number=item.tracking_number
-                ).info("timer.fired", notices=counts[0])
-            stats.notices += counts[0]
+            stats.notices += evaluate(item)
 
     await asyncio.to_thread(evaluate_all)
     return stats

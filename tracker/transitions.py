@@ -72,7 +72,12 @@ def apply_decision(
     already = existing_notice_keys(session, shipment.id)
     first_news = added == len(events) and added > 0
     decision = decide(
-        facts_of(shipment), events, already, now, limits, new_event_count=added if first_news else None
+        facts_of(shipment),
+        events,
+        already,
+        now,
+        limits,
+        new_event_count=added if first_news else None,
     )
     changed = _update_shipment(shipment, decision, now, polled=result is not None, added=added)
     if changed:

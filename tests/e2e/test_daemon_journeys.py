@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from carriers.sandbox.journeys import load_journeys, sandbox_number
 from carriers.sandbox.service import SandboxService
+from tests.support.smtp import LoopbackSMTP
 from tracker.app import build_app
 from tracker.clock import SimulatedClock
 from tracker.config import CarrierConfig, MailConfig, SmtpConfig, StoreConfig, TrackerConfig
@@ -23,7 +24,6 @@ from tracker.daemon import Daemon
 from tracker.demo import DEMO_START
 from tracker.store.models import Shipment, TrackingEvent
 from tracker.store.shipments import NewShipment, add_shipments
-from tests.support.smtp import LoopbackSMTP
 
 # What a buyer of each journey is told, in order of the journey. Customs holds get one notice per
 # customs detail (documents, then duties); superseded milestones are never sent late.
@@ -138,7 +138,8 @@ def _check_messages(smtp: LoopbackSMTP) -> None:
         assert str(message["To"]).endswith(f"<{recipient}>")
         text = message.get_body(preferencelist=("plain",))
         html = message.get_body(preferencelist=("html",))
-        assert text is not None and html is not None
+        assert text is not None
+        assert html is not None
         assert shipment.tracking_number in text.get_content()
         assert shipment.tracking_number in html.get_content()
     ids = Counter(str(r.message["Message-ID"]) for r in smtp.messages)
@@ -164,13 +165,17 @@ def _check_polling_stopped(database: Path) -> None:
 
 
 @pytest.mark.slow
-async def test_each_journey_sends_exactly_its_emails(tmp_path: Path, smtp_server: LoopbackSMTP) -> None:
+async def test_each_journey_sends_exactly_its_emails(
+    tmp_path: Path, smtp_server: LoopbackSMTP
+) -> None:
     database = await _journeys_run(tmp_path, smtp_server, restart_at_day=None)
     _check_messages(smtp_server)
     _check_polling_stopped(database)
 
 
 @pytest.mark.slow
-async def test_restart_midway_sends_nothing_twice(tmp_path: Path, smtp_server: LoopbackSMTP) -> None:
+async def test_restart_midway_sends_nothing_twice(
+    tmp_path: Path, smtp_server: LoopbackSMTP
+) -> None:
     await _journeys_run(tmp_path, smtp_server, restart_at_day=17)
     _check_messages(smtp_server)

@@ -1,4 +1,4 @@
-"""A real HTTP/1.1 server on 127.0.0.1 for tests: routes are Python callables, requests are recorded.
+"""A real HTTP/1.1 server on 127.0.0.1 for tests: routes are callables, requests are recorded.
 
 It runs in a background thread so async clients under test talk to it over a real socket.
 """
@@ -62,7 +62,7 @@ class LoopbackHTTPServer:
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 return
 
             def _serve(self) -> None:
@@ -90,7 +90,7 @@ class LoopbackHTTPServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = do_PUT = do_DELETE = _serve  # noqa: N815
+            do_GET = do_POST = do_PUT = do_DELETE = _serve
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True

@@ -36,7 +36,7 @@ class RecordingHandler:
     reply: str = "250 Message accepted for delivery"
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if not self.reply.startswith("250"):
             return self.reply
         parsed = message_from_bytes(envelope.content, policy=policy.default)

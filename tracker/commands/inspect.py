@@ -28,7 +28,9 @@ def show(config_path: Path | None, store_url: str | None, tracking_number: str) 
     factory = open_store(url)
     number = tracking_number.replace(" ", "").upper()
     with factory() as session:
-        shipments = list(session.scalars(select(Shipment).where(Shipment.tracking_number == number)))
+        shipments = list(
+            session.scalars(select(Shipment).where(Shipment.tracking_number == number))
+        )
         if not shipments:
             raise InputError(f"tracking number {number!r} is not tracked in {url}")
         console = Console()
@@ -44,7 +46,8 @@ def show(config_path: Path | None, store_url: str | None, tracking_number: str) 
             console.print(
                 f"[bold]{shipment.tracking_number}[/] via {shipment.carrier} — "
                 f"order {shipment.order_reference} — to {shipment.destination_country} — "
-                f"status [bold]{shipment.status}[/]{' / ' + shipment.detail if shipment.detail else ''}"
+                f"status [bold]{shipment.status}[/]"
+                + (f" / {shipment.detail}" if shipment.detail else "")
             )
             console.print(
                 f"shipped {shipment.shipped_at:%Y-%m-%d %H:%M} UTC; next poll "

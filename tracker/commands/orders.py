@@ -36,7 +36,9 @@ def add(config_path: Path | None, tracking_number: str, **fields: str | None) ->
     """Start tracking one shipment."""
     config = load(config_path)
     now = datetime.now(UTC)
-    order = parse_order({"tracking_number": tracking_number, **fields}, now=now, carriers=_carriers())
+    order = parse_order(
+        {"tracking_number": tracking_number, **fields}, now=now, carriers=_carriers()
+    )
     store = open_store(config.store.url)
     (shipment_id,) = add_shipments(store, [order], now)
     click.echo(f"added shipment {shipment_id}: {order.tracking_number} via {order.carrier}")
@@ -55,14 +57,18 @@ def import_orders(config_path: Path | None, csv_file: Path) -> None:
     except UnicodeDecodeError as exc:
         raise InputError(f"{csv_file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     try:
-        good, bad, lines = parse_csv(text, now=now, carriers=_carriers())
+        good, bad, lines = parse_csv(
+            text, now=now, carriers=_carriers(), aggregator=config.routing.aggregator
+        )
     except InputError as exc:
         raise InputError(f"{csv_file}: {exc}") from exc
     store = open_store(config.store.url)
     known = already_tracked(store, [(o.carrier, o.tracking_number) for o in good])
     for line, order in zip(lines, good, strict=True):
         if (order.carrier, order.tracking_number) in known:
-            bad.append(RowError(line, f"tracking_number: {order.tracking_number!r} is already tracked"))
+            bad.append(
+                RowError(line, f"tracking_number: {order.tracking_number!r} is already tracked")
+            )
     good = [o for o in good if (o.carrier, o.tracking_number) not in known]
     for error in sorted(bad, key=lambda e: e.line):
         click.echo(f"{csv_file}:{error.line}: {error.message}", err=True)
