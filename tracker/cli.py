@@ -9,7 +9,7 @@ import click
 from tracker import __version__
 
 #: modules under tracker.commands, each exposing ``commands: list[click.Command]``
-COMMAND_MODULES: tuple[str, ...] = ("daemon", "orders", "inspect", "detect", "classify")
+COMMAND_MODULES: tuple[str, ...] = ("daemon", "orders", "inspect", "detect", "classify", "ops")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

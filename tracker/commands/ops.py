@@ -1,0 +1,374 @@
+"""Ops commands: ``tracker status`` (health, usable from monitoring) and ``tracker events`` (the
+audit log: "what happened to parcel X?")."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from tracker.commands.common import config_option, friendly_errors, load
+from tracker.durations import format_duration, parse_duration
+from tracker.errors import InputError
+from tracker.eventlog import redact_value
+from tracker.store.db import open_store
+from tracker.store.heartbeats import Beat, read_heartbeats
+from tracker.store.models import AuditEntry, Shipment
+from tracker.store.snapshot import StoreSnapshot, take_snapshot
+
+#: exit code of ``tracker status`` when something needs attention
+UNHEALTHY = 1
+
+
+def _duration_option(value: str) -> timedelta:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@dataclass(frozen=True)
+class HealthLimits:
+    """When ``tracker status`` calls the service unhealthy."""
+
+    missed_beats: int = 3
+    max_failed_notices: int = 10
+    failed_window: timedelta = timedelta(hours=24)
+    carrier_stale_after: timedelta = timedelta(hours=6)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _daemon_view(beat: Beat, now: datetime, limits: HealthLimits) -> dict[str, Any]:
+    age = now - beat.at
+    fresh = beat.state == "running" and age <= beat.interval * limits.missed_beats
+    return {
+        "owner": beat.owner,
+        "host": beat.host,
+        "pid": beat.pid,
+        "state": beat.state if beat.state != "running" or fresh else "stale",
+        "started_at": _iso(beat.started_at),
+        "last_heartbeat": _iso(beat.at),
+        "heartbeat_age_seconds": round(age.total_seconds(), 1),
+        "heartbeat_every_seconds": beat.interval.total_seconds(),
+        "config_digest": beat.config_digest,
+        "reloads": beat.data.get("reloads", 0),
+        "breakers": beat.data.get("breakers", {}),
+        "totals": beat.data.get("totals", {}),
+    }
+
+
+def _scheduler_problems(daemons: list[dict[str, Any]], limits: HealthLimits) -> list[str]:
+    if not daemons:
+        return ["no daemon has ever written a heartbeat to this store (is `tracker run` running?)"]
+    if any(d["state"] == "running" for d in daemons):
+        return []
+    latest = daemons[0]
+    if latest["state"] == "stale":
+        return [
+            f"no heartbeat for {latest['heartbeat_age_seconds']:.0f}s from {latest['owner']} "
+            f"(expected every {latest['heartbeat_every_seconds']:.0f}s; "
+            f"unhealthy after {limits.missed_beats} missed)"
+        ]
+    return [f"the scheduler is {latest['state']} (last heartbeat {latest['last_heartbeat']})"]
+
+
+def _carrier_views(
+    snap: StoreSnapshot, daemons: list[dict[str, Any]], now: datetime, limits: HealthLimits
+) -> tuple[dict[str, Any], list[str]]:
+    live = [d for d in daemons if d["state"] == "running"]
+    breakers: dict[str, Any] = {}
+    for daemon in reversed(live):  # the most recent heartbeat wins
+        breakers.update(daemon["breakers"])
+    views: dict[str, Any] = {}
+    problems: list[str] = []
+    for name in sorted(set(snap.carriers) | set(breakers)):
+        activity = snap.carriers.get(name)
+        last = activity.last_success if activity else None
+        since = activity.active_since if activity else None
+        active = activity.active if activity else 0
+        breaker = breakers.get(name, {})
+        views[name] = {
+            "active_shipments": active,
+            "last_successful_poll": _iso(last),
+            "circuit": breaker.get("state", "unknown"),
+            "consecutive_failures": breaker.get("failures", 0),
+        }
+        stale_at = now - limits.carrier_stale_after
+        if active and since is not None and since < stale_at and (last is None or last < stale_at):
+            when = "never" if last is None else f"last at {last:%Y-%m-%d %H:%M} UTC"
+            problems.append(
+                f"carrier {name}: no successful poll for over "
+                f"{format_duration(limits.carrier_stale_after)} "
+                f"({when}; {active} shipments waiting)"
+            )
+    return views, problems
+
+
+def health_report(session: Session, now: datetime, limits: HealthLimits) -> dict[str, Any]:
+    """The whole status as plain data: what ``--json`` prints and what the exit code follows."""
+    snap = take_snapshot(session, now, now - limits.failed_window)
+    daemons = [_daemon_view(beat, now, limits) for beat in read_heartbeats(session)]
+    carriers, carrier_problems = _carrier_views(snap, daemons, now, limits)
+    problems = _scheduler_problems(daemons, limits) + carrier_problems
+    if snap.failed_notices_recent > limits.max_failed_notices:
+        problems.append(
+            f"{snap.failed_notices_recent} notices failed in the last "
+            f"{format_duration(limits.failed_window)} (limit {limits.max_failed_notices})"
+        )
+    running = [d for d in daemons if d["state"] == "running"]
+    return {
+        "healthy": not problems,
+        "problems": problems,
+        "checked_at": now.isoformat(),
+        "scheduler": {
+            "state": "running"
+            if running
+            else (daemons[0]["state"] if daemons else "never_started"),
+            "daemons": daemons,
+        },
+        "carriers": carriers,
+        "queues": snap.queues,
+        "notices": {
+            "by_state": snap.notices_by_state,
+            "failed_recent": snap.failed_notices_recent,
+            "failed_window": format_duration(limits.failed_window),
+        },
+        "shipments": snap.shipments_by_status,
+    }
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    console = Console(highlight=False)
+    verdict = "[green]healthy[/]" if report["healthy"] else "[red]UNHEALTHY[/]"
+    console.print(f"tracker: {verdict}  (checked {report['checked_at']})")
+    for problem in report["problems"]:
+        console.print(f"  [red]-[/] {problem}")
+    scheduler = report["scheduler"]
+    console.print(f"scheduler: [bold]{scheduler['state']}[/]")
+    for d in scheduler["daemons"][:5]:
+        console.print(
+            f"  {d['owner']}  {d['state']}  heartbeat {d['heartbeat_age_seconds']:.0f}s ago  "
+            f"config {d['config_digest']}  reloads {d['reloads']}"
+        )
+    carriers = Table(title="Carriers")
+    for column in ("carrier", "active", "last successful poll (UTC)", "circuit", "failures"):
+        carriers.add_column(column)
+    for name, c in report["carriers"].items():
+        carriers.add_row(
+            name,
+            str(c["active_shipments"]),
+            c["last_successful_poll"] or "never",
+            c["circuit"],
+            str(c["consecutive_failures"]),
+        )
+    console.print(carriers)
+    queues = ", ".join(f"{k} {v}" for k, v in report["queues"].items())
+    console.print(f"queues: {queues}")
+    notices = report["notices"]
+    by_state = ", ".join(f"{k} {v}" for k, v in sorted(notices["by_state"].items())) or "none"
+    console.print(
+        f"notices: {by_state}; failed in the last {notices['failed_window']}: "
+        f"{notices['failed_recent']}"
+    )
+
+
+def _store_url(config_path: Path | None, store_url: str | None) -> str:
+    return store_url or load(config_path).store.url
+
+
+@click.command("status")
+@config_option
+@click.option("--store", "store_url", default=None, help="SQLAlchemy URL of the store to read.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@click.option(
+    "--missed-beats",
+    default=3,
+    show_default=True,
+    help="Unhealthy after this many heartbeat intervals without a heartbeat.",
+)
+@click.option(
+    "--max-failed-notices",
+    default=10,
+    show_default=True,
+    help="Unhealthy when more notices than this failed within --failed-window.",
+)
+@click.option(
+    "--failed-window",
+    default="24h",
+    show_default=True,
+    callback=lambda c, p, v: _duration_option(v),
+)
+@click.option(
+    "--carrier-stale-after",
+    default="6h",
+    show_default=True,
+    callback=lambda c, p, v: _duration_option(v),
+    help="Unhealthy when a carrier with shipments to poll had no successful poll for this long.",
+)
+@click.option("--at", "at", default=None, hidden=True, help="Evaluate at this ISO time (tests).")
+@friendly_errors
+def status(
+    config_path: Path | None,
+    store_url: str | None,
+    as_json: bool,
+    missed_beats: int,
+    max_failed_notices: int,
+    failed_window: timedelta,
+    carrier_stale_after: timedelta,
+    at: str | None,
+) -> None:
+    """Health of the service; exits 1 when unhealthy, so monitoring can run it as a check."""
+    limits = HealthLimits(missed_beats, max_failed_notices, failed_window, carrier_stale_after)
+    now = datetime.fromisoformat(at) if at else datetime.now(UTC)
+    factory = open_store(_store_url(config_path, store_url))
+    with factory() as session:
+        report = health_report(session, now, limits)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, sort_keys=True))
+    else:
+        _print_report(report)
+    if not report["healthy"]:
+        sys.exit(UNHEALTHY)
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """``2d`` (ago) or an ISO date/time (UTC when no offset is given)."""
+    try:
+        return now - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(
+            f"--since {text!r}: give a duration such as 2d or 36h, "
+            "or an ISO date such as 2026-03-01"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def find_events(
+    session: Session,
+    *,
+    shipment_id: int | None,
+    tracking: str | None,
+    kinds: tuple[str, ...],
+    carrier: str | None,
+    since: datetime | None,
+    limit: int,
+) -> list[tuple[AuditEntry, Shipment | None]]:
+    """The newest ``limit`` audit rows matching every given filter, oldest first."""
+    query = select(AuditEntry, Shipment).outerjoin(Shipment, Shipment.id == AuditEntry.shipment_id)
+    if shipment_id is not None:
+        query = query.where(AuditEntry.shipment_id == shipment_id)
+    if tracking is not None:
+        query = query.where(Shipment.tracking_number == tracking.replace(" ", "").upper())
+    if kinds:
+        # ``notice`` matches every notice.* kind; ``notice.sent`` matches exactly.
+        query = query.where(
+            or_(
+                *(
+                    AuditEntry.kind == k if "." in k else AuditEntry.kind.startswith(f"{k}.")
+                    for k in kinds
+                )
+            )
+        )
+    if carrier is not None:
+        query = query.where(or_(AuditEntry.carrier == carrier, Shipment.carrier == carrier))
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
+    query = query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
+    return [(row[0], row[1]) for row in reversed(session.execute(query).all())]
+
+
+def _event_record(entry: AuditEntry, shipment: Shipment | None, redact: bool) -> dict[str, Any]:
+    data = redact_value(dict(entry.data)) if redact else dict(entry.data)
+    return {
+        "id": entry.id,
+        "at": entry.at.isoformat(),
+        "kind": entry.kind,
+        "shipment_id": entry.shipment_id,
+        "tracking_number": shipment.tracking_number if shipment else None,
+        "carrier": entry.carrier or (shipment.carrier if shipment else None),
+        "data": data,
+    }
+
+
+@click.command("events")
+@config_option
+@click.option("--store", "store_url", default=None, help="SQLAlchemy URL of the store to read.")
+@click.option("--shipment", "shipment_id", type=int, default=None, help="Shipment id.")
+@click.option("--tracking", default=None, help="Tracking number (any carrier).")
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    help="Audit kind, exact (notice.sent) or a family (notice); repeatable.",
+)
+@click.option("--carrier", default=None, help="Carrier name, e.g. usps.")
+@click.option("--since", default=None, help="How far back: 2d, 36h, or an ISO date.")
+@click.option("--limit", default=500, show_default=True, help="At most this many (the newest).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@friendly_errors
+def events(
+    config_path: Path | None,
+    store_url: str | None,
+    shipment_id: int | None,
+    tracking: str | None,
+    kinds: tuple[str, ...],
+    carrier: str | None,
+    since: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """The audit log, oldest first: state changes, queued, sent, retried and failed notices."""
+    if shipment_id is not None and tracking is not None:
+        raise click.UsageError("give --shipment or --tracking, not both")
+    config = load(config_path)
+    factory = open_store(store_url or config.store.url)
+    with factory() as session:
+        rows = find_events(
+            session,
+            shipment_id=shipment_id,
+            tracking=tracking,
+            kinds=kinds,
+            carrier=carrier,
+            since=None if since is None else parse_since(since, datetime.now(UTC)),
+            limit=limit,
+        )
+    records = [_event_record(e, s, config.logging.redact_emails) for e, s in rows]
+    if as_json:
+        for record in records:
+            click.echo(json.dumps(record, ensure_ascii=False, sort_keys=True))
+        return
+    if not records:
+        click.echo("no matching events")
+        return
+    table = Table()
+    for column in ("time (UTC)", "tracking number", "carrier", "kind", "details"):
+        table.add_column(column)
+    for r in records:
+        details = ", ".join(f"{k}={v}" for k, v in r["data"].items() if v is not None)
+        table.add_row(
+            r["at"][:19].replace("T", " "),
+            r["tracking_number"] or "",
+            r["carrier"] or "",
+            r["kind"],
+            details,
+        )
+    Console(highlight=False).print(table)
+
+
+commands = [status, events]
