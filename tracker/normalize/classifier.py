@@ -39,6 +39,11 @@ _COUNTRY_LANG = {
     "PL": "pl", "NL": "nl",
 }  # fmt: skip
 
+#: languages whose phrases always begin a word (not Chinese: no spaces; not German: compounds)
+_WORD_START_LANGUAGES = frozenset({"en", "ru", "pt", "es", "fr", "it", "pl", "nl"})
+#: languages whose phrases are written in a non-Latin script, skipped for Latin-only text
+_SCRIPT_LANGUAGES = {"zh", "ru"}
+
 UNKNOWN = Classification(Status.UNKNOWN)
 _CACHE_SIZE = 1 << 16
 
@@ -86,14 +91,16 @@ class RuleSet:
 class _PhraseMatcher:
     """One combined regex over ordered rules: the first rule in order wins, not the first hit."""
 
-    def __init__(self, rules: Sequence[TextRule]) -> None:
+    def __init__(self, rules: Sequence[TextRule], *, word_start: bool = False) -> None:
         self._results = [Classification(r.status, r.detail, r.rule_id) for r in rules]
         branches = (
             f"(?P<r{i}>{'|'.join(_fold_pattern(p) for p in r.phrases)})"
             for i, r in enumerate(rules)
         )
-        # zero-width lookahead: every position is tried, so overlapping hits are all seen
-        self._regex = re.compile(f"(?=(?:{'|'.join(branches)}))") if rules else None
+        # zero-width lookahead: every position is tried, so overlapping hits are all seen;
+        # anchoring at word starts skips most positions cheaply where words are space-separated
+        anchor = r"\b" if word_start else ""
+        self._regex = re.compile(f"{anchor}(?=(?:{'|'.join(branches)}))") if rules else None
 
     def match(self, folded: str) -> Classification | None:
         """The highest-priority rule with a phrase anywhere in ``folded``, or None."""
@@ -122,7 +129,10 @@ class Normalizer:
         self._fallback_ids = frozenset(r.rule_id for r in builtin if r.fallback)
         self._tiers = tuple(
             {
-                lang: _PhraseMatcher([r for r in builtin if r.lang == lang and r.fallback is tier])
+                lang: _PhraseMatcher(
+                    [r for r in builtin if r.lang == lang and r.fallback is tier],
+                    word_start=lang in _WORD_START_LANGUAGES,
+                )
                 for lang in {r.lang for r in builtin}
             }
             for tier in (False, True)
@@ -194,8 +204,11 @@ def _script_lang(folded: str) -> str | None:
 
 
 def _language_order(folded: str, country: str | None) -> tuple[str, ...]:
-    hints = (_script_lang(folded), _COUNTRY_LANG.get((country or "").upper()), "en")
-    return _ordered(tuple(h for h in hints if h))
+    script = _script_lang(folded)
+    hints = (script, _COUNTRY_LANG.get((country or "").upper()), "en")
+    order = _ordered(tuple(h for h in hints if h))
+    # Latin-only text cannot match Chinese or Cyrillic phrases
+    return order if script else tuple(lang for lang in order if lang not in _SCRIPT_LANGUAGES)
 
 
 @lru_cache(maxsize=256)
