@@ -1,0 +1,181 @@
+"""Crash: the daemon is SIGKILLed at random moments over a simulated journey set, restarted each
+time, and finally run to the end; every due notice reaches the buyer exactly once (by Message-ID)
+and the store ends up equal to a run that never crashed.
+
+Set TRACKER_CRASH_SEED to replay a run; the seed is printed and named in every failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import sys
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from carriers.sandbox.service import SandboxService
+from tests.reliability.harness import (
+    START,
+    FileClock,
+    SmtpServer,
+    journey_set,
+    sent_message_ids,
+    snapshot,
+    write_config,
+)
+from tracker.store.db import open_store
+from tracker.store.shipments import add_shipments
+
+REPO = Path(__file__).resolve().parents[2]
+KILLS = 32
+DAYS = 60
+STEP = timedelta(hours=1)
+#: a restart resumes this long after the persisted time: longer than the 30 s lease
+RESTART_GAP = timedelta(seconds=31)
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Run:
+    """One daemon installation (config, clock file, SMTP server) and its fork launcher."""
+
+    directory: Path
+    config: Path
+    clock_file: Path
+    smtp: SmtpServer
+    launcher: asyncio.subprocess.Process | None = None
+
+    def log_tail(self) -> str:
+        log = self.directory / "daemon.log"
+        return log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"
+
+    async def open(self) -> None:
+        """Start the launcher that forks daemon processes (imports paid once)."""
+        self.launcher = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.reliability.driver", "--serve",
+            "--log", str(self.directory / "daemon.log"),
+            "--config", str(self.config),
+            "--clock-file", str(self.clock_file),
+            "--end", (START + timedelta(days=DAYS)).isoformat(),
+            "--step-seconds", str(STEP.total_seconds()),
+            "--restart-gap", str(RESTART_GAP.total_seconds()),
+            cwd=REPO,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+
+    async def close(self) -> None:
+        if self.launcher is not None and self.launcher.returncode is None:
+            assert self.launcher.stdin is not None
+            self.launcher.stdin.close()
+            await asyncio.wait_for(self.launcher.wait(), timeout=30)
+
+    async def _line(self, timeout: float) -> str:
+        assert self.launcher is not None and self.launcher.stdout is not None
+        line = await asyncio.wait_for(self.launcher.stdout.readline(), timeout=timeout)
+        assert line, f"launcher died; daemon log:\n{self.log_tail()}"
+        return line.decode().strip()
+
+    async def start(self) -> int:
+        """Fork a daemon; returns its pid once it reports ready."""
+        assert self.launcher is not None and self.launcher.stdin is not None
+        self.launcher.stdin.write(b"run\n")
+        await self.launcher.stdin.drain()
+        pid, ready = 0, False
+        while not (pid and ready):
+            line = await self._line(timeout=30)
+            if line.startswith("pid "):
+                pid = int(line.split()[1])
+            elif line == "ready":
+                ready = True
+            else:
+                raise AssertionError(f"daemon did not start ({line}); log:\n{self.log_tail()}")
+        return pid
+
+    async def run_until_killed(self, delay: float) -> bool:
+        """Start a daemon and SIGKILL it after ``delay`` seconds; False if it finished first."""
+        pid = await self.start()
+        try:
+            line = await self._line(timeout=delay)
+        except TimeoutError:
+            os.kill(pid, signal.SIGKILL)
+            line = await self._line(timeout=30)
+            assert line == f"exit {pid} -9", line
+            return True
+        assert line == "finished", f"daemon failed ({line}); log:\n{self.log_tail()}"
+        return False
+
+    async def run_to_end(self) -> None:
+        """Start a daemon and let it finish the journey."""
+        pid = await self.start()
+        lines = [await self._line(timeout=180), await self._line(timeout=30)]
+        assert lines == ["finished", f"exit {pid} 0"], f"{lines}; log:\n{self.log_tail()}"
+
+
+def prepare(directory: Path, smtp: SmtpServer, service: SandboxService, clock: FileClock) -> Run:
+    directory.mkdir()
+    config = write_config(
+        directory / "tracker.toml",
+        db=directory / "tracker.sqlite3",
+        carriers={"sandbox": service.base_url},
+        smtp_port=smtp.port,
+    )
+    items = journey_set(per_journey=2)
+    for shipment, journey in items:
+        service.register(shipment.tracking_number, journey, registered_at=START)
+    add_shipments(open_store(f"sqlite:///{directory / 'tracker.sqlite3'}"), [s for s, _ in items], START)
+    return Run(directory, config, clock.path, smtp)
+
+
+async def test_sigkill_at_random_moments_loses_nothing_and_sends_each_notice_once(
+    tmp_path: Path, smtp: object
+) -> None:
+    seed = int(os.environ.get("TRACKER_CRASH_SEED", random.randrange(2**32)))
+    print(f"crash test seed: TRACKER_CRASH_SEED={seed}")
+    rng = random.Random(seed)
+    start_smtp = smtp
+    ref_clock = FileClock(tmp_path / "reference.clock", START)
+    crash_clock = FileClock(tmp_path / "crash.clock", START)
+    async with SandboxService(clock=ref_clock) as ref_service, SandboxService(
+        clock=crash_clock
+    ) as crash_service:
+        reference = prepare(tmp_path / "reference", start_smtp(), ref_service, ref_clock)  # type: ignore[operator]
+        crashing = prepare(tmp_path / "crashing", start_smtp(), crash_service, crash_clock)  # type: ignore[operator]
+        await reference.open()
+        await crashing.open()
+        try:
+            reference_task = asyncio.create_task(reference.run_to_end())
+            kills = 0
+            while kills < KILLS:
+                killed = await crashing.run_until_killed(rng.uniform(0.02, 0.6))
+                assert killed, f"seed {seed}: the journey ended after only {kills} kills"
+                kills += 1
+            await crashing.run_to_end()
+            await reference_task
+        finally:
+            await crashing.close()
+            await reference.close()
+
+    where = f"seed {seed}, files in {tmp_path}"
+    ref_store = open_store(f"sqlite:///{reference.directory / 'tracker.sqlite3'}")
+    crash_store = open_store(f"sqlite:///{crashing.directory / 'tracker.sqlite3'}")
+    expected, actual = snapshot(ref_store), snapshot(crash_store)
+    assert actual.shipments == expected.shipments, where
+    assert actual.events == expected.events, where
+    assert actual.notices == expected.notices, where
+
+    ref_mail, crash_mail = reference.smtp.recorder, crashing.smtp.recorder
+    assert ref_mail.duplicates == 0, where
+    assert set(crash_mail.by_message_id) == set(ref_mail.by_message_id), where
+    assert set(crash_mail.by_message_id) == sent_message_ids(crash_store), where
+    print(
+        f"{kills} kills; {len(crash_mail.by_message_id)} notices delivered; "
+        f"{crash_mail.duplicates} raw duplicate deliveries (same Message-ID)"
+    )
+    assert crash_mail.duplicates <= 3, f"{where}: {crash_mail.duplicates} duplicate deliveries"
