@@ -1,4 +1,4 @@
-"""A daemon process for the crash tests: the real ``Daemon`` in simulated time that survives SIGKILL.
+"""A daemon process for the crash tests: the real ``Daemon`` in simulated time, killable.
 
 The simulated "now" lives in a file, rewritten (atomically) after every step, so a process that
 is killed and restarted continues where time was. A restart resumes ``--restart-gap`` after the

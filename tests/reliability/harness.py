@@ -3,6 +3,7 @@ daemon processes, config files, the journey set, and a comparable snapshot of th
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,7 +23,12 @@ from tracker.store.models import Notice, Shipment, TrackingEvent
 from tracker.store.shipments import NewShipment
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-BUYERS = (("Olivia Martin", "en"), ("Ivan Petrov", "ru"), ("Ana Souza", "pt"), ("Jonas Weber", "de"))
+BUYERS = (
+    ("Olivia Martin", "en"),
+    ("Ivan Petrov", "ru"),
+    ("Ana Souza", "pt"),
+    ("Jonas Weber", "de"),
+)
 
 
 def free_port() -> int:
@@ -86,10 +92,9 @@ class FileClock:
         path.write_text(start.isoformat())
 
     def __call__(self) -> datetime:
-        try:
+        # mid-replace on some filesystems: keep the last reading
+        with contextlib.suppress(OSError, ValueError):
             self.last = datetime.fromisoformat(self.path.read_text().strip())
-        except (OSError, ValueError):
-            pass  # mid-replace on some filesystems: keep the last reading
         return self.last
 
 
@@ -120,8 +125,15 @@ def journey_set(per_journey: int = 2) -> list[tuple[NewShipment, str]]:
     return items
 
 
-def write_config(path: Path, *, db: Path | str, carriers: dict[str, str], smtp_port: int | None,
-                 maildir: Path | None = None, extra: str = "") -> Path:
+def write_config(
+    path: Path,
+    *,
+    db: Path | str,
+    carriers: dict[str, str],
+    smtp_port: int | None,
+    maildir: Path | None = None,
+    extra: str = "",
+) -> Path:
     """A tracker.toml: SQLite (or a URL), sandbox-style carriers, SMTP or Maildir, fast jobs."""
     url = db if isinstance(db, str) else f"sqlite:///{db}"
     lines = [
@@ -137,8 +149,13 @@ def write_config(path: Path, *, db: Path | str, carriers: dict[str, str], smtp_p
         "[mail]",
     ]
     if smtp_port is not None:
-        lines += ['transport = "smtp"', 'retry_backoff = "10m"', "[mail.smtp]",
-                  f"port = {smtp_port}", 'timeout = "5s"']
+        lines += [
+            'transport = "smtp"',
+            'retry_backoff = "10m"',
+            "[mail.smtp]",
+            f"port = {smtp_port}",
+            'timeout = "5s"',
+        ]
     else:
         lines += ['transport = "maildir"', f'maildir = "{maildir}"']
     for name, base_url in carriers.items():
@@ -165,9 +182,7 @@ def snapshot(factory: sessionmaker[DbSession]) -> Snapshot:
         }
         for e in session.scalars(select(TrackingEvent)):
             events[ships[e.shipment_id].tracking_number].add((e.fingerprint, e.status, e.detail))
-        notices = {
-            n.idempotency_key: (n.kind, n.state) for n in session.scalars(select(Notice))
-        }
+        notices = {n.idempotency_key: (n.kind, n.state) for n in session.scalars(select(Notice))}
         shipments = {
             s.tracking_number: (
                 s.status,
@@ -183,6 +198,5 @@ def sent_message_ids(factory: sessionmaker[DbSession]) -> set[str]:
     """Message-IDs of the notices the store records as sent."""
     with factory() as session:
         return {
-            str(m)
-            for m in session.scalars(select(Notice.message_id).where(Notice.state == "sent"))
+            str(m) for m in session.scalars(select(Notice.message_id).where(Notice.state == "sent"))
         }

@@ -76,20 +76,22 @@ class Run:
             self.launcher.stdin.close()
             await asyncio.wait_for(self.launcher.wait(), timeout=30)
 
-    async def _line(self, timeout: float) -> str:
-        assert self.launcher is not None and self.launcher.stdout is not None
-        line = await asyncio.wait_for(self.launcher.stdout.readline(), timeout=timeout)
+    async def _line(self, wait: float) -> str:
+        assert self.launcher is not None
+        assert self.launcher.stdout is not None
+        line = await asyncio.wait_for(self.launcher.stdout.readline(), timeout=wait)
         assert line, f"launcher died; daemon log:\n{self.log_tail()}"
         return line.decode().strip()
 
     async def start(self) -> int:
         """Fork a daemon; returns its pid once it reports ready."""
-        assert self.launcher is not None and self.launcher.stdin is not None
+        assert self.launcher is not None
+        assert self.launcher.stdin is not None
         self.launcher.stdin.write(b"run\n")
         await self.launcher.stdin.drain()
         pid, ready = 0, False
         while not (pid and ready):
-            line = await self._line(timeout=30)
+            line = await self._line(wait=30)
             if line.startswith("pid "):
                 pid = int(line.split()[1])
             elif line == "ready":
@@ -102,10 +104,10 @@ class Run:
         """Start a daemon and SIGKILL it after ``delay`` seconds; False if it finished first."""
         pid = await self.start()
         try:
-            line = await self._line(timeout=delay)
+            line = await self._line(wait=delay)
         except TimeoutError:
             os.kill(pid, signal.SIGKILL)
-            line = await self._line(timeout=30)
+            line = await self._line(wait=30)
             assert line == f"exit {pid} -9", line
             return True
         assert line == "finished", f"daemon failed ({line}); log:\n{self.log_tail()}"
@@ -114,7 +116,7 @@ class Run:
     async def run_to_end(self) -> None:
         """Start a daemon and let it finish the journey."""
         pid = await self.start()
-        lines = [await self._line(timeout=180), await self._line(timeout=30)]
+        lines = [await self._line(wait=180), await self._line(wait=30)]
         assert lines == ["finished", f"exit {pid} 0"], f"{lines}; log:\n{self.log_tail()}"
 
 
@@ -129,7 +131,8 @@ def prepare(directory: Path, smtp: SmtpServer, service: SandboxService, clock: F
     items = journey_set(per_journey=2)
     for shipment, journey in items:
         service.register(shipment.tracking_number, journey, registered_at=START)
-    add_shipments(open_store(f"sqlite:///{directory / 'tracker.sqlite3'}"), [s for s, _ in items], START)
+    store = open_store(f"sqlite:///{directory / 'tracker.sqlite3'}")
+    add_shipments(store, [s for s, _ in items], START)
     return Run(directory, config, clock.path, smtp)
 
 
@@ -142,9 +145,10 @@ async def test_sigkill_at_random_moments_loses_nothing_and_sends_each_notice_onc
     start_smtp = smtp
     ref_clock = FileClock(tmp_path / "reference.clock", START)
     crash_clock = FileClock(tmp_path / "crash.clock", START)
-    async with SandboxService(clock=ref_clock) as ref_service, SandboxService(
-        clock=crash_clock
-    ) as crash_service:
+    async with (
+        SandboxService(clock=ref_clock) as ref_service,
+        SandboxService(clock=crash_clock) as crash_service,
+    ):
         reference = prepare(tmp_path / "reference", start_smtp(), ref_service, ref_clock)  # type: ignore[operator]
         crashing = prepare(tmp_path / "crashing", start_smtp(), crash_service, crash_clock)  # type: ignore[operator]
         await reference.open()
