@@ -205,3 +205,9 @@ def test_broken_ops_file_raises_config_error_naming_file_and_rule(
 def test_missing_ops_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_normalizer([tmp_path / "absent.toml"])
+
+
+def test_example_ops_file_loads_and_changes_nothing() -> None:
+    example = Path(__file__).resolve().parents[2] / "config" / "rules.example.toml"
+    custom = load_normalizer([example])
+    assert classify(custom, "", "EMH") == classify(load_normalizer(), "", "EMH")
