@@ -58,7 +58,9 @@ def _context(
     else:
         return ""
     # replace(), not format(): a place may contain braces
-    return template.replace("{place}", where or "").replace("{when}", date or "")
+    text = template.replace("{place}", where or "").replace("{when}", date or "")
+    # some locales end a long date with an abbreviation ("5 марта 2024 г.")
+    return text.replace("..", ".")
 
 
 def _place_name(place: str, lang: str) -> str:
