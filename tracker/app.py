@@ -19,6 +19,7 @@ from notices.transports import MaildirTransport, SmtpTransport, Transport
 from tracker.clock import Clock
 from tracker.config import CarrierConfig, TrackerConfig, secret
 from tracker.errors import PluginError
+from tracker.lanes import LaneCache
 from tracker.metrics import Metrics
 from tracker.normalize import Normalizer, load_normalizer
 from tracker.resilience import CircuitBreaker, RateLimiter
@@ -83,6 +84,7 @@ class TrackerApp:
     http: httpx.AsyncClient
     owner: str
     carriers: dict[str, CarrierRuntime] = field(default_factory=dict)
+    lanes: LaneCache = field(default_factory=LaneCache)
     #: this app's Prometheus counters, on a registry of its own
     metrics: Metrics = field(default_factory=Metrics)
 

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from tracker.lanes import LaneEstimate
 from tracker.milestones import Decision, Due, ShipmentFacts, decide, next_poll_delay
-from tracker.model import Detail, Milestone, Status, TrackedEvent, TrackingResult
+from tracker.model import Milestone, Status, TrackedEvent, TrackingResult
 from tracker.resilience import jitter_fraction
 from tracker.sendtime import schedule_notice
 from tracker.store.models import Shipment
@@ -41,8 +42,12 @@ class Outcome:
     status_changed: bool
 
 
-def facts_of(shipment: Shipment) -> ShipmentFacts:
-    """The policy's view of a stored shipment."""
+def facts_of(shipment: Shipment, lane: LaneEstimate | None = None) -> ShipmentFacts:
+    """The policy's view of a stored shipment; a learned lane stands in for a missing carrier
+    estimate, so "late" means later than most parcels on the same route."""
+    expected = shipment.expected_delivery
+    if expected is None and lane is not None:
+        expected = shipment.shipped_at + lane.p90
     return ShipmentFacts(
         shipped_at=shipment.shipped_at,
         destination_country=shipment.destination_country,
@@ -50,7 +55,7 @@ def facts_of(shipment: Shipment) -> ShipmentFacts:
         status=Status(shipment.status),
         delivered_at=shipment.delivered_at,
         last_event_at=shipment.last_event_at,
-        expected_delivery=shipment.expected_delivery,
+        expected_delivery=expected,
     )
 
 
@@ -70,9 +75,12 @@ def apply_decision(
     if result is not None and result.expected_delivery is not None:
         shipment.expected_delivery = result.expected_delivery
     already = existing_notice_keys(session, shipment.id)
+    lane = app.lanes.get(
+        session, shipment.carrier, shipment.origin_country, shipment.destination_country, now
+    )
     first_news = added == len(events) and added > 0
     decision = decide(
-        facts_of(shipment),
+        facts_of(shipment, lane),
         events,
         already,
         now,
@@ -89,7 +97,7 @@ def apply_decision(
             status=decision.status.value,
             detail=decision.detail.value if decision.detail else None,
         )
-    drafts = _drafts(app, session, shipment, decision, events, now, limits.min_notice_gap)
+    drafts = _drafts(app, session, shipment, decision, events, now, limits.min_notice_gap, lane)
     add_notices(session, shipment, drafts, now)
     return Outcome(new_events=added, notices=len(drafts), status_changed=changed)
 
@@ -131,6 +139,7 @@ def _drafts(
     events: Sequence[TrackedEvent],
     now: datetime,
     min_gap: timedelta,
+    lane: LaneEstimate | None,
 ) -> list[NoticeDraft]:
     disabled = set(app.config.notices.disabled)
     if shipment.opted_out:
@@ -154,7 +163,7 @@ def _drafts(
                 kind=due.milestone.value,
                 key=due.key,
                 not_before=not_before,
-                payload=_payload(app, shipment, due, events, now),
+                payload=_payload(app, shipment, due, events, now, lane),
             )
         )
     return drafts
@@ -166,11 +175,12 @@ def _payload(
     due: Due,
     events: Sequence[TrackedEvent],
     now: datetime,
+    lane: LaneEstimate | None,
 ) -> dict[str, Any]:
     """A snapshot of what the notice says, taken when it became due."""
     index = due.event_index if due.event_index is not None else len(events) - 1
     event = events[index] if events and index >= 0 else None
-    expected_from, expected_by = expected_window(app, shipment, now, due)
+    expected_from, expected_by = expected_window(app, shipment, now, due, lane)
     payload: dict[str, Any] = {
         "reason": due.reason,
         "expected_from": expected_from.isoformat() if expected_from else None,
@@ -193,20 +203,25 @@ def _payload(
 
 
 def expected_window(
-    app: TrackerApp, shipment: Shipment, now: datetime, due: Due
+    app: TrackerApp, shipment: Shipment, now: datetime, due: Due, lane: LaneEstimate | None
 ) -> tuple[datetime | None, datetime | None]:
-    """When the buyer may expect the parcel: the carrier's estimate, else the lane default;
-    once that has passed (delays), a fresh window from today."""
+    """When the buyer may expect the parcel: the carrier's estimate, else the lane's learned
+    median-to-90th-percentile window, else the configured default; once that has passed
+    (delays), a fresh window from today."""
     if due.milestone in (Milestone.DELIVERED, Milestone.SATISFACTION):
         return None, None
     limits = app.config.thresholds.for_shipment(shipment.carrier, shipment.destination_country)
-    expected_by = shipment.expected_delivery or shipment.shipped_at + limits.expected_transit
+    if shipment.expected_delivery is not None:
+        expected_by = shipment.expected_delivery
+        expected_from = expected_by - min(limits.expected_transit / 4, timedelta(days=7))
+    elif lane is not None:
+        expected_from, expected_by = (
+            shipment.shipped_at + lane.median,
+            shipment.shipped_at + lane.p90,
+        )
+    else:
+        expected_by = shipment.shipped_at + limits.expected_transit
+        expected_from = expected_by - min(limits.expected_transit / 4, timedelta(days=7))
     if expected_by <= now:
-        expected_by = now + limits.stalled_after
-    span = min(limits.expected_transit / 4, timedelta(days=7))
-    return max(now, expected_by - span), expected_by
-
-
-def is_customs(detail: Detail | None) -> bool:
-    """Customs details that ask something of the buyer."""
-    return detail in (Detail.CUSTOMS_HOLD, Detail.CUSTOMS_DUTIES_DUE)
+        expected_from, expected_by = now + limits.stalled_after / 2, now + limits.stalled_after
+    return max(now, expected_from), expected_by

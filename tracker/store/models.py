@@ -67,6 +67,14 @@ class Shipment(Base):
             postgresql_where="next_timer_at IS NOT NULL",
         ),
         Index("ix_shipments_tracking_number", "tracking_number"),
+        Index(
+            "ix_shipments_lane_delivered",
+            "carrier",
+            "destination_country",
+            "delivered_at",
+            sqlite_where="delivered_at IS NOT NULL",
+            postgresql_where="delivered_at IS NOT NULL",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
