@@ -8,7 +8,9 @@ notice is marked failed, and the error message carries the server's reply).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import mailbox
+import os
 import smtplib
 import ssl
 import threading
@@ -37,7 +39,11 @@ class Transport(Protocol):
 
 
 class MaildirTransport:
-    """Writes each email into a Maildir (``tmp`` then ``new``), readable by any mail client."""
+    """Writes each email into a Maildir (``tmp`` then ``new``), readable by any mail client.
+
+    The file name is derived from the Message-ID, so a notice re-sent after a crash (same
+    Message-ID) is recognised and not written a second time.
+    """
 
     name = "maildir"
     max_concurrency: ClassVar[int] = 8
@@ -47,7 +53,18 @@ class MaildirTransport:
 
     def _deliver(self, message: EmailMessage) -> str:
         box = mailbox.Maildir(self.path, create=True)
-        return box.add(message)
+        message_id = message.get("Message-ID")
+        if not message_id:
+            return box.add(message)
+        key = "msg-" + hashlib.blake2b(str(message_id).encode(), digest_size=16).hexdigest()
+        for folder in ("new", "cur"):
+            if any((self.path / folder).glob(f"{key}*")):
+                return key
+        temporary = self.path / "tmp" / f"{key}.{os.getpid()}"
+        temporary.write_bytes(message.as_bytes())
+        # rename is atomic: a reader sees the whole message in new/ or nothing.
+        os.replace(temporary, self.path / "new" / key)
+        return key
 
     async def send(self, message: EmailMessage) -> None:
         """Store the message; a full or read-only disk is transient (ops can fix it)."""

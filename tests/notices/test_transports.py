@@ -184,3 +184,24 @@ async def test_smtp_reconnects_after_the_server_dropped_the_connection(
     assert [m["Message-ID"] for m in second.recorder.received] == [
         message_id_for("b", "gadgets.example")
     ]
+
+
+async def test_maildir_writes_a_message_id_once(tmp_path: Path) -> None:
+    transport = MaildirTransport(tmp_path / "box")
+    first = EmailMessage()
+    first["Message-ID"] = "<same.notice@tracker.invalid>"
+    first["Subject"] = "first"
+    first.set_content("hello")
+    again = EmailMessage()
+    again["Message-ID"] = "<same.notice@tracker.invalid>"
+    again["Subject"] = "resent after a crash"
+    again.set_content("hello")
+    other = EmailMessage()
+    other["Message-ID"] = "<other.notice@tracker.invalid>"
+    other["Subject"] = "another notice"
+    other.set_content("hi")
+    for message in (first, again, other):
+        await transport.send(message)
+    box = mailbox.Maildir(tmp_path / "box", create=False)
+    assert sorted(str(m["Subject"]) for m in box) == ["another notice", "first"]
+    assert not list((tmp_path / "box" / "tmp").iterdir())
