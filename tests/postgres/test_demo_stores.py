@@ -1,0 +1,83 @@
+"""The demo's end-to-end run (sandbox carrier over loopback HTTP, simulated time, Maildir) gives
+the same outcome on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import mailbox
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from carriers.sandbox.service import SandboxService
+from tracker.app import build_app
+from tracker.clock import SimulatedClock
+from tracker.config import StoreConfig
+from tracker.daemon import Daemon
+from tracker.demo import DEMO_START, demo_config, demo_shipments
+from tracker.store.models import Notice, Shipment
+from tracker.store.shipments import add_shipments
+
+STATUSES = {"delivered": 5, "exception": 1, "info_received": 1, "returned": 1}
+EMAILS = {
+    "shipped": 7,
+    "in_transit": 7,
+    "arrived_locally": 6,
+    "delayed": 5,
+    "delivered": 5,
+    "satisfaction": 5,
+    "refund_offer": 3,
+    "customs_action": 2,
+}
+
+
+async def test_demo_run_has_the_same_outcome_on_both_stores(tmp_path: Path, store_url: str) -> None:
+    clock = SimulatedClock(DEMO_START)
+    async with SandboxService(clock=clock.now) as service:
+        config = demo_config(tmp_path, service.base_url)
+        config = config.model_copy(update={"store": StoreConfig(url=store_url)})
+        app = build_app(config, clock)
+        try:
+            items = demo_shipments(1, clock.now())
+            for shipment, journey in items:
+                service.register(shipment.tracking_number, journey, registered_at=DEMO_START)
+            add_shipments(app.store, [s for s, _ in items], clock.now())
+            daemon = Daemon(app)
+            while clock.now() < DEMO_START + timedelta(days=60):
+                await daemon.step()
+                clock.advance(timedelta(hours=4))
+            await daemon.step()
+            with app.store() as session:
+                statuses = Counter(
+                    dict(
+                        session.execute(
+                            select(Shipment.status, func.count()).group_by(Shipment.status)
+                        ).all()
+                    )
+                )
+                sent = Counter(
+                    dict(
+                        session.execute(
+                            select(Notice.kind, func.count())
+                            .where(Notice.state == "sent")
+                            .group_by(Notice.kind)
+                        ).all()
+                    )
+                )
+                still_polled = session.scalar(
+                    select(func.count()).where(
+                        Shipment.status.in_(["delivered", "returned"]),
+                        Shipment.next_poll_at.is_not(None),
+                    )
+                )
+        finally:
+            await app.close()
+            app.store.kw["bind"].dispose()
+    assert dict(statuses) == STATUSES
+    assert dict(sent) == EMAILS
+    assert still_polled == 0
+    box = mailbox.Maildir(tmp_path / "mail", create=False)
+    ids = Counter(str(message["Message-ID"]) for message in box)
+    assert sum(ids.values()) == sum(EMAILS.values())
+    assert max(ids.values()) == 1
