@@ -123,6 +123,9 @@ async def send_for_reply(
     except httpx.TransportError as exc:
         message = f"{carrier}: transport failure ({exc!r})"
         raise CarrierUnavailable(message, carrier=carrier) from exc
+    except httpx.TooManyRedirects as exc:
+        message = f"{carrier}: too many redirects (a redirect loop?) from {request.url}"
+        raise CarrierUnavailable(message, carrier=carrier) from exc
     if check_status and response.status_code not in pass_statuses:
         raise_for_carrier_status(response.status_code, response.headers, carrier)
     return CarrierReply(
