@@ -47,6 +47,17 @@ class MailRecorder:
     raw: list[bytes] = field(default_factory=list)
     attempts: int = 0
     refuse: str | None = None
+    refuse_rcpt: dict[str, str] = field(default_factory=dict)
+    rcpt_attempts: Counter[str] = field(default_factory=Counter)
+
+    async def handle_RCPT(
+        self, server: Any, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        self.rcpt_attempts[address] += 1
+        if address in self.refuse_rcpt:
+            return self.refuse_rcpt[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
         self.attempts += 1
