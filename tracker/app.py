@@ -19,6 +19,7 @@ from notices.transports import MaildirTransport, SmtpTransport, Transport
 from tracker.clock import Clock
 from tracker.config import CarrierConfig, TrackerConfig, secret
 from tracker.errors import PluginError
+from tracker.eventlog import get_logger
 from tracker.lanes import LaneCache
 from tracker.metrics import Metrics
 from tracker.normalize import Normalizer, load_normalizer
@@ -69,6 +70,11 @@ class CarrierRuntime:
     adapter: CarrierAdapter
     limiter: RateLimiter
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
+    #: the config name (``[carriers.NAME]``) logs and metrics use; the adapter's when empty
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.adapter.name
 
 
 @dataclass
@@ -96,7 +102,7 @@ class TrackerApp:
         entry = self.config.carriers.get(name, CarrierConfig())
         if not entry.enabled:
             raise PluginError(f"carrier {name!r} is disabled in config (carriers.{name}.enabled)")
-        adapter_class = default_registry().load(name)
+        adapter_class = default_registry().load(entry.adapter or name)
         settings = carrier_settings(name, entry, self.config.daemon.http_timeout)
         adapter = adapter_class(settings)
         runtime = CarrierRuntime(
@@ -105,8 +111,10 @@ class TrackerApp:
                 entry.requests_per_second or adapter.requests_per_second,
                 burst=adapter.max_concurrency,
             ),
+            name=name,
         )
         self.carriers[name] = runtime
+        get_logger(carrier=name).info("carrier.loaded", adapter=adapter_class.name)
         return runtime
 
     async def close(self) -> None:

@@ -171,6 +171,9 @@ class CarrierConfig(_Strict):
     """Connection settings for one carrier; secrets come from the named environment variables."""
 
     enabled: bool = True
+    #: the registered adapter this carrier runs on when it differs from the table's name, e.g.
+    #: ``[carriers.cyprus_post] adapter = "webpage"``; shipments and events keep the table's name
+    adapter: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None
     client_id_env: str | None = None
@@ -265,7 +268,8 @@ def load_config(path: Path) -> TrackerConfig:
 
 
 def resolve_paths(config: TrackerConfig, base: Path) -> TrackerConfig:
-    """Make file paths and SQLite URLs relative to the config file's folder absolute."""
+    """Make file paths and SQLite URLs relative to the config file's folder absolute (also a
+    carrier's ``options.config``, the page description a web-page carrier reads)."""
 
     def absolute(value: Path) -> Path:
         return value if value.is_absolute() else base / value
@@ -284,8 +288,17 @@ def resolve_paths(config: TrackerConfig, base: Path) -> TrackerConfig:
             else None,
         }
     )
+    carriers = {
+        name: entry.model_copy(
+            update={"options": {**entry.options, "config": str(absolute(Path(path)))}}
+        )
+        if (path := entry.options.get("config"))
+        else entry
+        for name, entry in config.carriers.items()
+    }
     return config.model_copy(
         update={
+            "carriers": carriers,
             "store": config.store.model_copy(update={"url": url}),
             "mail": config.mail.model_copy(update={"maildir": absolute(config.mail.maildir)}),
             "normalization": NormalizationConfig(

@@ -100,7 +100,7 @@ async def _poll_batch(
     app: TrackerApp, runtime: CarrierRuntime, batch: list[ClaimedShipment], stats: PollStats
 ) -> None:
     adapter = runtime.adapter
-    log = get_logger(carrier=adapter.name)
+    log = get_logger(carrier=runtime.name)
     numbers = [item.tracking_number for item in batch]
     await runtime.limiter.acquire()
     started = time.monotonic()
@@ -108,7 +108,7 @@ async def _poll_batch(
         reply = await adapter.fetch(app.http, numbers)
         results = adapter.parse(reply)
     except CarrierError as exc:
-        app.metrics.poll_finished(adapter.name, len(batch), time.monotonic() - started, exc)
+        app.metrics.poll_finished(runtime.name, len(batch), time.monotonic() - started, exc)
         now = app.clock.now()
         if runtime.breaker.record_failure(now):
             log.warning(
@@ -125,7 +125,7 @@ async def _poll_batch(
         await _record_failures(app, batch, exc, retry_after=retry_after)
         stats.failed += len(batch)
         return
-    app.metrics.poll_finished(adapter.name, len(batch), time.monotonic() - started, None)
+    app.metrics.poll_finished(runtime.name, len(batch), time.monotonic() - started, None)
     if runtime.breaker.record_success():
         log.info("carrier.circuit_closed")
     by_number = {r.tracking_number.upper(): r for r in results}
@@ -137,7 +137,7 @@ async def _poll_batch(
         stats.polled += 1
         stats.new_events += new_events
         stats.notices += notices
-        stats.by_carrier[adapter.name] += 1
+        stats.by_carrier[runtime.name] += 1
 
 
 def _store_result(
