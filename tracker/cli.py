@@ -9,7 +9,15 @@ import click
 from tracker import __version__
 
 #: modules under tracker.commands, each exposing ``commands: list[click.Command]``
-COMMAND_MODULES: tuple[str, ...] = ("daemon", "orders", "inspect", "detect", "classify", "ops")
+COMMAND_MODULES: tuple[str, ...] = (
+    "daemon",
+    "orders",
+    "inspect",
+    "detect",
+    "classify",
+    "ops",
+    "notices",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -12,6 +12,8 @@ import asyncio
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from structlog.typing import FilteringBoundLogger
+
 from notices.context import EventSummary, NoticeContext, StoreIdentity
 from notices.countries import choose_language
 from notices.message import build_message, format_address, message_id_for
@@ -20,8 +22,10 @@ from tracker.errors import NoticeError, PermanentSendError, PluginError, Transie
 from tracker.eventlog import get_logger
 from tracker.model import Detail, Milestone, Status
 from tracker.resilience import backoff
+from tracker.seller_notices import follow_ups, offer_record, post_webhook, seller_email
 from tracker.sendtime import next_allowed
 from tracker.store.outbox import (
+    SELLER_KIND_PREFIX,
     ClaimedNotice,
     claim_due_notices,
     mark_failed,
@@ -119,6 +123,9 @@ async def _send_one(app: TrackerApp, notice: ClaimedNotice, stats: DispatchStats
         kind=notice.kind,
     )
     now = app.clock.now()
+    if notice.kind.startswith(SELLER_KIND_PREFIX):
+        await _send_to_seller(app, notice, stats, log)
+        return
     if notice.opted_out:
         await asyncio.to_thread(
             mark_failed,
@@ -165,6 +172,8 @@ async def _send_one(app: TrackerApp, notice: ClaimedNotice, stats: DispatchStats
         now,
         message_id=message_id,
         subject=rendered.subject,
+        follow_ups=follow_ups(app.config, notice, now),
+        record=offer_record(notice, now),
     ):
         stats.sent += 1
         app.metrics.notice_handled(notice.kind, "sent")
@@ -174,8 +183,47 @@ async def _send_one(app: TrackerApp, notice: ClaimedNotice, stats: DispatchStats
         log.warning("notice.lease_lost_after_send", message_id=message_id)
 
 
+async def _send_to_seller(
+    app: TrackerApp, notice: ClaimedNotice, stats: DispatchStats, log: FilteringBoundLogger
+) -> None:
+    """The seller's copy of a refund offer, by email through the notice transport or by
+    webhook through ``app.http``; not subject to the buyer's opt-out or quiet hours."""
+    now = app.clock.now()
+    channel = notice.payload.get("channel")
+    try:
+        if channel == "email":
+            message = seller_email(app.config, notice, now)
+            await app.transport.send(message)
+            message_id, subject = str(message["Message-ID"]), str(message["Subject"])
+        else:
+            subject = await post_webhook(app.http, app.config, notice)
+            message_id = notice.idempotency_key
+    except TransientSendError as exc:
+        await _retry(app, notice, now, str(exc), stats, quiet_hours=False)
+        log.warning("notice.send_deferred", error=str(exc), attempts=notice.attempts + 1)
+        return
+    except NoticeError as exc:
+        await asyncio.to_thread(mark_failed, app.store, notice.id, app.owner, now, error=str(exc))
+        stats.failed += 1
+        app.metrics.notice_handled(notice.kind, "failed")
+        log.error("notice.failed", error=str(exc), channel=channel)
+        return
+    if await asyncio.to_thread(
+        mark_sent, app.store, notice.id, app.owner, now, message_id=message_id, subject=subject
+    ):
+        stats.sent += 1
+        app.metrics.notice_handled(notice.kind, "sent")
+        log.info("notice.sent", message_id=message_id, channel=channel)
+
+
 async def _retry(
-    app: TrackerApp, notice: ClaimedNotice, now: datetime, error: str, stats: DispatchStats
+    app: TrackerApp,
+    notice: ClaimedNotice,
+    now: datetime,
+    error: str,
+    stats: DispatchStats,
+    *,
+    quiet_hours: bool = True,
 ) -> None:
     mail = app.config.mail
     if notice.attempts + 1 >= mail.max_attempts:
@@ -193,7 +241,9 @@ async def _retry(
     delay = backoff(
         notice.attempts + 1, notice.idempotency_key, base=mail.retry_backoff, cap=timedelta(hours=6)
     )
-    retry_at = next_allowed(now + delay, notice.destination_country, app.config.quiet_hours)
+    retry_at = now + delay
+    if quiet_hours:
+        retry_at = next_allowed(retry_at, notice.destination_country, app.config.quiet_hours)
     await asyncio.to_thread(
         mark_retry, app.store, notice.id, app.owner, now, error=error, retry_at=retry_at
     )

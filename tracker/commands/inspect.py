@@ -40,8 +40,12 @@ def show(config_path: Path | None, store_url: str | None, tracking_number: str) 
                 .where(TrackingEvent.shipment_id == shipment.id)
                 .order_by(TrackingEvent.occurred_at, TrackingEvent.id)
             )
-            notices = session.scalars(
-                select(Notice).where(Notice.shipment_id == shipment.id).order_by(Notice.not_before)
+            notices = list(
+                session.scalars(
+                    select(Notice)
+                    .where(Notice.shipment_id == shipment.id)
+                    .order_by(Notice.not_before)
+                )
             )
             console.print(
                 f"[bold]{shipment.tracking_number}[/] via {shipment.carrier} — "
@@ -67,17 +71,32 @@ def show(config_path: Path | None, store_url: str | None, tracking_number: str) 
                 )
             console.print(timeline)
             table = Table(title="Milestones and notices")
-            for column in ("milestone", "state", "due (UTC)", "sent (UTC)", "subject / error"):
+            for column in (
+                "milestone",
+                "state",
+                "due (UTC)",
+                "sent (UTC)",
+                "choices offered",
+                "subject / error",
+            ):
                 table.add_column(column)
             for notice in notices:
                 table.add_row(
-                    notice.kind,
+                    notice.kind
+                    + (f" ({notice.payload['channel']})" if "channel" in notice.payload else ""),
                     notice.state,
                     f"{notice.not_before:%Y-%m-%d %H:%M}",
                     f"{notice.sent_at:%Y-%m-%d %H:%M}" if notice.sent_at else "",
+                    ", ".join(notice.payload.get("choices") or ()),
                     notice.subject or notice.last_error or "",
                 )
             console.print(table)
+            for notice in notices:
+                if notice.kind == "refund_offer" and notice.sent_at is not None:
+                    console.print(
+                        f"refund offered {notice.sent_at:%Y-%m-%d %H:%M} UTC; choices offered: "
+                        + ", ".join(notice.payload.get("choices") or ())
+                    )
 
 
 @click.command("unclassified")

@@ -6,6 +6,7 @@ loses its lease, and the notice becomes claimable again when the lease expires.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +15,20 @@ from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.store.models import AuditEntry, Notice, Shipment
+
+#: outbox rows whose kind starts with this go to the seller, not the buyer: no quiet hours, no
+#: minimum gap, and a buyer's opt-out does not stop them
+SELLER_KIND_PREFIX = "seller_"
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """An outbox row created in the same transaction that marks a notice sent, so it cannot be
+    lost to a crash between the two (e.g. telling the seller a refund was offered)."""
+
+    kind: str
+    key: str
+    payload: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +120,7 @@ def _finish(
     values: dict[str, Any],
     audit_kind: str,
     audit_data: dict[str, Any],
+    then: Callable[[Session, Notice], None] | None = None,
 ) -> bool:
     with factory.begin() as session:
         notice = session.scalars(
@@ -126,7 +142,42 @@ def _finish(
                 data={"notice_id": notice.id, "kind": notice.kind, **audit_data},
             )
         )
+        if then is not None:
+            then(session, notice)
         return True
+
+
+def _add_follow_ups(
+    session: Session, notice: Notice, now: datetime, follow_ups: Sequence[FollowUp]
+) -> None:
+    """Queue ``follow_ups`` for the notice's shipment, due now; a key already queued is kept."""
+    keys = {f"{notice.shipment_id}:{f.key}": f for f in follow_ups}
+    existing = set(
+        session.scalars(select(Notice.idempotency_key).where(Notice.idempotency_key.in_(keys)))
+    )
+    for key, follow_up in keys.items():
+        if key in existing:
+            continue
+        session.add(
+            Notice(
+                shipment_id=notice.shipment_id,
+                kind=follow_up.kind,
+                idempotency_key=key,
+                state="pending",
+                payload=follow_up.payload,
+                created_at=now,
+                not_before=now,
+                attempts=0,
+            )
+        )
+        session.add(
+            AuditEntry(
+                shipment_id=notice.shipment_id,
+                at=now,
+                kind="notice.queued",
+                data={"notice_kind": follow_up.kind, "key": follow_up.key, "after": notice.id},
+            )
+        )
 
 
 def mark_sent(
@@ -137,8 +188,28 @@ def mark_sent(
     *,
     message_id: str,
     subject: str,
+    follow_ups: Sequence[FollowUp] = (),
+    record: tuple[str, dict[str, Any]] | None = None,
 ) -> bool:
-    """Record a successful send; False if our lease was lost meanwhile."""
+    """Record a successful send; False if our lease was lost meanwhile.
+
+    ``follow_ups`` are queued and ``record`` (an audit kind and its data) is written in the same
+    transaction, so they exist exactly when the notice counts as sent.
+    """
+
+    def then(session: Session, notice: Notice) -> None:
+        if record is not None:
+            kind, data = record
+            session.add(
+                AuditEntry(
+                    shipment_id=notice.shipment_id,
+                    at=now,
+                    kind=kind,
+                    data={"notice_id": notice.id, **data},
+                )
+            )
+        _add_follow_ups(session, notice, now, follow_ups)
+
     return _finish(
         factory,
         notice_id,
@@ -153,6 +224,7 @@ def mark_sent(
         },
         "notice.sent",
         {"message_id": message_id},
+        then,
     )
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tracker.errors import InputError
 from tracker.model import Classification, Detail, RawEvent, Status, TrackedEvent
 from tracker.store.models import AuditEntry, Notice, Shipment, TrackingEvent
+from tracker.store.outbox import SELLER_KIND_PREFIX
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +266,10 @@ def last_notice_time(session: Session, shipment_id: int) -> datetime | None:
     """When the latest notice of this shipment is (or was) due to go out."""
     value = session.scalar(
         select(func.max(Notice.not_before)).where(
-            Notice.shipment_id == shipment_id, Notice.state != "failed"
+            Notice.shipment_id == shipment_id,
+            Notice.state != "failed",
+            # The seller's copies are not emails to the buyer: they never delay the next one.
+            Notice.kind.not_like(f"{SELLER_KIND_PREFIX}%"),
         )
     )
     return value

@@ -1,0 +1,352 @@
+"""Buyer-notice commands: ``preview`` a notice to a file, and ``opt-out`` a buyer.
+
+``preview`` renders exactly as the daemon does (same renderer, same seller overrides from the
+config), for a built-in sample parcel or for a stored shipment and its latest event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from carriers.registry import default_registry
+from notices.context import EventSummary, NoticeContext, StoreIdentity
+from notices.countries import SUPPORTED_LANGUAGES, choose_language
+from notices.message import build_message, format_address, message_id_for
+from notices.render import NoticeRenderer, RenderedNotice
+from tracker.app import carrier_settings
+from tracker.commands.common import config_option, friendly_errors, load
+from tracker.config import CarrierConfig, TrackerConfig
+from tracker.errors import InputError, TrackerError
+from tracker.model import Detail, Milestone, Status
+from tracker.store.db import open_store
+from tracker.store.models import Notice, Shipment, TrackingEvent
+from tracker.store.optout import opt_out as store_opt_out
+
+KINDS = [m.value for m in Milestone]
+
+
+@dataclass(frozen=True)
+class _Buyer:
+    """A sample buyer per language: name, country and two offices on the way."""
+
+    name: str
+    country: str
+    exchange: str
+    local: str
+
+
+SAMPLE_BUYERS = {
+    "en": _Buyer("Jamie Miller", "US", "Chicago IL International Service Center", "Denver CO"),
+    "es": _Buyer("Lucía García", "ES", "Centro de Tratamiento Internacional Madrid", "Valencia"),
+    "pt": _Buyer("Ana Souza", "BR", "Curitiba International Mail Centre", "São Paulo"),
+    "ru": _Buyer("Ирина Смирнова", "RU", "Moscow International Mail Processing Centre", "Казань"),
+    "fr": _Buyer("Camille Martin", "FR", "Roissy International Mail Centre", "Lyon"),
+    "de": _Buyer("Lena Schmidt", "DE", "Internationales Postzentrum Frankfurt", "München"),
+    "it": _Buyer("Giulia Rossi", "IT", "Centro Scambi Internazionali Milano", "Bologna"),
+    "pl": _Buyer("Anna Kowalska", "PL", "Węzeł Ekspedycyjno-Rozdzielczy Warszawa", "Kraków"),
+}
+
+#: per kind: days after shipping of the quoted event, its text, where, status and detail
+SAMPLE_EVENTS: dict[Milestone, tuple[int, str, str, Status, Detail | None]] = {
+    Milestone.SHIPPED: (
+        1,
+        "Item accepted at post office",
+        "origin",
+        Status.IN_TRANSIT,
+        Detail.ACCEPTED,
+    ),
+    Milestone.IN_TRANSIT: (
+        7,
+        "Arrived at inward office of exchange",
+        "exchange",
+        Status.IN_TRANSIT,
+        Detail.ARRIVED_DESTINATION_COUNTRY,
+    ),
+    Milestone.DELAYED: (
+        8,
+        "Presented to import customs",
+        "exchange",
+        Status.IN_TRANSIT,
+        Detail.CUSTOMS_PROCESSING,
+    ),
+    Milestone.CUSTOMS_ACTION: (
+        9,
+        "Held by customs: documents required",
+        "exchange",
+        Status.EXCEPTION,
+        Detail.CUSTOMS_HOLD,
+    ),
+    Milestone.ARRIVED_LOCALLY: (
+        14,
+        "Arrived at delivery office",
+        "local",
+        Status.IN_TRANSIT,
+        Detail.ARRIVED_DELIVERY_OFFICE,
+    ),
+    Milestone.DELIVERED: (16, "Delivered to recipient", "local", Status.DELIVERED, None),
+    Milestone.SATISFACTION: (16, "Delivered to recipient", "local", Status.DELIVERED, None),
+    Milestone.REFUND_OFFER: (
+        8,
+        "Presented to import customs",
+        "exchange",
+        Status.IN_TRANSIT,
+        Detail.CUSTOMS_PROCESSING,
+    ),
+}
+#: how many days after shipping the sample notice goes out
+SAMPLE_SENT_AFTER = {
+    Milestone.DELAYED: 20,
+    Milestone.REFUND_OFFER: 45,
+    Milestone.SATISFACTION: 21,
+}
+SAMPLE_NUMBER = "RR123456785CN"
+
+
+def _store_identity(config: TrackerConfig) -> StoreIdentity:
+    seller = config.seller
+    return StoreIdentity(
+        name=seller.store_name,
+        signature=seller.signature,
+        reply_to=seller.reply_to,
+        support_url=seller.support_url,
+        coupon_line=seller.coupon_line,
+    )
+
+
+def _window(kind: Milestone, shipped: datetime, now: datetime) -> tuple[date | None, date | None]:
+    if kind in (Milestone.DELIVERED, Milestone.SATISFACTION):
+        return None, None
+    if kind in (Milestone.DELAYED, Milestone.REFUND_OFFER):
+        return (now + timedelta(days=5)).date(), (now + timedelta(days=10)).date()
+    return (shipped + timedelta(days=18)).date(), (shipped + timedelta(days=25)).date()
+
+
+def sample_context(config: TrackerConfig, kind: Milestone, language: str) -> NoticeContext:
+    """A realistic China -> buyer's country parcel at the moment ``kind`` would be sent."""
+    buyer = SAMPLE_BUYERS[language]
+    days, text, where, status, detail = SAMPLE_EVENTS[kind]
+    sent_after = SAMPLE_SENT_AFTER.get(kind, days)
+    shipped = datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0) - timedelta(
+        days=sent_after
+    )
+    place, country = {
+        "origin": ("Shenzhen Futian", "CN"),
+        "exchange": (buyer.exchange, buyer.country),
+        "local": (buyer.local, buyer.country),
+    }[where]
+    event = EventSummary(
+        occurred_at=shipped + timedelta(days=days, hours=3),
+        text=text,
+        place=place,
+        country=country,
+        status=status,
+        detail=detail,
+    )
+    expected_from, expected_by = _window(kind, shipped, shipped + timedelta(days=sent_after))
+    return NoticeContext(
+        kind=kind,
+        language=language,
+        buyer_name=buyer.name,
+        buyer_email="buyer@example.com",
+        tracking_number=SAMPLE_NUMBER,
+        carrier_name="China Post",
+        tracking_url=None,
+        destination_country=buyer.country,
+        origin_country="CN",
+        order_reference="ORD-1001",
+        shipped_at=shipped,
+        latest_event=event,
+        expected_from=expected_from,
+        expected_by=expected_by,
+        choices=tuple(config.refund.choices),
+        reason="stalled" if kind is Milestone.DELAYED else None,
+        store=_store_identity(config),
+    )
+
+
+def _carrier(config: TrackerConfig, name: str, number: str) -> tuple[str, str | None]:
+    """The carrier's display name and tracking link, or its plain name when it cannot load."""
+    try:
+        adapter_class = default_registry().load(name)
+        entry = config.carriers.get(name, CarrierConfig())
+        adapter = adapter_class(carrier_settings(name, entry, config.daemon.http_timeout))
+        return adapter.display_name, adapter.tracking_url(number)
+    except TrackerError:
+        return name, None
+
+
+def stored_context(
+    config: TrackerConfig,
+    session: Session,
+    shipment: Shipment,
+    kind: Milestone,
+    language: str | None,
+) -> NoticeContext:
+    """The notice ``kind`` for a stored shipment: its queued or sent payload when there is one,
+    else its latest stored event and the configured choices."""
+    now = datetime.now(UTC)
+    queued = session.scalars(
+        select(Notice)
+        .where(Notice.shipment_id == shipment.id, Notice.kind == kind.value)
+        .order_by(Notice.id.desc())
+    ).first()
+    payload: dict[str, Any] = dict(queued.payload) if queued else {}
+    latest = session.scalars(
+        select(TrackingEvent)
+        .where(TrackingEvent.shipment_id == shipment.id)
+        .order_by(TrackingEvent.occurred_at.desc(), TrackingEvent.id.desc())
+    ).first()
+    event = None
+    if latest is not None:
+        event = EventSummary(
+            occurred_at=latest.occurred_at,
+            text=latest.text,
+            place=latest.location,
+            country=latest.country,
+            status=Status(latest.status),
+            detail=Detail(latest.detail) if latest.detail else None,
+        )
+    expected_from, expected_by = _window(kind, shipment.shipped_at, now)
+    if shipment.expected_delivery is not None and shipment.expected_delivery > now:
+        expected_by = shipment.expected_delivery.date()
+        expected_from = min(expected_from or expected_by, expected_by)
+    carrier_name, tracking_url = _carrier(config, shipment.carrier, shipment.tracking_number)
+    return NoticeContext(
+        kind=kind,
+        language=language
+        or choose_language(
+            shipment.buyer_language,
+            shipment.destination_country,
+            config.seller.default_language,
+        ),
+        buyer_name=shipment.buyer_name,
+        buyer_email=shipment.buyer_email,
+        tracking_number=shipment.tracking_number,
+        carrier_name=carrier_name,
+        tracking_url=tracking_url,
+        destination_country=shipment.destination_country,
+        origin_country=shipment.origin_country,
+        order_reference=shipment.order_reference,
+        shipped_at=shipment.shipped_at,
+        latest_event=event,
+        expected_from=_day(payload.get("expected_from")) or expected_from,
+        expected_by=_day(payload.get("expected_by")) or expected_by,
+        choices=tuple(payload.get("choices") or config.refund.choices),
+        reason=payload.get("reason") or ("stalled" if kind is Milestone.DELAYED else None),
+        store=_store_identity(config),
+    )
+
+
+def _day(value: str | None) -> date | None:
+    return None if not value else datetime.fromisoformat(value).date()
+
+
+def write_preview(
+    config: TrackerConfig, ctx: NoticeContext, rendered: RenderedNotice, out: Path
+) -> list[Path]:
+    """``out`` as an .eml (the whole email), else HTML at ``out`` and the text part beside it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".eml":
+        seller = config.seller
+        message = build_message(
+            rendered,
+            sender=seller.sender,
+            recipient=format_address(ctx.buyer_name, ctx.buyer_email),
+            reply_to=seller.reply_to,
+            message_id=message_id_for(
+                f"preview:{ctx.tracking_number}:{ctx.kind}:{ctx.language}",
+                seller.message_id_domain,
+            ),
+        )
+        message["X-Tracker-Notice"] = ctx.kind.value
+        out.write_bytes(message.as_bytes())
+        return [out]
+    text_path = out.with_suffix(".txt")
+    out.write_text(rendered.html, encoding="utf-8")
+    text_path.write_text(f"Subject: {rendered.subject}\n\n{rendered.text}", encoding="utf-8")
+    return [out, text_path]
+
+
+@click.command("preview")
+@click.argument("kind", type=click.Choice(KINDS))
+@click.option(
+    "--lang",
+    "language",
+    type=click.Choice(SUPPORTED_LANGUAGES),
+    default=None,
+    help="Language (default: en for the sample, the buyer's for a stored shipment).",
+)
+@click.option("--tracking", "tracking_number", default=None, help="Preview a stored shipment.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="HTML file to write (the text part goes beside it), or a .eml file for the whole email.",
+)
+@config_option
+@click.option("--store", "store_url", default=None, help="SQLAlchemy URL of the store to read.")
+@friendly_errors
+def preview(
+    config_path: Path | None,
+    store_url: str | None,
+    kind: str,
+    language: str | None,
+    tracking_number: str | None,
+    out: Path | None,
+) -> None:
+    """Render a notice for a sample parcel (or a stored one) to a file to look at."""
+    config = load(config_path)
+    milestone = Milestone(kind)
+    renderer = NoticeRenderer(
+        overrides_dir=config.notices.templates_dir, strings_file=config.notices.strings_file
+    )
+    if tracking_number is None:
+        ctx = sample_context(config, milestone, language or "en")
+    else:
+        number = tracking_number.replace(" ", "").upper()
+        factory = open_store(store_url or config.store.url)
+        with factory() as session:
+            shipment = session.scalars(
+                select(Shipment).where(Shipment.tracking_number == number).order_by(Shipment.id)
+            ).first()
+            if shipment is None:
+                raise InputError(f"tracking number {number!r} is not tracked")
+            ctx = stored_context(config, session, shipment, milestone, language)
+    rendered = renderer.render(ctx)
+    target = out or Path(f"preview-{ctx.kind.value}-{ctx.language}.html")
+    for path in write_preview(config, ctx, rendered, target):
+        click.echo(str(path))
+
+
+@click.command("opt-out")
+@click.argument("tracking_number", required=False)
+@click.option("--email", default=None, help="Opt out every shipment of this buyer.")
+@config_option
+@click.option("--store", "store_url", default=None, help="SQLAlchemy URL of the store to change.")
+@friendly_errors
+def opt_out(
+    config_path: Path | None, store_url: str | None, tracking_number: str | None, email: str | None
+) -> None:
+    """Stop all buyer notices for one shipment, or (--email) for every shipment of a buyer."""
+    if (tracking_number is None) == (email is None):
+        raise InputError("give a tracking number or --email ADDRESS (exactly one)")
+    factory = open_store(store_url or load(config_path).store.url)
+    number = tracking_number.replace(" ", "").upper() if tracking_number else None
+    result = store_opt_out(factory, datetime.now(UTC), tracking_number=number, email=email)
+    if not result.shipments and not result.already:
+        raise InputError(f"no shipment found for {number or email!r}")
+    for done in result.shipments:
+        click.echo(f"opted out: {done}")
+    for already in result.already:
+        click.echo(f"already opted out: {already}")
+    click.echo(f"{result.pending_notices} pending notice(s) will be skipped")
+
+
+commands = [preview, opt_out]

@@ -1,0 +1,134 @@
+"""Telling the seller that a buyer was offered a refund: a short email and/or a JSON webhook.
+
+Each configured channel is its own outbox row (kind ``seller_refund_offer``), queued in the same
+transaction that marks the buyer's ``refund_offer`` sent, so a crash cannot lose it; sending it
+retries like any notice. The payload is a snapshot taken when the offer went out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+
+import httpx
+
+from notices.compose import one_line
+from notices.message import format_address, message_id_for
+from tracker.config import TrackerConfig
+from tracker.errors import PermanentSendError, TransientSendError
+from tracker.model import Milestone
+from tracker.store.outbox import ClaimedNotice, FollowUp
+
+KIND = "seller_refund_offer"
+CHANNELS = ("email", "webhook")
+CHOICE_LABELS = {
+    "keep_waiting": "keep waiting",
+    "resend": "free resend",
+    "refund": "full refund",
+}
+
+
+def offer_record(notice: ClaimedNotice, now: datetime) -> tuple[str, dict[str, Any]] | None:
+    """The audit row that records a refund offer (when, which choices); None for other kinds."""
+    if notice.kind != Milestone.REFUND_OFFER:
+        return None
+    return "refund.offered", {
+        "offered_at": now.isoformat(),
+        "choices": list(notice.payload.get("choices") or ()),
+    }
+
+
+def follow_ups(config: TrackerConfig, notice: ClaimedNotice, now: datetime) -> list[FollowUp]:
+    """One seller row per configured channel when ``notice`` is a refund offer."""
+    refund = config.refund
+    if notice.kind != Milestone.REFUND_OFFER:
+        return []
+    channels = [
+        channel
+        for channel, target in (
+            ("email", refund.notify_seller_email),
+            ("webhook", refund.notify_seller_webhook),
+        )
+        if target
+    ]
+    payload = {
+        "event": "refund_offer",
+        "order_reference": notice.order_reference,
+        "tracking_number": notice.tracking_number,
+        "carrier": notice.carrier,
+        "buyer": {
+            "name": notice.buyer_name,
+            "email": notice.buyer_email,
+            "language": notice.buyer_language,
+        },
+        "destination_country": notice.destination_country,
+        "offered_at": now.isoformat(),
+        "choices": list(notice.payload.get("choices") or ()),
+        "buyer_notice_id": notice.id,
+    }
+    return [
+        FollowUp(kind=KIND, key=f"{KIND}:{channel}", payload={"channel": channel, **payload})
+        for channel in channels
+    ]
+
+
+def seller_email(config: TrackerConfig, notice: ClaimedNotice, now: datetime) -> EmailMessage:
+    """A short plain-text email to ``refund.notify_seller_email`` about one refund offer."""
+    target = config.refund.notify_seller_email
+    if not target:
+        raise PermanentSendError("refund.notify_seller_email is no longer configured")
+    offer = notice.payload
+    buyer = offer["buyer"]
+    choices = ", ".join(CHOICE_LABELS.get(c, c) for c in offer["choices"]) or "none"
+    lines = [
+        "A refund offer was sent to a buyer whose parcel has not arrived.",
+        "",
+        f"Order: {offer['order_reference']}",
+        f"Buyer: {one_line(buyer['name'])} <{buyer['email']}>",
+        f"Tracking number: {offer['tracking_number']} ({offer['carrier']})",
+        f"Destination: {offer['destination_country']}",
+        f"Offered at: {datetime.fromisoformat(offer['offered_at']):%Y-%m-%d %H:%M %Z}",
+        f"Choices offered: {choices}",
+        "",
+        "The buyer answers by replying to the offer; nothing else happens automatically.",
+    ]
+    message = EmailMessage(policy=policy.SMTP)
+    message["Subject"] = one_line(
+        f"Refund offered: order {offer['order_reference']} ({offer['tracking_number']})"
+    )
+    message["From"] = config.seller.sender
+    message["To"] = format_address("", target)
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = message_id_for(notice.idempotency_key, config.seller.message_id_domain)
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Tracker-Notice"] = KIND
+    message.set_content("\n".join(lines) + "\n")
+    return message
+
+
+async def post_webhook(
+    http: httpx.AsyncClient, config: TrackerConfig, notice: ClaimedNotice
+) -> str:
+    """POST the offer as JSON; the Idempotency-Key header lets the receiver drop a retry.
+
+    Connection errors, timeouts, 429 and 5xx are transient; any other non-2xx is permanent.
+    """
+    url = config.refund.notify_seller_webhook
+    if not url:
+        raise PermanentSendError("refund.notify_seller_webhook is no longer configured")
+    body = {k: v for k, v in notice.payload.items() if k != "channel"}
+    try:
+        response = await http.post(
+            url, json=body, headers={"Idempotency-Key": notice.idempotency_key}
+        )
+    except httpx.HTTPError as exc:
+        raise TransientSendError(f"webhook {url}: {type(exc).__name__}: {exc}") from exc
+    reply = f"webhook {url}: HTTP {response.status_code}"
+    if response.is_success:
+        return reply
+    if response.status_code == 429 or response.status_code >= 500:
+        raise TransientSendError(reply)
+    raise PermanentSendError(f"{reply} {response.text[:200]}")
