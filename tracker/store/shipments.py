@@ -113,10 +113,26 @@ def _existing(session: Session, pairs: Sequence[tuple[str, str]]) -> set[tuple[s
     return found & set(pairs)
 
 
-def due_query(due_column: Any, now: datetime, limit: int) -> Select[Shipment]:
+#: the columns a claim reads: no full rows, so a claim costs what a batch is, not a row's width
+CLAIM_COLUMNS = (
+    Shipment.id,
+    Shipment.tracking_number,
+    Shipment.carrier,
+    Shipment.destination_country,
+    Shipment.origin_country,
+    Shipment.status,
+    Shipment.unchanged_polls,
+    Shipment.poll_failures,
+)
+
+
+ClaimSelect = Select[int, str, str, str, str | None, str, int, int]
+
+
+def due_query(due_column: Any, now: datetime, limit: int) -> ClaimSelect:
     """The oldest-due-first page of claimable shipments; walks the partial due index only."""
     return (
-        select(Shipment)
+        select(*CLAIM_COLUMNS)
         .where(
             due_column.is_not(None),
             due_column <= now,
@@ -140,7 +156,7 @@ def _claim(
         if session.get_bind().dialect.name == "postgresql":
             # Lock what we are about to lease; rows another daemon is claiming are skipped.
             query = query.with_for_update(skip_locked=True)
-        rows = list(session.scalars(query))
+        rows = [ClaimedShipment(*row) for row in session.execute(query)]
         if not rows:
             return []
         # The lease condition is checked again by the UPDATE itself: on SQLite the SELECT runs
@@ -157,20 +173,7 @@ def _claim(
                 .execution_options(synchronize_session=False)
             )
         )
-        return [
-            ClaimedShipment(
-                r.id,
-                r.tracking_number,
-                r.carrier,
-                r.destination_country,
-                r.origin_country,
-                r.status,
-                r.unchanged_polls,
-                r.poll_failures,
-            )
-            for r in rows
-            if r.id in taken
-        ]
+        return [r for r in rows if r.id in taken]
 
 
 def claim_due_for_poll(

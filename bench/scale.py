@@ -1,0 +1,335 @@
+"""Scale: a million active shipments in one store, on SQLite and on PostgreSQL.
+
+For each database it fills a store with N active shipments (bulk insert: executemany on SQLite,
+COPY on PostgreSQL; the insert rate is reported), then measures
+
+* the time to claim one batch of due shipments (median of several claims) at N and at a small
+  store (10,000 by default), and their ratio: the claim must cost what is due, not what is stored
+  (targets: under 20 ms at 1M, ratio under 2);
+* the daemon's peak RSS over one full poll cycle (every due shipment claimed, fetched from the
+  sandbox carrier over loopback HTTP, classified and stored) in a fresh process (target: 300 MB).
+
+    .venv/bin/python bench/scale.py                       # 1,000,000 vs 10,000, both databases
+    .venv/bin/python bench/scale.py --n 20000 --small 2000 --db sqlite   # quick smoke run
+
+PostgreSQL: a throw-away server is started in a temp dir (initdb) unless --pg-url names a server
+whose superuser may create databases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench")]
+
+import psycopg  # noqa: E402
+from sqlalchemy import text, update  # noqa: E402
+from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
+
+from carriers.sandbox.journeys import load_journeys  # noqa: E402
+from tracker.store.db import open_store  # noqa: E402
+from tracker.store.models import Shipment  # noqa: E402
+from tracker.store.shipments import claim_due_for_poll  # noqa: E402
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+COLUMNS = (
+    "tracking_number", "carrier", "buyer_email", "buyer_name", "buyer_language",
+    "destination_country", "origin_country", "order_reference", "shipped_at", "created_at",
+    "status", "next_poll_at", "unchanged_polls", "poll_failures", "next_timer_at", "opted_out",
+)  # fmt: skip
+
+
+def rows(n: int, due: int, seed: int = 1) -> Iterator[tuple[Any, ...]]:
+    """N shipments; ``due`` of them overdue, the rest due over the next day (naive UTC)."""
+    rng = random.Random(seed)
+    tags = [(j.tag, j.origin, j.destination) for j in load_journeys().values()]
+    base = NOW.replace(tzinfo=None)
+    shipped = base - timedelta(days=3)
+    for i in range(n):
+        tag, origin, destination = tags[i % len(tags)]
+        if i < due:
+            next_poll = base - timedelta(seconds=rng.uniform(1, 3600))
+        else:
+            next_poll = base + timedelta(seconds=rng.uniform(60, 86_400))
+        yield (
+            f"SB{tag}{i:08d}", "sandbox", f"buyer{i}@example.com", "Alex Buyer", "en",
+            destination, origin, f"ORD-{i}", shipped, base, "in_transit", next_poll, 0, 0,
+            base + timedelta(seconds=rng.uniform(3600, 30 * 86_400)), False,
+        )  # fmt: skip
+
+
+def fill(url: str, n: int, due: int) -> float:
+    """Create the schema and bulk-load N shipments; returns rows per second."""
+    factory = open_store(url)
+    engine = factory.kw["bind"]
+    started = time.perf_counter()
+    if url.startswith("sqlite"):
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            marks = ",".join("?" * len(COLUMNS))
+            sql = f"INSERT INTO shipments ({','.join(COLUMNS)}) VALUES ({marks})"
+            batch: list[tuple[Any, ...]] = []
+            for row in rows(n, due):
+                batch.append(row)
+                if len(batch) == 50_000:
+                    cursor.executemany(sql, batch)
+                    batch.clear()
+            cursor.executemany(sql, batch)
+            raw.commit()
+            cursor.execute("ANALYZE")
+        finally:
+            raw.close()
+    else:
+        with psycopg.connect(url) as connection:
+            with connection.cursor().copy(
+                f"COPY shipments ({','.join(COLUMNS)}) FROM STDIN"
+            ) as copy:
+                for row in rows(n, due):
+                    copy.write_row(row)
+            connection.commit()
+            connection.autocommit = True
+            connection.execute("VACUUM ANALYZE shipments")
+    rate = n / (time.perf_counter() - started)
+    engine.dispose()
+    return rate
+
+
+def time_claims(url: str, batch: int, repeats: int) -> list[float]:
+    """Milliseconds per claim of ``batch`` due shipments; each claimed batch is then 'polled'."""
+    factory: sessionmaker[Session] = open_store(url)
+    timings = []
+    try:
+        for attempt in range(repeats + 1):
+            started = time.perf_counter()
+            claimed = claim_due_for_poll(factory, NOW, "bench", timedelta(minutes=10), batch)
+            elapsed = (time.perf_counter() - started) * 1000
+            assert len(claimed) == batch, f"only {len(claimed)} due; raise --due"
+            if attempt:  # the first claim warms caches and the connection pool
+                timings.append(elapsed)
+            with factory.begin() as session:  # what the poll does next, untimed
+                session.execute(
+                    update(Shipment)
+                    .where(Shipment.id.in_([c.id for c in claimed]))
+                    .values(
+                        next_poll_at=NOW + timedelta(hours=6), lease_owner=None, lease_until=None
+                    )
+                )
+    finally:
+        factory.kw["bind"].dispose()
+    return timings
+
+
+def make_due(url: str, count: int) -> None:
+    """Make ``count`` shipments due again for the poll-cycle measurement."""
+    factory = open_store(url)
+    with factory.begin() as session:
+        session.execute(
+            update(Shipment)
+            .where(Shipment.id <= count)
+            .values(next_poll_at=NOW - timedelta(minutes=1), lease_owner=None, lease_until=None)
+        )
+        session.execute(
+            text("UPDATE shipments SET next_timer_at = NULL WHERE id <= :n"), {"n": count}
+        )
+    factory.kw["bind"].dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def sandbox_carrier() -> Iterator[str]:
+    """The sandbox carrier in its own process (so its memory is not the daemon's)."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "carriers.sandbox", "--port", str(port), "--auto-register"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def poll_cycle_rss(url: str, carrier: str, batch: int) -> dict[str, Any]:
+    """Run one full poll cycle in a fresh process; returns its counts and peak RSS."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "_poll",
+            "--url",
+            url,
+            "--carrier",
+            carrier,
+            "--batch",
+            str(batch),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+async def _poll_once(url: str, carrier: str, batch: int) -> dict[str, Any]:
+    from tracker.app import build_app
+    from tracker.clock import SimulatedClock
+    from tracker.config import CarrierConfig, DaemonConfig, StoreConfig, TrackerConfig
+    from tracker.daemon import Daemon
+    from tracker.eventlog import configure_logging
+
+    configure_logging("json", "error")
+    config = TrackerConfig(
+        store=StoreConfig(url=url),
+        daemon=DaemonConfig(batch_size=batch),
+        carriers={"sandbox": CarrierConfig(base_url=carrier, requests_per_second=100_000)},
+    )
+    app = build_app(config, SimulatedClock(NOW))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started = time.perf_counter()
+    try:
+        stats = await Daemon(app).poll_job()
+    finally:
+        await app.close()
+    return {
+        "polled": stats.polled,
+        "failed": stats.failed,
+        "seconds": time.perf_counter() - started,
+        "rss_before_mb": before,
+        "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+@contextmanager
+def postgres(pg_url: str | None) -> Iterator[str]:
+    """A server URL (without database): the one given, or a temporary server."""
+    if pg_url:
+        yield pg_url.rsplit("/", 1)[0]
+        return
+    from tests.support.postgres import PostgresServer, find_bin_dir
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        raise SystemExit("PostgreSQL is not installed (no initdb); use --db sqlite or --pg-url")
+    with PostgresServer(bin_dir) as server:
+        yield server.url("").rstrip("/")
+
+
+def _database(kind: str, server: str | None, folder: Path, n: int) -> str:
+    if kind == "sqlite":
+        path = folder / f"scale-{n}.sqlite3"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    assert server is not None
+    name = f"scale_{n}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {name}")
+        connection.execute(f"CREATE DATABASE {name}")
+    return f"{server}/{name}"
+
+
+def measure(
+    kind: str, server: str | None, args: argparse.Namespace, folder: Path
+) -> dict[str, Any]:
+    """All figures for one database kind."""
+    report: dict[str, Any] = {"db": kind}
+    claims: dict[int, float] = {}
+    for n in (args.small, args.n):
+        url = _database(kind, server, folder, n)
+        report[f"insert_rows_per_s@{n}"] = round(fill(url, n, args.due))
+        claims[n] = statistics.median(time_claims(url, args.batch, args.repeats))
+        report[f"claim_ms@{n}"] = round(claims[n], 2)
+        if n == args.n:
+            make_due(url, args.cycle)
+            with sandbox_carrier() as carrier:
+                cycle = poll_cycle_rss(url, carrier, args.batch)
+            report["poll_cycle"] = {k: round(v, 1) for k, v in cycle.items()}
+    report["claim_ratio"] = round(claims[args.n] / claims[args.small], 2)
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse flags, run the measurements, print one JSON line per database and a summary."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=1_000_000, help="shipments in the large store")
+    parser.add_argument("--small", type=int, default=10_000, help="shipments in the small store")
+    parser.add_argument("--due", type=int, default=5_000, help="shipments overdue at the start")
+    parser.add_argument("--batch", type=int, default=200, help="claim batch size (daemon default)")
+    parser.add_argument("--repeats", type=int, default=15, help="timed claims per store")
+    parser.add_argument("--cycle", type=int, default=2_000, help="due shipments in the poll cycle")
+    parser.add_argument("--db", default="sqlite,postgresql", help="comma-separated kinds")
+    parser.add_argument("--pg-url", default=None, help="an existing server, postgresql://u@h:p/db")
+    parser.add_argument("--dir", type=Path, default=None, help="where SQLite files go (temp dir)")
+    args = parser.parse_args(argv)
+    kinds = [k.strip() for k in args.db.split(",") if k.strip()]
+    if args.due < args.batch * (args.repeats + 1) or args.cycle > args.n:
+        parser.error("--due must cover (repeats + 1) batches and --cycle must not exceed --n")
+    with tempfile.TemporaryDirectory(prefix="tracker-scale-") as scratch:
+        folder = args.dir or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        reports = []
+        if "sqlite" in kinds:
+            reports.append(measure("sqlite", None, args, folder))
+            print(json.dumps(reports[-1]), flush=True)
+        if "postgresql" in kinds:
+            with postgres(args.pg_url) as server:
+                reports.append(measure("postgresql", server, args, folder))
+                print(json.dumps(reports[-1]), flush=True)
+    for r in reports:
+        cycle = r["poll_cycle"]
+        print(
+            f"{r['db']:>10}: insert {r[f'insert_rows_per_s@{args.n}']:,} rows/s; claim "
+            f"{r[f'claim_ms@{args.n}']} ms at {args.n:,} vs {r[f'claim_ms@{args.small}']} ms "
+            f"at {args.small:,} (ratio {r['claim_ratio']}); poll cycle of {cycle['polled']:.0f} "
+            f"shipments in {cycle['seconds']} s, peak RSS {cycle['rss_peak_mb']} MB"
+        )
+
+
+def _poll_main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--carrier", required=True)
+    parser.add_argument("--batch", type=int, required=True)
+    args = parser.parse_args(argv)
+    print(json.dumps(asyncio.run(_poll_once(args.url, args.carrier, args.batch))))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["_poll"]:
+        _poll_main(sys.argv[2:])
+    else:
+        os.environ.setdefault("PYTHONHASHSEED", "0")
+        main()
