@@ -1,0 +1,190 @@
+"""Poll pipeline throughput: claim, fetch, parse, normalize and store, against a raw HTTP client.
+
+The sandbox carrier runs in its own process on 127.0.0.1 (``--auto-register``). In the same run:
+
+* ``raw aiohttp``: a bare aiohttp client GETs the very ``/v1/track?numbers=...`` URLs the daemon
+  will ask for (40 numbers each), with the adapter's concurrency (4), reading every body;
+* ``get``: plain httpx GETs of the same URLs, with httpx's default transport and with the
+  ``httpx-aiohttp`` transport;
+* ``fetch``: the sandbox adapter's ``fetch`` + ``parse`` over httpx, with httpx's default
+  transport and with the ``httpx-aiohttp`` transport;
+* ``pipeline``: ``Daemon.poll_job`` over a fresh SQLite store of the same shipments, with each
+  transport: every request's shipments are claimed, fetched, parsed, classified and stored.
+
+Rates are HTTP requests per second; ratios are to the raw client (issue target: pipeline >= 0.5).
+
+    .venv/bin/python bench/pipeline.py --shipments 4000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench")]
+
+import aiohttp  # noqa: E402
+import httpx  # noqa: E402
+from httpx_aiohttp import AiohttpTransport  # noqa: E402
+
+from bench.scale import NOW, fill, sandbox_carrier  # noqa: E402
+from carriers.base import CarrierSettings  # noqa: E402
+from carriers.sandbox import SandboxAdapter  # noqa: E402
+from tracker.app import build_app  # noqa: E402
+from tracker.clock import SimulatedClock  # noqa: E402
+from tracker.config import CarrierConfig, DaemonConfig, StoreConfig, TrackerConfig  # noqa: E402
+from tracker.daemon import Daemon  # noqa: E402
+from tracker.eventlog import configure_logging  # noqa: E402
+
+PER_REQUEST = SandboxAdapter.max_numbers_per_request
+CONCURRENCY = SandboxAdapter.max_concurrency
+TRANSPORTS = ("httpx-default", "httpx-aiohttp")
+
+
+def numbers(count: int) -> list[str]:
+    """The tracking numbers bench.scale.rows() stores, in order."""
+    from bench.scale import rows
+
+    return [row[0] for row in rows(count, due=count)]
+
+
+def batches(count: int) -> list[list[str]]:
+    """What one poll cycle asks the carrier: numbers in requests of 40."""
+    items = numbers(count)
+    return [items[i : i + PER_REQUEST] for i in range(0, len(items), PER_REQUEST)]
+
+
+def client(kind: str) -> httpx.AsyncClient:
+    """An httpx client like the daemon's, with the named transport."""
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=50)
+    if kind == "httpx-aiohttp":
+        return httpx.AsyncClient(transport=AiohttpTransport(limits=limits), timeout=20)
+    return httpx.AsyncClient(limits=limits, timeout=20)
+
+
+async def _gather_limited(jobs: list[Any]) -> None:
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def run(job: Any) -> None:
+        async with gate:
+            await job()
+
+    await asyncio.gather(*(run(job) for job in jobs))
+
+
+async def raw_rate(base: str, work: list[list[str]]) -> float:
+    """Requests/s of a bare aiohttp client over the same URLs."""
+    async with aiohttp.ClientSession() as session:
+
+        async def get(batch: list[str]) -> None:
+            async with session.get(f"{base}/v1/track", params={"numbers": ",".join(batch)}) as r:
+                await r.read()
+                assert r.status == 200
+
+        started = time.perf_counter()
+        await _gather_limited([lambda b=b: get(b) for b in work])
+        return len(work) / (time.perf_counter() - started)
+
+
+async def get_rate(base: str, work: list[list[str]], kind: str) -> float:
+    """Requests/s of plain httpx GETs (no adapter, no parsing) with the given transport."""
+    async with client(kind) as http:
+
+        async def one(batch: list[str]) -> None:
+            reply = await http.get(f"{base}/v1/track", params={"numbers": ",".join(batch)})
+            assert reply.status_code == 200
+
+        started = time.perf_counter()
+        await _gather_limited([lambda b=b: one(b) for b in work])
+        return len(work) / (time.perf_counter() - started)
+
+
+async def fetch_rate(base: str, work: list[list[str]], kind: str) -> float:
+    """Requests/s of the adapter's fetch + parse over httpx with the given transport."""
+    adapter = SandboxAdapter(CarrierSettings(base_url=base))
+    async with client(kind) as http:
+
+        async def one(batch: list[str]) -> None:
+            results = adapter.parse(await adapter.fetch(http, batch))
+            assert len(results) == len(batch)
+
+        started = time.perf_counter()
+        await _gather_limited([lambda b=b: one(b) for b in work])
+        return len(work) / (time.perf_counter() - started)
+
+
+async def pipeline_rate(base: str, count: int, kind: str, folder: Path) -> dict[str, float]:
+    """Requests/s and shipments/s of one full poll cycle over a fresh store."""
+    url = f"sqlite:///{folder / f'pipeline-{kind}.sqlite3'}"
+    fill(url, count, due=count)
+    config = TrackerConfig(
+        store=StoreConfig(url=url),
+        daemon=DaemonConfig(batch_size=200, lease=timedelta(hours=1)),
+        carriers={"sandbox": CarrierConfig(base_url=base, requests_per_second=100_000)},
+    )
+    app = build_app(config, SimulatedClock(NOW))
+    await app.http.aclose()
+    app.http = client(kind)
+    try:
+        started = time.perf_counter()
+        stats = await Daemon(app).poll_job()
+        elapsed = time.perf_counter() - started
+    finally:
+        await app.close()
+        app.store.kw["bind"].dispose()
+    assert stats.polled == count, stats
+    assert stats.failed == 0, stats
+    return {"requests_per_s": len(batches(count)) / elapsed, "shipments_per_s": count / elapsed}
+
+
+async def run(count: int, fetch_rounds: int) -> dict[str, Any]:
+    """Every measurement, side by side in one run."""
+    configure_logging("json", "error")
+    work = batches(count)
+    report: dict[str, Any] = {"shipments": count, "requests": len(work)}
+    with sandbox_carrier() as base, tempfile.TemporaryDirectory() as scratch:
+        await raw_rate(base, work)  # warm-up: the sandbox registers every number once
+        report["raw_aiohttp_rps"] = max([await raw_rate(base, work) for _ in range(fetch_rounds)])
+        for kind in TRANSPORTS:
+            rates = [await get_rate(base, work, kind) for _ in range(fetch_rounds)]
+            report[f"get_{kind}_rps"] = max(rates)
+            rates = [await fetch_rate(base, work, kind) for _ in range(fetch_rounds)]
+            report[f"fetch_{kind}_rps"] = max(rates)
+        for kind in TRANSPORTS:
+            result = await pipeline_rate(base, count, kind, Path(scratch))
+            report[f"pipeline_{kind}_rps"] = result["requests_per_s"]
+            report[f"pipeline_{kind}_shipments_per_s"] = result["shipments_per_s"]
+    raw = report["raw_aiohttp_rps"]
+    for kind in TRANSPORTS:
+        report[f"ratio_get_{kind}"] = report[f"get_{kind}_rps"] / raw
+        report[f"ratio_fetch_{kind}"] = report[f"fetch_{kind}_rps"] / raw
+        report[f"ratio_pipeline_{kind}"] = report[f"pipeline_{kind}_rps"] / raw
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in report.items()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse flags, measure, print the JSON report and a short table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shipments", type=int, default=4000, help="numbers in one poll cycle")
+    parser.add_argument("--rounds", type=int, default=3, help="fetch-only rounds (best kept)")
+    args = parser.parse_args(argv)
+    report = asyncio.run(run(args.shipments, args.rounds))
+    print(json.dumps(report))
+    raw = report["raw_aiohttp_rps"]
+    print(f"raw aiohttp client          {raw:8.1f} req/s   1.00")
+    for kind in TRANSPORTS:
+        for stage in ("get", "fetch", "pipeline"):
+            rate = report[f"{stage}_{kind}_rps"]
+            print(f"{stage:8} {kind:18} {rate:8.1f} req/s   {rate / raw:.3f}")
+
+
+if __name__ == "__main__":
+    main()
