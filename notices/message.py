@@ -64,8 +64,10 @@ def _address(value: str, header: str) -> tuple[str, str]:
     return one_line(name), addr
 
 
-def _encoded(text: str) -> str:
-    return text if text.isascii() else Header(text, "utf-8").encode()
+def _encoded(text: str, header_name: str) -> str:
+    # header_name lets the first encoded word fit beside "Subject: "; without it the generator
+    # folds before the first word and readers see the subject with a leading space.
+    return text if text.isascii() else Header(text, "utf-8", header_name=header_name).encode()
 
 
 def _address_header(value: str, header: str) -> str:
@@ -108,7 +110,7 @@ def build_message(
     if not _MESSAGE_ID.match(message_id):
         raise NoticeError(f"Message-ID {message_id!r} must look like <id@domain>")
     msg = EmailMessage(policy=policy.compat32)
-    msg["Subject"] = _encoded(one_line(notice.subject))
+    msg["Subject"] = _encoded(one_line(notice.subject), "Subject")
     msg["From"] = _address_header(sender, "From")
     msg["To"] = _address_header(recipient, "To")
     if reply_to:
