@@ -240,7 +240,7 @@ def next_poll_delay(
     """How long to wait before polling again, by state; None once the status is final.
 
     Near delivery we look often; during long legs rarely; with every poll that finds nothing
-    new the wait grows, capped at a day.
+    new the wait grows, capped at 8 hours near delivery and a day otherwise.
     """
     if status in FINAL_STATUSES:
         return None
@@ -252,5 +252,7 @@ def next_poll_delay(
         base = timedelta(hours=8)
     else:
         base = timedelta(hours=6)
+    # Near delivery the news comes within hours: backing off never waits past 8 hours there.
+    cap = timedelta(hours=8) if base <= timedelta(hours=3) else timedelta(hours=24)
     grown = base * (1.5 ** min(unchanged_polls, 8))
-    return min(grown, timedelta(hours=24))
+    return min(grown, cap)
