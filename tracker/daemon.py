@@ -211,6 +211,9 @@ class Daemon:
 
     async def drain(self) -> None:
         """Wait for in-flight job runs, up to the configured grace period."""
+        # A run the scheduler created just before the stop has not registered itself yet; one
+        # turn of the loop lets it start (and join _in_flight) instead of being cancelled at exit.
+        await asyncio.sleep(0)
         pending = set(self._in_flight)
         if not pending:
             return

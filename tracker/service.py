@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from tracker.app import TrackerApp
     from tracker.daemon import Daemon
 
+#: seconds a notification may wait for room in systemd's socket queue before it is dropped
+SEND_TIMEOUT = 1.0
 #: settings read once at start; a reload that changes them logs that a restart is needed
 RESTART_ONLY = ("store", "mail", "metrics")
 
@@ -67,6 +69,8 @@ class SystemdNotifier:
                 self._socket = socket.socket(
                     socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC
                 )
+                # A reader that stops reading must not freeze the event loop for good.
+                self._socket.settimeout(SEND_TIMEOUT)
             self._socket.sendto(payload, target)
         except OSError as exc:
             # systemd going away must never take the daemon with it; the log says why.
