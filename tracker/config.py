@@ -219,6 +219,18 @@ class MetricsConfig(_Strict):
     port: int | None = Field(None, ge=1, le=65535)
 
 
+class WebhooksConfig(_Strict):
+    """Inbound pushes (17TRACK's webhook); off unless a port is given (0 = any free port)."""
+
+    host: str = "127.0.0.1"
+    port: int | None = Field(None, ge=0, le=65535)
+    #: environment variable holding 17TRACK's webhook security key (required when on)
+    seventeentrack_key_env: str | None = None
+    #: how long a push holds a shipment; polls skip it meanwhile
+    lease: Duration = timedelta(seconds=60)
+    max_body: int = Field(1024 * 1024, ge=1024)
+
+
 class TrackerConfig(_Strict):
     """The whole configuration file."""
 
@@ -235,6 +247,7 @@ class TrackerConfig(_Strict):
     notices: NoticesConfig = NoticesConfig()
     logging: LoggingConfig = LoggingConfig()
     metrics: MetricsConfig = MetricsConfig()
+    webhooks: WebhooksConfig = WebhooksConfig()
 
 
 def _describe(error: Any) -> str:

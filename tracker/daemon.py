@@ -12,7 +12,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -23,6 +23,15 @@ from tracker.poller import PollStats, poll_due
 from tracker.service import Service, heartbeat_of, status_line
 from tracker.store.daemonlock import single_daemon
 from tracker.timers import TimerStats, run_timers
+from tracker.webhooks import WebhookServer
+
+
+class Hook(Protocol):
+    """Something that runs beside the jobs for the daemon's lifetime (e.g. the webhook server)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 @dataclass
@@ -53,6 +62,10 @@ class Daemon:
         self._last_run: dict[str, datetime] = {}
         self._in_flight: set[asyncio.Task[Any]] = set()
         self.log = get_logger(daemon=app.owner)
+        #: started before the jobs and stopped after they drain, by ``run_forever``
+        self.hooks: list[Hook] = []
+        if app.config.webhooks.port is not None:
+            self.hooks.append(WebhookServer(app))
 
     async def poll_job(self) -> PollStats:
         """Poll until no due shipment is left or a batch comes back short."""
@@ -142,6 +155,17 @@ class Daemon:
             await self._run_forever(stop)
 
     async def _run_forever(self, stop: asyncio.Event | None) -> None:
+        started: list[Hook] = []
+        try:
+            for hook in self.hooks:
+                await hook.start()
+                started.append(hook)
+            await self._run_jobs(stop)
+        finally:
+            for hook in reversed(started):
+                await hook.stop()
+
+    async def _run_jobs(self, stop: asyncio.Event | None) -> None:
         stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,0 +1,231 @@
+"""17TRACK's push webhook over real HTTP on loopback: signed pushes are recorded through the
+poll path (events, status, notices) in one transaction; bad signatures and unknown numbers
+change nothing; a shipment leased by a poll gets 503 so 17TRACK retries."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select, update
+from structlog.testing import capture_logs
+
+from tracker.app import TrackerApp, build_app
+from tracker.clock import SimulatedClock, SystemClock
+from tracker.config import load_config
+from tracker.daemon import Daemon
+from tracker.errors import ConfigError
+from tracker.store.models import Notice, Shipment, TrackingEvent
+from tracker.store.shipments import NewShipment, add_shipments
+from tracker.webhooks import SEVENTEENTRACK_PATH, WebhookServer
+
+KEY = "push-secret"
+START = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "carriers" / "seventeentrack"
+PUSH = (FIXTURE / "webhook.json").read_bytes()
+NUMBER = "RB123456785BR"
+
+
+def sign(body: bytes, key: str = KEY) -> str:
+    return hashlib.sha256(body + b"/" + key.encode()).hexdigest()
+
+
+def write_config(tmp_path: Path, *, key_env: str | None = "TEST_17TRACK_PUSH_KEY") -> Path:
+    lines = [
+        "[store]",
+        f'url = "sqlite:///{tmp_path / "tracker.sqlite3"}"',
+        "[daemon]",
+        'heartbeat_every = "1h"',
+        "[mail]",
+        f'maildir = "{tmp_path / "mail"}"',
+        "[carriers.china_post_17]",
+        'adapter = "seventeentrack"',
+        "[webhooks]",
+        "port = 0",
+    ]
+    if key_env:
+        lines.append(f'seventeentrack_key_env = "{key_env}"')
+    path = tmp_path / "tracker.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def order(number: str, carrier: str) -> NewShipment:
+    return NewShipment(
+        tracking_number=number,
+        carrier=carrier,
+        buyer_email="ana@example.com",
+        buyer_name="Ana Souza",
+        buyer_language="pt",
+        destination_country="BR",
+        origin_country="CN",
+        order_reference=f"ORD-{number}",
+        shipped_at=START - timedelta(days=12),
+    )
+
+
+@pytest.fixture
+async def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[TrackerApp]:
+    monkeypatch.setenv("TEST_17TRACK_PUSH_KEY", KEY)
+    built = build_app(load_config(write_config(tmp_path)), SimulatedClock(START))
+    add_shipments(built.store, [order(NUMBER, "china_post_17"), order(NUMBER, "sandbox")], START)
+    try:
+        yield built
+    finally:
+        await built.close()
+
+
+@pytest.fixture
+async def server(app: TrackerApp) -> AsyncIterator[WebhookServer]:
+    hooks = WebhookServer(app)
+    await hooks.start()
+    try:
+        yield hooks
+    finally:
+        await hooks.stop()
+
+
+async def post(server: WebhookServer, body: bytes, signature: str | None) -> httpx.Response:
+    headers = {"Content-Type": "application/json"}
+    if signature is not None:
+        headers["sign"] = signature
+    async with httpx.AsyncClient() as client:
+        return await client.post(server.url + SEVENTEENTRACK_PATH, content=body, headers=headers)
+
+
+def counts(app: TrackerApp) -> tuple[int, int]:
+    with app.store() as session:
+        events = session.scalar(select(func.count()).select_from(TrackingEvent))
+        notices = session.scalar(select(func.count()).select_from(Notice))
+    return events or 0, notices or 0
+
+
+def shipment(app: TrackerApp, carrier: str) -> Shipment:
+    with app.store() as session:
+        row = session.scalars(select(Shipment).where(Shipment.carrier == carrier)).one()
+        session.expunge(row)
+        return row
+
+
+async def test_signed_push_stores_events_and_queues_notices(
+    app: TrackerApp, server: WebhookServer
+) -> None:
+    with capture_logs() as logs:
+        reply = await post(server, PUSH, sign(PUSH))
+    assert reply.status_code == 200
+    assert reply.json() == {"recorded": 1, "busy": 0, "unknown": 0, "stopped": 0}
+    ours = shipment(app, "china_post_17")
+    assert ours.status == "available_for_pickup"
+    assert ours.lease_owner is None
+    assert ours.lease_until is None
+    with app.store() as session:
+        texts = session.scalars(
+            select(TrackingEvent.text).where(TrackingEvent.shipment_id == ours.id)
+        ).all()
+        kinds = set(session.scalars(select(Notice.kind).where(Notice.shipment_id == ours.id)))
+    assert texts == ["Objeto aguardando retirada no endereço indicado"]
+    assert "arrived_locally" in kinds
+    # the same number under a carrier 17TRACK does not serve is left alone
+    assert shipment(app, "sandbox").status == "pending"
+    recorded = [e for e in logs if e["event"] == "webhook.recorded"]
+    assert recorded[0]["new_events"] == 1
+    assert recorded[0]["notices"] == len(kinds)
+
+    # 17TRACK may deliver a push twice: nothing is stored twice
+    again = await post(server, PUSH, sign(PUSH))
+    assert again.status_code == 200
+    assert counts(app) == (1, len(kinds))
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [None, "", sign(PUSH, "wrong-key"), sign(PUSH + b" "), "zz" * 32],
+    ids=["missing", "empty", "other-key", "other-body", "not-hex"],
+)
+async def test_bad_signature_is_401_and_stores_nothing(
+    app: TrackerApp, server: WebhookServer, signature: str | None
+) -> None:
+    with capture_logs() as logs:
+        reply = await post(server, PUSH, signature)
+    assert reply.status_code == 401
+    assert counts(app) == (0, 0)
+    assert shipment(app, "china_post_17").status == "pending"
+    assert [e["event"] for e in logs if e["event"].startswith("webhook.")] == ["webhook.rejected"]
+
+
+async def test_unknown_number_is_acknowledged_and_ignored(
+    app: TrackerApp, server: WebhookServer
+) -> None:
+    body = PUSH.replace(NUMBER.encode(), b"LX000000000CN")
+    with capture_logs() as logs:
+        reply = await post(server, body, sign(body))
+    assert reply.status_code == 200
+    assert reply.json()["unknown"] == 1
+    assert counts(app) == (0, 0)
+    ignored = [e for e in logs if e["event"] == "webhook.ignored"]
+    assert ignored[0]["reason"] == "unknown"
+
+
+async def test_shipment_leased_by_a_poll_gets_503_then_the_retry_lands(
+    app: TrackerApp, server: WebhookServer
+) -> None:
+    with app.store.begin() as session:
+        session.execute(
+            update(Shipment)
+            .where(Shipment.carrier == "china_post_17")
+            .values(lease_owner="poller", lease_until=START + timedelta(minutes=5))
+        )
+    busy = await post(server, PUSH, sign(PUSH))
+    assert busy.status_code == 503
+    assert busy.headers["Retry-After"] == "30"
+    assert counts(app) == (0, 0)
+    assert shipment(app, "china_post_17").lease_owner == "poller"
+
+    with app.store.begin() as session:
+        session.execute(update(Shipment).values(lease_owner=None, lease_until=None))
+    retried = await post(server, PUSH, sign(PUSH))
+    assert retried.status_code == 200
+    assert counts(app)[0] == 1
+
+
+async def test_garbage_with_a_good_signature_is_400(app: TrackerApp, server: WebhookServer) -> None:
+    reply = await post(server, b"not json", sign(b"not json"))
+    assert reply.status_code == 400
+    assert counts(app) == (0, 0)
+
+
+async def test_daemon_run_forever_starts_and_stops_the_endpoint(app: TrackerApp) -> None:
+    with app.store.begin() as session:  # no poll competes for the lease in this test
+        session.execute(update(Shipment).values(next_poll_at=None))
+    app.clock = SystemClock()  # APScheduler runs on the wall clock
+    daemon = Daemon(app)
+    (hook,) = daemon.hooks
+    assert isinstance(hook, WebhookServer)
+    stop = asyncio.Event()
+    running = asyncio.create_task(daemon.run_forever(stop))
+    for _ in range(200):
+        if hook._runner is not None:
+            break
+        await asyncio.sleep(0.01)
+    url = hook.url + SEVENTEENTRACK_PATH
+    reply = await post(hook, PUSH, sign(PUSH))
+    assert reply.status_code == 200
+    stop.set()
+    await asyncio.wait_for(running, timeout=10)
+    with pytest.raises(httpx.ConnectError):
+        async with httpx.AsyncClient() as client:
+            await client.post(url, content=PUSH)
+
+
+async def test_on_without_a_key_refuses_to_start(tmp_path: Path) -> None:
+    app = build_app(load_config(write_config(tmp_path, key_env=None)), SimulatedClock(START))
+    try:
+        with pytest.raises(ConfigError, match="seventeentrack_key_env"):
+            await WebhookServer(app).start()
+    finally:
+        await app.close()
