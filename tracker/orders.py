@@ -191,7 +191,8 @@ def parse_csv(
     bad: list[RowError] = []
     seen: dict[tuple[str, str], int] = {}
     for row in reader:
-        line = reader.line_num
+        # the line the record starts on: line_num is where it ends, after any quoted line breaks
+        line = reader.line_num - sum(v.count("\n") for v in row.values() if isinstance(v, str))
         try:
             if None in row:
                 raise InputError("more fields than the header has")
