@@ -160,3 +160,32 @@ async def test_two_web_page_carriers_keep_their_config_names(
 def test_unknown_adapter_names_the_adapter(app: TrackerApp) -> None:
     with pytest.raises(PluginError, match="no_such_adapter"):
         app.carrier("ghost")
+
+
+async def test_parse_failure_keeps_the_body_and_spares_the_other_carrier(
+    app: TrackerApp, loopback_http: LoopbackHTTPServer
+) -> None:
+    changed = "<html><body><p>Новый дизайн</p>" + "x" * 10_000 + "</body></html>"
+    loopback_http.route(
+        "GET",
+        "/cyprus_post/track",
+        lambda request: Reply(body=changed, headers={"Content-Type": "text/html; charset=utf-8"}),
+    )
+    add_shipments(
+        app.store,
+        [_order("RR000000001CY", "cyprus_post"), _order("RR000000002BG", "bulgarian_post")],
+        START,
+    )
+    with capture_logs() as logs:
+        stats = await poll_due(app)
+
+    assert (stats.polled, stats.failed) == (1, 1)
+    (failed,) = [e for e in logs if e["event"] == "poll.failed"]
+    assert (failed["carrier"], failed["error_type"]) == ("cyprus_post", "ParseError")
+    assert failed["body"].startswith("<html><body><p>Новый дизайн</p>")  # decoded, size-capped
+    assert len(failed["body"].encode()) <= 4096
+    with app.store() as session:
+        cyprus = session.scalars(select(Shipment).where(Shipment.carrier == "cyprus_post")).one()
+        assert (cyprus.status, cyprus.poll_failures) == ("pending", 1)
+        stored = session.scalars(select(TrackingEvent.carrier)).all()
+    assert stored == ["bulgarian_post"]
