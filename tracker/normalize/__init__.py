@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tracker.normalize.classifier import (
+    DEFAULT_CACHE_SIZE,
     TEXT_LANGUAGES,
     VALID_DETAILS,
     Normalizer,
@@ -30,10 +31,15 @@ __all__ = [
 ]
 
 
-def load_normalizer(extra_rule_files: Sequence[Path] = ()) -> Normalizer:
-    """Built-in rules plus ops rule files (later files win); ConfigError if one is broken."""
+def load_normalizer(
+    extra_rule_files: Sequence[Path] = (), *, cache_size: int = DEFAULT_CACHE_SIZE
+) -> Normalizer:
+    """Built-in rules plus ops rule files (later files win); ConfigError if one is broken.
+
+    ``cache_size`` bounds the memo of recent (carrier, code, text, country); 0 turns it off.
+    """
     rules = load_builtin_rules()
     ops_ids: list[str] = []
     for path in extra_rule_files:
         ops_ids.extend(merge_ops_file(rules, Path(path)))
-    return Normalizer(rules, ops_ids)
+    return Normalizer(rules, ops_ids, cache_size=cache_size)

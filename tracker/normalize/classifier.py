@@ -1,12 +1,21 @@
-"""The classifier: carrier code maps, then UPU EMSEVT codes, then language-aware phrase rules."""
+"""The classifier: carrier code maps, then UPU EMSEVT codes, then language-aware phrase rules.
+
+Phrase rules are matched cheaply even when an event's wording has never been seen before: every
+phrase is reduced at load time to the literal strings one of which any match must contain (its
+"anchors"), the anchors are indexed by their first three characters, and for each event only the
+phrases whose anchors occur in the text run their full regular expression, in priority order.
+"""
 
 from __future__ import annotations
 
+import importlib
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
+from itertools import pairwise
+from typing import Any
 
 from tracker.model import Classification, Detail, RawEvent, Status
 
@@ -45,17 +54,78 @@ _WORD_START_LANGUAGES = frozenset({"en", "ru", "pt", "es", "fr", "it", "pl", "nl
 _SCRIPT_LANGUAGES = {"zh", "ru"}
 
 UNKNOWN = Classification(Status.UNKNOWN)
-_CACHE_SIZE = 1 << 16
+DEFAULT_CACHE_SIZE = 1 << 16
 
 
 # letters that carry no combining mark under NFKD but are "accented" to a reader
 _BASE_LETTERS = str.maketrans({"ł": "l", "đ": "d", "ø": "o", "œ": "oe", "æ": "ae", "ı": "i"})
 
 
+def _code_point_class(codes: Iterable[int]) -> str:
+    """A regex character class matching exactly ``codes``."""
+    spans: list[list[int]] = []
+    for code in sorted(codes):
+        if spans and spans[-1][1] == code - 1:
+            spans[-1][1] = code
+        else:
+            spans.append([code, code])
+    parts = (
+        re.escape(chr(lo)) if lo == hi else f"{re.escape(chr(lo))}-{re.escape(chr(hi))}"
+        for lo, hi in spans
+    )
+    return f"[{''.join(parts)}]"
+
+
+def _fold_char(ch: str) -> str:
+    """Fold one character of casefolded text: base letters, NFKD, combining marks dropped."""
+    decomposed = unicodedata.normalize("NFKD", ch.translate(_BASE_LETTERS))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+class _FoldTable(dict[str, str]):
+    """Character -> its fold, worked out the first time it is needed."""
+
+    def __missing__(self, ch: str) -> str:
+        folded = self[ch] = _fold_char(ch)
+        return folded
+
+
+_FOLD_TABLE = _FoldTable()
+# Characters folding may change (a superset is fine: the table maps the rest to themselves):
+# those with a decomposition, combining marks, the base letters, Hangul syllables (decomposed
+# by rule, not by table) and everything outside the Basic Multilingual Plane.
+_CHANGING = re.compile(
+    _code_point_class(
+        code
+        for code in range(0x80, 0x10000)
+        if not 0xD800 <= code < 0xE000
+        and (
+            unicodedata.decomposition(chr(code))
+            or unicodedata.combining(chr(code))
+            or code in _BASE_LETTERS
+        )
+    )[:-1]
+    + "\\uac00-\\ud7a3\\U00010000-\\U0010FFFF]"
+)
+
+
+def _fold_match(found: re.Match[str]) -> str:
+    return _FOLD_TABLE[found.group()]
+
+
 def fold(text: str) -> str:
-    """Casefold and strip accents so phrase rules match "Entregue" and "ENTREGUE" alike."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_BASE_LETTERS))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    """Casefold and strip accents so phrase rules match "Entregue" and "ENTREGUE" alike.
+
+    Casefold, then replace the letters of ``_BASE_LETTERS``, decompose (NFKD) and drop combining
+    marks. All of these act character by character (the marks NFKD could reorder are dropped), so
+    after one C-level casefold only the few characters that change are touched.
+    """
+    if text.isascii():
+        return text.lower()  # casefold of ASCII is lower(), and ASCII has nothing to drop
+    folded = text.casefold()
+    if _CHANGING.search(folded) is None:
+        return folded
+    return _CHANGING.sub(_fold_match, folded)
 
 
 def _fold_pattern(pattern: str) -> str:
@@ -88,56 +158,328 @@ class RuleSet:
     refinable: set[str] = field(default_factory=set)
 
 
-class _PhraseMatcher:
-    """One combined regex over ordered rules: the first rule in order wins, not the first hit."""
+# --- anchors: literal strings one of which every match of a phrase contains --------------------
 
-    def __init__(self, rules: Sequence[TextRule], *, word_start: bool = False) -> None:
-        self._results = [Classification(r.status, r.detail, r.rule_id) for r in rules]
-        branches = (
-            f"(?P<r{i}>{'|'.join(_fold_pattern(p) for p in r.phrases)})"
-            for i, r in enumerate(rules)
-        )
-        # zero-width lookahead: every position is tried, so overlapping hits are all seen;
-        # anchoring at word starts skips most positions cheaply where words are space-separated
-        anchor = r"\b" if word_start else ""
-        self._regex = re.compile(f"{anchor}(?=(?:{'|'.join(branches)}))") if rules else None
+# the regex parser of the standard library (``re._parser`` in Python 3.11; no type stubs)
+_sre: Any = importlib.import_module("re._parser")
+_LITERAL, _IN, _RANGE, _BRANCH = _sre.LITERAL, _sre.IN, _sre.RANGE, _sre.BRANCH
+_SUBPATTERN, _AT, _ASSERT, _ASSERT_NOT = _sre.SUBPATTERN, _sre.AT, _sre.ASSERT, _sre.ASSERT_NOT
+_REPEATS = (_sre.MAX_REPEAT, _sre.MIN_REPEAT)
+_IGNORECASE = int(re.IGNORECASE)
+#: the most strings an exact set may hold before it stops being worth enumerating
+_MAX_EXACT = 48
 
-    def match(self, folded: str) -> Classification | None:
-        """The highest-priority rule with a phrase anywhere in ``folded``, or None."""
-        if self._regex is None:
+
+def phrase_anchors(folded_phrase: str) -> frozenset[str] | None:
+    """Strings one of which every match of ``folded_phrase`` contains; None if none are known.
+
+    Conservative: whenever the pattern uses something the analysis does not follow (character
+    classes, unbounded repeats, case-insensitive flags), that part simply yields no anchor.
+    """
+    parsed = _sre.parse(folded_phrase)
+    if parsed.state.flags & _IGNORECASE:
+        return None
+    return _requirement(list(parsed))
+
+
+def _requirement(items: list[Any]) -> frozenset[str] | None:
+    options: list[frozenset[str]] = []
+    run: frozenset[str] = frozenset({""})
+    literal = ""  # the current stretch of single characters (one string: cheap to look for)
+    for op, av in items:
+        exact = _exact_item(op, av)
+        if exact is not None and len(exact) == 1:
+            literal += next(iter(exact))
+        else:
+            options.append(frozenset({literal}))
+            literal = ""
+        if exact is not None:
+            if len(run) * len(exact) <= _MAX_EXACT:
+                run = frozenset(a + b for a in run for b in exact)
+            else:
+                options.append(run)
+                run = exact
+            continue
+        options.append(run)
+        run = frozenset({""})
+        inner = _inner_requirement(op, av)
+        if inner is not None:
+            options.append(inner)
+    options += (run, frozenset({literal}))
+    valid = [o for o in options if "" not in o]
+    return max(valid, key=_anchor_score, default=None)
+
+
+def _anchor_score(anchors: frozenset[str]) -> tuple[int, int, int]:
+    shortest = min(len(a) for a in anchors)
+    # four characters or more go into the sparse index; past six, fewer strings beat longer ones
+    return (shortest >= 4, min(shortest, 6), -len(anchors))
+
+
+def _inner_requirement(op: Any, av: Any) -> frozenset[str] | None:
+    if op is _SUBPATTERN:
+        return None if av[1] & _IGNORECASE else _requirement(list(av[3]))
+    if op is _BRANCH:
+        union: set[str] = set()
+        for alternative in av[1]:
+            found = _requirement(list(alternative))
+            if found is None:
+                return None
+            union |= found
+        return frozenset(union)
+    if op in _REPEATS and av[0] >= 1:
+        return _requirement(list(av[2]))
+    return None
+
+
+def _exact(items: Iterable[Any]) -> frozenset[str] | None:
+    """Every string ``items`` can match, if they are few; else None."""
+    result: frozenset[str] = frozenset({""})
+    for op, av in items:
+        exact = _exact_item(op, av)
+        if exact is None or len(result) * len(exact) > _MAX_EXACT:
             return None
-        best: int | None = None
-        for m in self._regex.finditer(folded):
-            index = int(str(m.lastgroup)[1:])
-            if best is None or index < best:
-                best = index
-                if index == 0:
-                    break
-        return None if best is None else self._results[best]
+        result = frozenset(a + b for a in result for b in exact)
+    return result
+
+
+def _exact_item(op: Any, av: Any) -> frozenset[str] | None:
+    if op is _LITERAL:
+        return frozenset({chr(av)})
+    if op is _AT or op is _ASSERT or op is _ASSERT_NOT:
+        return frozenset({""})  # zero-width: adds no characters
+    if op is _IN:
+        chars: set[str] = set()
+        for kind, value in av:
+            if kind is _LITERAL:
+                chars.add(chr(value))
+            elif kind is _RANGE and value[1] - value[0] < 16:
+                chars.update(chr(c) for c in range(value[0], value[1] + 1))
+            else:
+                return None  # negated sets, categories such as \w, wide ranges
+        return frozenset(chars) if len(chars) <= _MAX_EXACT else None
+    if op is _SUBPATTERN:
+        return None if av[1] & _IGNORECASE else _exact(av[3])
+    if op is _BRANCH:
+        union: set[str] = set()
+        for alternative in av[1]:
+            found = _exact(alternative)
+            if found is None:
+                return None
+            union |= found
+        return frozenset(union) if len(union) <= _MAX_EXACT else None
+    if op in _REPEATS and av[1] <= 4:
+        lo, hi, sub = av
+        once = _exact(sub)
+        if once is None:
+            return None
+        total: set[str] = set()
+        power: frozenset[str] = frozenset({""})
+        for count in range(hi + 1):
+            if count >= lo:
+                total |= power
+            if count < hi:
+                if len(power) * len(once) > _MAX_EXACT:
+                    return None
+                power = frozenset(a + b for a in power for b in once)
+        return frozenset(total) if len(total) <= _MAX_EXACT else None
+    return None
+
+
+_NON_LATIN = re.compile("[\u4e00-\u9fff\u0400-\u04ff]")
+_CJK = re.compile("[\u2e80-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]")
+
+# --- the phrase index ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Phrase:
+    """One phrase of one rule, compiled; ``anchored`` when it must also begin a word."""
+
+    result: Classification
+    lang: str | None  # None for ops rules, which are tried first whatever the language
+    fallback: bool
+    plain: re.Pattern[str]
+    word_start: bool
+
+    def search(self, folded: str) -> bool:
+        found = self.plain.search(folded)
+        if found is None:
+            return False
+        if not self.word_start:
+            return True
+        anchored = _anchored(self.plain.pattern)
+        if anchored.match(folded, found.start()):
+            return True
+        # the first hit is inside a word; a later one may still begin a word
+        return anchored.search(folded) is not None
+
+
+@cache
+def _anchored(pattern: str) -> re.Pattern[str]:
+    """``pattern`` matched only where a word begins (compiled when first needed)."""
+    return re.compile(rf"\b(?:{pattern})")
+
+
+class _PhraseIndex:
+    """Ops and built-in phrases behind an anchor index; the first phrase in priority order wins.
+
+    Priority: ops rules (in file order), then every language's specific rules, then every
+    language's catch-alls; languages in the order the text's script and country suggest.
+    """
+
+    def __init__(self, ops: Sequence[TextRule], builtin: Sequence[TextRule]) -> None:
+        phrases: list[_Phrase] = []
+        for is_ops, rule in (*((True, r) for r in ops), *((False, r) for r in builtin)):
+            word_start = not is_ops and rule.lang in _WORD_START_LANGUAGES
+            result = Classification(rule.status, rule.detail, rule.rule_id)
+            for text in rule.phrases:
+                folded = _fold_pattern(text)
+                phrases.append(
+                    _Phrase(
+                        result,
+                        None if is_ops else rule.lang,
+                        rule.fallback,
+                        re.compile(folded),
+                        word_start,
+                    )
+                )
+        self._phrases = tuple(phrases)
+        by_anchor: dict[str, list[int]] = {}
+        always: list[int] = []
+        for index, compiled in enumerate(phrases):
+            anchors = phrase_anchors(compiled.plain.pattern)
+            if anchors is None:
+                always.append(index)
+            for anchor in anchors or ():
+                by_anchor.setdefault(anchor, []).append(index)
+        # Long anchors sit in a sparse index: the text's three-character windows are read only at
+        # even positions, so an anchor of four or more characters always covers one of them, at
+        # an even or an odd offset of its own; it is filed under its least common window of each
+        # parity. Short anchors are looked for one by one (non-Latin ones, Chinese words mostly,
+        # through their own index of every two-character window, only for non-ASCII text).
+        spread: dict[str, int] = {}
+        for anchor in by_anchor:
+            for window in {anchor[i : i + 3] for i in range(len(anchor) - 2)}:
+                spread[window] = spread.get(window, 0) + 1
+        sparse: dict[tuple[str, ...], dict[str, tuple[int, ...]]] = {}
+        dense: dict[tuple[str, ...], dict[str, tuple[int, ...]]] = {}
+        short_ascii: list[tuple[str, tuple[int, ...]]] = []
+        short_other: list[tuple[str, tuple[int, ...]]] = []
+        for anchor, ids in by_anchor.items():
+            if len(anchor) >= 4:
+                for parity in (0, 1):
+                    offsets = range(parity, len(anchor) - 2, 2)
+                    window = min((anchor[i : i + 3] for i in offsets), key=spread.__getitem__)
+                    sparse.setdefault(tuple(window), {})[anchor] = tuple(ids)
+            elif anchor.isascii():
+                short_ascii.append((anchor, tuple(ids)))
+            elif len(anchor) < 2 or _CJK.search(anchor) is None:
+                short_other.append((anchor, tuple(ids)))
+            else:  # only a text with Chinese characters can hold these
+                dense.setdefault(tuple(anchor[:2]), {})[anchor] = tuple(ids)
+        self._sparse = {key: tuple(group.items()) for key, group in sparse.items()}
+        self._sparse_keys = frozenset(self._sparse)
+        self._dense = {key: tuple(group.items()) for key, group in dense.items()}
+        self._dense_keys = frozenset(self._dense)
+        self._short_ascii = tuple(short_ascii)
+        # one C-level scan tells whether any short anchor is there at all (usually none is)
+        self._short_gate = re.compile("|".join(re.escape(a) for a, _ in short_ascii) or "(?!)")
+        self._short_other = tuple(short_other)
+        self._always = frozenset(always)
+        self._ranks: dict[tuple[str, ...], tuple[int, ...]] = {}
+
+    @property
+    def unanchored(self) -> int:
+        """How many phrases have no anchor and so are tried on every text."""
+        return len(self._always)
+
+    def match(self, folded: str, order: tuple[str, ...]) -> Classification | None:
+        """The highest-priority phrase found in ``folded``, trying only phrases it may contain."""
+        candidates = set(self._always)
+        sparse = self._sparse
+        even = zip(folded[0::2], folded[1::2], folded[2::2], strict=False)
+        for key in self._sparse_keys.intersection(even):
+            for anchor, ids in sparse[key]:
+                if anchor in folded:
+                    candidates.update(ids)
+        if self._short_gate.search(folded):
+            for anchor, ids in self._short_ascii:
+                if anchor in folded:
+                    candidates.update(ids)
+        if not folded.isascii():
+            for anchor, ids in self._short_other:
+                if anchor in folded:
+                    candidates.update(ids)
+            if _CJK.search(folded):
+                dense = self._dense
+                for key in self._dense_keys.intersection(pairwise(folded)):
+                    for anchor, ids in dense[key]:
+                        if len(anchor) == 2 or anchor in folded:
+                            candidates.update(ids)
+        if not candidates:
+            return None
+        rank = self._ranks.get(order)
+        if rank is None:
+            rank = self._rank(order)
+        excluded = len(self._phrases)
+        phrases = self._phrases
+        for index in sorted(candidates, key=rank.__getitem__):
+            if rank[index] >= excluded:
+                break
+            if phrases[index].search(folded):
+                return phrases[index].result
+        return None
+
+    def match_all(self, folded: str, order: tuple[str, ...]) -> Classification | None:
+        """The same answer as ``match`` by trying every phrase: the reference for tests."""
+        rank = self._rank(order)
+        for index in sorted(range(len(self._phrases)), key=rank.__getitem__):
+            if rank[index] < len(self._phrases) and self._phrases[index].search(folded):
+                return self._phrases[index].result
+        return None
+
+    def _rank(self, order: tuple[str, ...]) -> tuple[int, ...]:
+        """Each phrase's place in the priority order for ``order``; excluded ones sort last."""
+        lang_rank = {lang: i for i, lang in enumerate(order)}
+        places = []
+        for index, phrase in enumerate(self._phrases):
+            if phrase.lang is None:
+                places.append((0, 0, index))
+            elif phrase.lang in lang_rank:
+                places.append((1 + phrase.fallback, lang_rank[phrase.lang], index))
+        rank = [len(self._phrases)] * len(self._phrases)
+        for place, (*_, index) in enumerate(sorted(places)):
+            rank[index] = place
+        frozen = tuple(rank)
+        self._ranks[order] = frozen
+        return frozen
 
 
 class Normalizer:
-    """Classifies raw events with a fixed rule set; cheap to call, safe to share between threads."""
+    """Classifies raw events with a fixed rule set; cheap to call, safe to share between threads.
 
-    def __init__(self, rules: RuleSet, ops_rule_ids: Iterable[str] = ()) -> None:
+    Results are memoised for repeated (carrier, code, text, country); ``cache_size=0`` turns the
+    memo off, which is how the benchmark measures wording never seen before.
+    """
+
+    def __init__(
+        self,
+        rules: RuleSet,
+        ops_rule_ids: Iterable[str] = (),
+        *,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+    ) -> None:
         self._carriers = dict(rules.carriers)
         self._codes = {family: dict(table) for family, table in rules.codes.items()}
         self._refinable = frozenset(rules.refinable)
         ops_ids = frozenset(ops_rule_ids)
-        self._ops = _PhraseMatcher([r for r in rules.text if r.rule_id in ops_ids])
         builtin = [r for r in rules.text if r.rule_id not in ops_ids]
         self._fallback_ids = frozenset(r.rule_id for r in builtin if r.fallback)
-        self._tiers = tuple(
-            {
-                lang: _PhraseMatcher(
-                    [r for r in builtin if r.lang == lang and r.fallback is tier],
-                    word_start=lang in _WORD_START_LANGUAGES,
-                )
-                for lang in {r.lang for r in builtin}
-            }
-            for tier in (False, True)
+        self._phrases = _PhraseIndex([r for r in rules.text if r.rule_id in ops_ids], builtin)
+        self._cached = (
+            lru_cache(maxsize=cache_size)(self._classify) if cache_size > 0 else self._classify
         )
-        self._cached = lru_cache(maxsize=_CACHE_SIZE)(self._classify)
 
     def classify(self, raw: RawEvent) -> Classification:
         """Status, detail and rule id for ``raw``; ``Status.UNKNOWN`` when no rule applies."""
@@ -175,42 +517,44 @@ class Normalizer:
 
     def _by_text(self, text: str, country: str | None) -> Classification | None:
         folded = fold(text)
-        found = self._ops.match(folded)
-        if found is not None:
-            return found
-        order = _language_order(folded, country)
-        for tier in self._tiers:
-            for lang in order:
-                matcher = tier.get(lang)
-                found = matcher.match(folded) if matcher is not None else None
-                if found is not None:
-                    return found
-        return None
+        return self._phrases.match(folded, _language_order(folded, country))
+
+    def classify_text_exhaustively(self, text: str, country: str | None = None) -> Classification:
+        """Phrase rules alone, every phrase tried without the index (tests compare the two)."""
+        folded = fold(text)
+        return self._phrases.match_all(folded, _language_order(folded, country)) or UNKNOWN
+
+    def classify_text(self, text: str, country: str | None = None) -> Classification:
+        """Phrase rules alone, through the anchor index."""
+        return self._by_text(text, country) or UNKNOWN
+
+    @property
+    def unanchored_phrases(self) -> int:
+        """How many phrases the index cannot skip (each costs a regex search on every text)."""
+        return self._phrases.unanchored
 
 
 def _carrier_key(carrier: str) -> str:
     return carrier.strip().casefold().replace("-", "_").replace(" ", "_")
 
 
-@lru_cache(maxsize=4096)
 def _script_lang(folded: str) -> str | None:
     """The language a non-Latin script implies (Chinese or Cyrillic), else None."""
-    for ch in folded:
-        if "\u4e00" <= ch <= "\u9fff":
-            return "zh"
-        if "\u0400" <= ch <= "\u04ff":
-            return "ru"
-    return None
+    if folded.isascii():
+        return None
+    found = _NON_LATIN.search(folded)
+    if found is None:
+        return None
+    return "ru" if "\u0400" <= found.group() <= "\u04ff" else "zh"
 
 
 def _language_order(folded: str, country: str | None) -> tuple[str, ...]:
-    script = _script_lang(folded)
-    hints = (script, _COUNTRY_LANG.get((country or "").upper()), "en")
-    order = _ordered(tuple(h for h in hints if h))
-    # Latin-only text cannot match Chinese or Cyrillic phrases
-    return order if script else tuple(lang for lang in order if lang not in _SCRIPT_LANGUAGES)
+    return _order_for(_script_lang(folded), _COUNTRY_LANG.get((country or "").upper()))
 
 
 @lru_cache(maxsize=256)
-def _ordered(first: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys((*first, *TEXT_LANGUAGES)))
+def _order_for(script: str | None, country_lang: str | None) -> tuple[str, ...]:
+    hints = (script, country_lang, "en")
+    order = tuple(dict.fromkeys((*(h for h in hints if h), *TEXT_LANGUAGES)))
+    # Latin-only text cannot match Chinese or Cyrillic phrases
+    return order if script else tuple(lang for lang in order if lang not in _SCRIPT_LANGUAGES)

@@ -1,0 +1,101 @@
+"""The anchor index must pick exactly the rule that trying every phrase in order would pick."""
+
+from __future__ import annotations
+
+import json
+import random
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from tracker.normalize import Normalizer, fold, load_normalizer
+from tracker.normalize.classifier import phrase_anchors
+
+DEVSET = Path(__file__).with_name("devset.jsonl")
+_BASE = str.maketrans({"ł": "l", "đ": "d", "ø": "o", "œ": "oe", "æ": "ae", "ı": "i"})
+
+
+def reference_fold(text: str) -> str:
+    """The original definition: casefold, base letters, NFKD, combining marks dropped."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_BASE))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@pytest.fixture(scope="module")
+def normalizer() -> Normalizer:
+    return load_normalizer(cache_size=0)
+
+
+def test_fast_fold_equals_reference_for_every_bmp_character() -> None:
+    chars = [chr(c) for c in range(0x10000) if not 0xD800 <= c < 0xE000]
+    mismatches = [ch for ch in chars if fold(ch) != reference_fold(ch)]
+    assert mismatches == []
+    for text in ("Ǽ Ø ǿ Ɫódź ÉCOLE", "Przesyłka DORĘCZONA", "ﬁnal ＡＢＣ ①", "Ёлка й", "𝐀x̃"):
+        assert fold(text) == reference_fold(text), text
+
+
+def _texts() -> list[str]:
+    rows = [json.loads(line) for line in DEVSET.read_text("utf-8").splitlines() if line.strip()]
+    texts = [row["text"] for row in rows if row["text"]]
+    words = [word for text in texts for word in text.split()]
+    rng = random.Random(11)
+    noise = ["Moscow 101000", "São Paulo", "【深圳市】", "Łódź", "12.03.2024 14:05", "-", "x"]
+    variants = list(texts)
+    for text in texts:
+        for _ in range(4):
+            parts = [text]
+            for _ in range(rng.randint(1, 3)):
+                parts.insert(rng.randint(0, len(parts)), rng.choice(noise + words))
+            variants.append(" ".join(parts))
+    variants += [" ".join(rng.choices(words, k=rng.randint(1, 6))) for _ in range(2000)]
+    return variants
+
+
+def test_index_agrees_with_trying_every_phrase(normalizer: Normalizer) -> None:
+    countries = [None, "CN", "RU", "BR", "DE", "FR", "PL", "NL", "IT", "ES", "US"]
+    disagreements = []
+    for i, text in enumerate(_texts()):
+        country = countries[i % len(countries)]
+        fast = normalizer.classify_text(text, country)
+        slow = normalizer.classify_text_exhaustively(text, country)
+        if fast != slow:
+            disagreements.append((text, country, fast, slow))
+    assert disagreements == []
+
+
+def test_every_builtin_phrase_has_an_anchor(normalizer: Normalizer) -> None:
+    # a phrase without one costs a regex search on every event
+    assert normalizer.unanchored_phrases == 0
+
+
+@pytest.mark.parametrize(
+    ("pattern", "must_hold"),
+    [
+        ("delivered", {"delivered"}),
+        ("return(ing)? to (the )?(sender|shipper)", {"return"}),
+        ("(held|hold)( \\w+){0,2} (by|in) customs", {" customs"}),
+        ("dut(y|ies)", {"duty", "duties"}),
+        ("(?i)delivered", None),
+        ("\\w+ed", {"ed"}),
+        ("\\w+", None),
+    ],
+)
+def test_phrase_anchors(pattern: str, must_hold: set[str] | None) -> None:
+    anchors = phrase_anchors(pattern)
+    if must_hold is None:
+        assert anchors is None
+    else:
+        assert anchors is not None
+        assert set(anchors) == must_hold
+
+
+def test_ops_phrase_without_anchor_is_still_matched(tmp_path: Path) -> None:
+    ops = tmp_path / "rules.toml"
+    ops.write_text(
+        '[[text]]\nid = "acme.code"\nstatus = "delivered"\nphrases = ["^\\\\d{6}$"]\n', "utf-8"
+    )
+    custom = load_normalizer([ops], cache_size=0)
+    assert custom.unanchored_phrases == 1
+    assert custom.classify_text("123456").rule == "acme.code"
+    assert custom.classify_text("1234567").rule is None
