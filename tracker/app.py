@@ -118,9 +118,12 @@ class TrackerApp:
         return runtime
 
     async def close(self) -> None:
-        """Release network resources."""
+        """Release network resources and the database connections."""
         await self.http.aclose()
         await self.transport.close()
+        engine = self.store.kw.get("bind")
+        if engine is not None:
+            engine.dispose()
 
 
 def build_app(config: TrackerConfig, clock: Clock, *, owner: str | None = None) -> TrackerApp:

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -24,11 +25,18 @@ from tracker.errors import (
     PluginError,
 )
 from tracker.eventlog import get_logger
-from tracker.model import TrackedEvent, TrackingResult
+from tracker.model import Status, TrackedEvent, TrackingResult
 from tracker.resilience import backoff
 from tracker.store.models import Shipment
-from tracker.store.shipments import ClaimedShipment, claim_due_for_poll, with_leased
-from tracker.transitions import apply_decision
+from tracker.store.shipments import (
+    ClaimedShipment,
+    claim_due_for_poll,
+    known_fingerprints,
+    leased_shipments,
+    unseen,
+    with_leased,
+)
+from tracker.transitions import record_poll
 
 RETRY_BASE = timedelta(minutes=15)
 RETRY_CAP = timedelta(hours=12)
@@ -105,8 +113,16 @@ async def _poll_batch(
     await runtime.limiter.acquire()
     started = time.monotonic()
     try:
-        reply = await adapter.fetch(app.http, numbers)
-        results = adapter.parse(reply)
+        try:
+            reply = await adapter.fetch(app.http, numbers)
+            results = adapter.parse(reply)
+        except CarrierError:
+            raise
+        except Exception as exc:  # a plugin bug must fail this batch, not the whole poll job
+            raise CarrierError(
+                f"{runtime.name}: adapter failed unexpectedly: {type(exc).__name__}: {exc}",
+                carrier=runtime.name,
+            ) from exc
     except CarrierError as exc:
         app.metrics.poll_finished(runtime.name, len(batch), time.monotonic() - started, exc)
         now = app.clock.now()
@@ -129,40 +145,117 @@ async def _poll_batch(
     if runtime.breaker.record_success():
         log.info("carrier.circuit_closed")
     by_number = {r.tracking_number.upper(): r for r in results}
-    for item in batch:
-        result = by_number.get(
-            item.tracking_number.upper(), TrackingResult(item.tracking_number, not_found=True)
+    pairs = [
+        (
+            item,
+            by_number.get(
+                item.tracking_number.upper(), TrackingResult(item.tracking_number, not_found=True)
+            ),
         )
-        new_events, notices = await asyncio.to_thread(_store_result, app, item, result)
-        stats.polled += 1
-        stats.new_events += new_events
-        stats.notices += notices
-        stats.by_carrier[runtime.name] += 1
+        for item in batch
+    ]
+    recorded = await asyncio.to_thread(_store_batch, app, pairs)
+    stats.polled += recorded.polled
+    stats.new_events += recorded.new_events
+    stats.notices += recorded.notices
+    stats.by_carrier[runtime.name] += recorded.polled
 
 
-def _store_result(
-    app: TrackerApp, item: ClaimedShipment, result: TrackingResult
-) -> tuple[int, int]:
-    """Classify and record one shipment's result in one transaction."""
+@dataclass
+class _Recorded:
+    polled: int = 0
+    new_events: int = 0
+    notices: int = 0
+
+
+def _classify(app: TrackerApp, result: TrackingResult) -> list[TrackedEvent]:
+    return [TrackedEvent(raw, app.normalizer.classify(raw)) for raw in result.events]
+
+
+def _store_batch(app: TrackerApp, pairs: list[tuple[ClaimedShipment, TrackingResult]]) -> _Recorded:
+    """Record one carrier reply in one transaction; if anything in it fails, record each
+    shipment on its own so one bad shipment cannot hold back the others."""
     now = app.clock.now()
-    tracked = [TrackedEvent(raw, app.normalizer.classify(raw)) for raw in result.events]
-    counts = [0, 0]
+    tracked = {item.id: _classify(app, result) for item, result in pairs}
+    try:
+        return _store_together(app, pairs, tracked, now)
+    except Exception:  # isolation is the point: any failure falls back to one-by-one
+        get_logger(carrier=pairs[0][0].carrier).exception(
+            "poll.batch_store_failed", size=len(pairs)
+        )
+    recorded = _Recorded()
+    for item, result in pairs:
+        try:
+            part = _store_together(app, [(item, result)], tracked, now)
+        except Exception:  # this shipment stays leased and is retried when the lease expires
+            _log_for(item).exception("poll.store_failed")
+            continue
+        recorded.polled += part.polled
+        recorded.new_events += part.new_events
+        recorded.notices += part.notices
+    return recorded
 
-    def work(session: Session, shipment: Shipment) -> None:
-        outcome = apply_decision(app, session, shipment, tracked, result, now)
-        counts[0], counts[1] = outcome.new_events, outcome.notices
 
-    log = get_logger(
+def _store_together(
+    app: TrackerApp,
+    pairs: list[tuple[ClaimedShipment, TrackingResult]],
+    tracked: dict[int, list[TrackedEvent]],
+    now: datetime,
+) -> _Recorded:
+    recorded = _Recorded()
+    logs: list[tuple[ClaimedShipment, str, dict[str, Any]]] = []
+    with app.store.begin() as session:
+        shipments = {
+            s.id: s for s in leased_shipments(session, [i.id for i, _ in pairs], app.owner)
+        }
+        known = known_fingerprints(session, list(shipments))
+        for item, result in pairs:
+            shipment = shipments.get(item.id)
+            if shipment is None:
+                logs.append((item, "poll.lease_lost", {}))
+                continue
+            events = tracked[item.id]
+            fresh = unseen(events, known[item.id])
+            outcome = record_poll(app, session, shipment, events, result, now, known[item.id])
+            shipment.lease_owner = None
+            shipment.lease_until = None
+            recorded.polled += 1
+            recorded.new_events += outcome.new_events
+            recorded.notices += outcome.notices
+            for event in fresh:
+                if event.status is Status.UNKNOWN:
+                    logs.append(
+                        (
+                            item,
+                            "event.unclassified",
+                            {"text": event.raw.text, "code": event.raw.code},
+                        )
+                    )
+            logs.append(
+                (
+                    item,
+                    "poll.succeeded",
+                    {
+                        "new_events": outcome.new_events,
+                        "notices": outcome.notices,
+                        "not_found": result.not_found,
+                    },
+                )
+            )
+    # Logged only once the transaction committed, so the log never claims what was rolled back.
+    for item, event_name, fields in logs:
+        log = _log_for(item)
+        if event_name == "poll.succeeded":
+            log.info(event_name, **fields)
+        else:
+            log.warning(event_name, **fields)
+    return recorded
+
+
+def _log_for(item: ClaimedShipment) -> Any:
+    return get_logger(
         shipment_id=item.id, carrier=item.carrier, tracking_number=item.tracking_number
     )
-    if not with_leased(app.store, item.id, app.owner, work):
-        log.warning("poll.lease_lost")
-        return 0, 0
-    for event in tracked:
-        if event.status.value == "unknown":
-            log.warning("event.unclassified", text=event.raw.text, code=event.raw.code)
-    log.info("poll.succeeded", new_events=counts[0], notices=counts[1], not_found=result.not_found)
-    return counts[0], counts[1]
 
 
 async def _record_failures(

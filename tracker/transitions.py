@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from tracker.lanes import LaneEstimate
 from tracker.milestones import Decision, Due, ShipmentFacts, decide, next_poll_delay
-from tracker.model import Milestone, Status, TrackedEvent, TrackingResult
+from tracker.model import Detail, Milestone, Status, TrackedEvent, TrackingResult
 from tracker.resilience import jitter_fraction
 from tracker.sendtime import schedule_notice
 from tracker.store.models import Shipment
@@ -27,6 +27,7 @@ from tracker.store.shipments import (
     insert_new_events,
     last_notice_time,
     timeline,
+    unseen,
 )
 
 if TYPE_CHECKING:
@@ -66,9 +67,13 @@ def apply_decision(
     tracked: Sequence[TrackedEvent],
     result: TrackingResult | None,
     now: datetime,
+    known: set[str] | None = None,
 ) -> Outcome:
-    """Store new events, re-decide the shipment and queue the notices that became due."""
-    added = insert_new_events(session, shipment, tracked, now) if tracked else 0
+    """Store new events, re-decide the shipment and queue the notices that became due.
+
+    ``known`` (the stored fingerprints, when the caller already fetched them) saves a query.
+    """
+    added = insert_new_events(session, shipment, tracked, now, known) if tracked else 0
     session.flush()
     events = timeline(session, shipment.id)
     limits = app.config.thresholds.for_shipment(shipment.carrier, shipment.destination_country)
@@ -115,14 +120,48 @@ def _update_shipment(
     shipment.delivered_at = decision.delivered_at
     shipment.next_timer_at = decision.next_timer_at
     if polled:
-        shipment.last_polled_at = now
-        shipment.poll_failures = 0
-        shipment.unchanged_polls = 0 if added else shipment.unchanged_polls + 1
-        delay = next_poll_delay(decision.status, decision.detail, shipment.unchanged_polls)
-        shipment.next_poll_at = None if delay is None else now + _spread(delay, shipment)
+        _schedule_next_poll(shipment, decision.status, decision.detail, now, changed=added > 0)
     elif decision.final:
         shipment.next_poll_at = None
     return changed
+
+
+def record_poll(
+    app: TrackerApp,
+    session: Session,
+    shipment: Shipment,
+    tracked: Sequence[TrackedEvent],
+    result: TrackingResult,
+    now: datetime,
+    known: set[str],
+) -> Outcome:
+    """Record one poll's result. Most polls bring nothing new: those only reschedule the next
+    poll, without loading the timeline or re-deciding anything (timers handle the clock)."""
+    estimate_changed = (
+        result.expected_delivery is not None
+        and result.expected_delivery != shipment.expected_delivery
+    )
+    first_poll = shipment.last_polled_at is None
+    if first_poll or estimate_changed or unseen(tracked, known):
+        return apply_decision(app, session, shipment, tracked, result, now, known)
+    _schedule_next_poll(
+        shipment,
+        Status(shipment.status),
+        Detail(shipment.detail) if shipment.detail else None,
+        now,
+        changed=False,
+    )
+    return Outcome(new_events=0, notices=0, status_changed=False)
+
+
+def _schedule_next_poll(
+    shipment: Shipment, status: Status, detail: Detail | None, now: datetime, *, changed: bool
+) -> None:
+    shipment.last_polled_at = now
+    shipment.poll_failures = 0
+    shipment.unchanged_polls = 0 if changed else shipment.unchanged_polls + 1
+    delay = next_poll_delay(status, detail, shipment.unchanged_polls)
+    shipment.next_poll_at = None if delay is None else now + _spread(delay, shipment)
 
 
 def _spread(delay: timedelta, shipment: Shipment) -> timedelta:

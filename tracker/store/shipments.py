@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import InputError
@@ -224,39 +224,87 @@ def to_tracked(row: TrackingEvent) -> TrackedEvent:
     return TrackedEvent(raw, Classification(Status(row.status), detail, row.rule))
 
 
-def insert_new_events(
-    session: Session, shipment: Shipment, events: Sequence[TrackedEvent], now: datetime
-) -> int:
-    """Insert the events not stored yet (by fingerprint); returns how many were new."""
-    known = set(
-        session.scalars(
-            select(TrackingEvent.fingerprint).where(TrackingEvent.shipment_id == shipment.id)
-        )
-    )
-    added = 0
-    for event in events:
-        fingerprint = event.raw.fingerprint()
-        if fingerprint in known:
-            continue
-        known.add(fingerprint)
-        added += 1
-        session.add(
-            TrackingEvent(
-                shipment_id=shipment.id,
-                fingerprint=fingerprint,
-                occurred_at=event.raw.occurred_at,
-                code=event.raw.code,
-                text=event.raw.text,
-                location=event.raw.location,
-                country=event.raw.country,
-                carrier=shipment.carrier,
-                status=event.status.value,
-                detail=event.detail.value if event.detail else None,
-                rule=event.classification.rule,
-                recorded_at=now,
+def known_fingerprints(session: Session, shipment_ids: Sequence[int]) -> dict[int, set[str]]:
+    """Fingerprints of the events already stored, per shipment, in one query."""
+    known: dict[int, set[str]] = {shipment_id: set() for shipment_id in shipment_ids}
+    if shipment_ids:
+        rows = session.execute(
+            select(TrackingEvent.shipment_id, TrackingEvent.fingerprint).where(
+                TrackingEvent.shipment_id.in_(shipment_ids)
             )
         )
-    return added
+        for shipment_id, fingerprint in rows:
+            known[shipment_id].add(fingerprint)
+    return known
+
+
+def unseen(events: Sequence[TrackedEvent], known: set[str]) -> list[TrackedEvent]:
+    """The events whose fingerprint is not in ``known`` (nor repeated within ``events``)."""
+    fresh = []
+    seen = set(known)
+    for event in events:
+        fingerprint = event.raw.fingerprint()
+        if fingerprint not in seen:
+            seen.add(fingerprint)
+            fresh.append(event)
+    return fresh
+
+
+def insert_new_events(
+    session: Session,
+    shipment: Shipment,
+    events: Sequence[TrackedEvent],
+    now: datetime,
+    known: set[str] | None = None,
+) -> int:
+    """Insert the events not stored yet (by fingerprint) in one statement; returns the count."""
+    if known is None:
+        known = known_fingerprints(session, [shipment.id])[shipment.id]
+    fresh = unseen(events, known)
+    if fresh:
+        session.execute(
+            insert(TrackingEvent),
+            [
+                {
+                    "shipment_id": shipment.id,
+                    "fingerprint": event.raw.fingerprint(),
+                    "occurred_at": event.raw.occurred_at,
+                    "code": _fit(event.raw.code, 40),
+                    "text": event.raw.text,
+                    "location": _fit(event.raw.location, 200),
+                    "country": _iso2(event.raw.country),
+                    "carrier": shipment.carrier,
+                    "status": event.status.value,
+                    "detail": event.detail.value if event.detail else None,
+                    "rule": event.classification.rule,
+                    "recorded_at": now,
+                }
+                for event in fresh
+            ],
+        )
+    return len(fresh)
+
+
+def _fit(value: str | None, limit: int) -> str | None:
+    """Carrier strings are cut to the column's size rather than failing the whole reply."""
+    return value if value is None or len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _iso2(country: str | None) -> str | None:
+    """Only ISO alpha-2 codes are stored; anything else (``USA``, a name) is dropped."""
+    if country is None:
+        return None
+    code = country.strip().upper()
+    return code if len(code) == 2 and code.isalpha() else None
+
+
+def leased_shipments(session: Session, shipment_ids: Sequence[int], owner: str) -> list[Shipment]:
+    """The shipments among ``shipment_ids`` whose lease ``owner`` still holds, locked on
+    PostgreSQL so no other daemon can change them before this transaction ends."""
+    query = select(Shipment).where(Shipment.id.in_(shipment_ids), Shipment.lease_owner == owner)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return list(session.scalars(query.order_by(Shipment.id)))
 
 
 def existing_notice_keys(session: Session, shipment_id: int) -> frozenset[str]:
