@@ -27,11 +27,11 @@ from tracker.errors import (
 from tracker.eventlog import get_logger
 from tracker.model import Status, TrackedEvent, TrackingResult
 from tracker.resilience import backoff
+from tracker.store.history import PendingWrites, load_histories
 from tracker.store.models import Shipment
 from tracker.store.shipments import (
     ClaimedShipment,
     claim_due_for_poll,
-    known_fingerprints,
     leased_shipments,
     unseen,
     with_leased,
@@ -204,33 +204,31 @@ def _store_together(
 ) -> _Recorded:
     recorded = _Recorded()
     logs: list[tuple[ClaimedShipment, str, dict[str, Any]]] = []
-    with app.store.begin() as session:
+    with app.store.begin() as session, session.no_autoflush:
         shipments = {
             s.id: s for s in leased_shipments(session, [i.id for i, _ in pairs], app.owner)
         }
-        known = known_fingerprints(session, list(shipments))
+        histories = load_histories(session, list(shipments))
+        writes = PendingWrites()
         for item, result in pairs:
             shipment = shipments.get(item.id)
             if shipment is None:
                 logs.append((item, "poll.lease_lost", {}))
                 continue
             events = tracked[item.id]
-            fresh = unseen(events, known[item.id])
-            outcome = record_poll(app, session, shipment, events, result, now, known[item.id])
+            history = histories[item.id]
+            fresh = unseen(events, history.fingerprints)
+            outcome = record_poll(app, session, shipment, events, result, now, history, writes)
             shipment.lease_owner = None
             shipment.lease_until = None
             recorded.polled += 1
             recorded.new_events += outcome.new_events
             recorded.notices += outcome.notices
-            for event in fresh:
-                if event.status is Status.UNKNOWN:
-                    logs.append(
-                        (
-                            item,
-                            "event.unclassified",
-                            {"text": event.raw.text, "code": event.raw.code},
-                        )
-                    )
+            logs.extend(
+                (item, "event.unclassified", {"text": e.raw.text, "code": e.raw.code})
+                for e in fresh
+                if e.status is Status.UNKNOWN
+            )
             logs.append(
                 (
                     item,
@@ -242,6 +240,7 @@ def _store_together(
                     },
                 )
             )
+        writes.flush(session)
     # Logged only once the transaction committed, so the log never claims what was rolled back.
     for item, event_name, fields in logs:
         log = _log_for(item)

@@ -18,17 +18,9 @@ from tracker.milestones import Decision, Due, ShipmentFacts, decide, next_poll_d
 from tracker.model import Detail, Milestone, Status, TrackedEvent, TrackingResult
 from tracker.resilience import jitter_fraction
 from tracker.sendtime import schedule_notice
+from tracker.store.history import PendingWrites, ShipmentHistory, load_histories
 from tracker.store.models import Shipment
-from tracker.store.shipments import (
-    NoticeDraft,
-    add_notices,
-    audit,
-    existing_notice_keys,
-    insert_new_events,
-    last_notice_time,
-    timeline,
-    unseen,
-)
+from tracker.store.shipments import NoticeDraft, unseen
 
 if TYPE_CHECKING:
     from tracker.app import TrackerApp
@@ -67,19 +59,23 @@ def apply_decision(
     tracked: Sequence[TrackedEvent],
     result: TrackingResult | None,
     now: datetime,
-    known: set[str] | None = None,
+    history: ShipmentHistory | None = None,
+    writes: PendingWrites | None = None,
 ) -> Outcome:
-    """Store new events, re-decide the shipment and queue the notices that became due.
+    """Merge new events, re-decide the shipment and queue the notices that became due.
 
-    ``known`` (the stored fingerprints, when the caller already fetched them) saves a query.
+    Callers recording many shipments pass their preloaded ``history`` and a shared ``writes``
+    (flushed once for all); without them this loads and writes for this one shipment.
     """
-    added = insert_new_events(session, shipment, tracked, now, known) if tracked else 0
-    session.flush()
-    events = timeline(session, shipment.id)
+    own_writes = writes is None
+    if history is None:
+        history = load_histories(session, [shipment.id])[shipment.id]
+    pending = writes if writes is not None else PendingWrites()
+    added = len(pending.add_events(shipment, history, tracked, now))
+    events = history.events
     limits = app.config.thresholds.for_shipment(shipment.carrier, shipment.destination_country)
     if result is not None and result.expected_delivery is not None:
         shipment.expected_delivery = result.expected_delivery
-    already = existing_notice_keys(session, shipment.id)
     lane = app.lanes.get(
         session, shipment.carrier, shipment.origin_country, shipment.destination_country, now
     )
@@ -87,23 +83,24 @@ def apply_decision(
     decision = decide(
         facts_of(shipment, lane),
         events,
-        already,
+        frozenset(history.notice_keys),
         now,
         limits,
         new_event_count=added if first_news else None,
     )
     changed = _update_shipment(shipment, decision, now, polled=result is not None, added=added)
     if changed:
-        audit(
-            session,
+        pending.add_audit(
             shipment,
             now,
             "shipment.status_changed",
             status=decision.status.value,
             detail=decision.detail.value if decision.detail else None,
         )
-    drafts = _drafts(app, session, shipment, decision, events, now, limits.min_notice_gap, lane)
-    add_notices(session, shipment, drafts, now)
+    drafts = _drafts(app, shipment, decision, events, now, limits.min_notice_gap, lane, history)
+    pending.add_notices(shipment, history, drafts, now)
+    if own_writes:
+        pending.flush(session)
     return Outcome(new_events=added, notices=len(drafts), status_changed=changed)
 
 
@@ -133,17 +130,18 @@ def record_poll(
     tracked: Sequence[TrackedEvent],
     result: TrackingResult,
     now: datetime,
-    known: set[str],
+    history: ShipmentHistory,
+    writes: PendingWrites,
 ) -> Outcome:
     """Record one poll's result. Most polls bring nothing new: those only reschedule the next
-    poll, without loading the timeline or re-deciding anything (timers handle the clock)."""
+    poll, without re-deciding anything (the timer job handles the passing of time)."""
     estimate_changed = (
         result.expected_delivery is not None
         and result.expected_delivery != shipment.expected_delivery
     )
     first_poll = shipment.last_polled_at is None
-    if first_poll or estimate_changed or unseen(tracked, known):
-        return apply_decision(app, session, shipment, tracked, result, now, known)
+    if first_poll or estimate_changed or unseen(tracked, history.fingerprints):
+        return apply_decision(app, session, shipment, tracked, result, now, history, writes)
     _schedule_next_poll(
         shipment,
         Status(shipment.status),
@@ -172,18 +170,18 @@ def _spread(delay: timedelta, shipment: Shipment) -> timedelta:
 
 def _drafts(
     app: TrackerApp,
-    session: Session,
     shipment: Shipment,
     decision: Decision,
     events: Sequence[TrackedEvent],
     now: datetime,
     min_gap: timedelta,
     lane: LaneEstimate | None,
+    history: ShipmentHistory,
 ) -> list[NoticeDraft]:
     disabled = set(app.config.notices.disabled)
     if shipment.opted_out:
         return []
-    previous = last_notice_time(session, shipment.id)
+    previous = history.last_notice_at
     drafts = []
     for due in decision.due:
         if due.milestone in disabled:
@@ -196,7 +194,7 @@ def _drafts(
             app.config.quiet_hours,
             urgent=due.milestone is Milestone.CUSTOMS_ACTION,
         )
-        previous = not_before
+        previous = history.last_notice_at = not_before
         drafts.append(
             NoticeDraft(
                 kind=due.milestone.value,

@@ -1,0 +1,162 @@
+"""What the policy needs from the store about a group of shipments, loaded in two queries, and
+the rows a decision writes, inserted in one statement per table.
+
+Recording a carrier reply of 40 shipments one query at a time costs hundreds of round trips;
+loading their histories together and writing their changes together costs a handful.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from tracker.model import TrackedEvent
+from tracker.store.models import AuditEntry, Notice, Shipment, TrackingEvent
+from tracker.store.outbox import SELLER_KIND_PREFIX
+from tracker.store.shipments import NoticeDraft, to_tracked, unseen
+
+
+@dataclass
+class ShipmentHistory:
+    """A shipment's stored timeline (time order) and the notices it already has."""
+
+    events: list[TrackedEvent] = field(default_factory=list)
+    fingerprints: set[str] = field(default_factory=set)
+    notice_keys: set[str] = field(default_factory=set)
+    last_notice_at: datetime | None = None
+
+
+def load_histories(session: Session, shipment_ids: Sequence[int]) -> dict[int, ShipmentHistory]:
+    """Histories of ``shipment_ids``: one query for events, one for notices."""
+    histories = {shipment_id: ShipmentHistory() for shipment_id in shipment_ids}
+    if not shipment_ids:
+        return histories
+    rows = session.scalars(
+        select(TrackingEvent)
+        .where(TrackingEvent.shipment_id.in_(shipment_ids))
+        .order_by(TrackingEvent.shipment_id, TrackingEvent.occurred_at, TrackingEvent.id)
+    )
+    for row in rows:
+        history = histories[row.shipment_id]
+        history.events.append(to_tracked(row))
+        history.fingerprints.add(row.fingerprint)
+    notices = session.execute(
+        select(
+            Notice.shipment_id, Notice.idempotency_key, Notice.kind, Notice.state, Notice.not_before
+        ).where(Notice.shipment_id.in_(shipment_ids))
+    )
+    for shipment_id, key, kind, state, not_before in notices:
+        history = histories[shipment_id]
+        history.notice_keys.add(key.split(":", 1)[1])
+        # Failed notices and the seller's copies never delay the buyer's next email.
+        counts = state != "failed" and not kind.startswith(SELLER_KIND_PREFIX)
+        if counts and (history.last_notice_at is None or not_before > history.last_notice_at):
+            history.last_notice_at = not_before
+    return histories
+
+
+@dataclass
+class PendingWrites:
+    """Rows produced while deciding a group of shipments, inserted together at the end."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[dict[str, Any]] = field(default_factory=list)
+    audit: list[dict[str, Any]] = field(default_factory=list)
+
+    def add_events(
+        self,
+        shipment: Shipment,
+        history: ShipmentHistory,
+        tracked: Sequence[TrackedEvent],
+        now: datetime,
+    ) -> list[TrackedEvent]:
+        """Queue the events the history lacks, merge them into it; returns the new ones."""
+        fresh = unseen(tracked, history.fingerprints)
+        for event in fresh:
+            fingerprint = event.raw.fingerprint()
+            history.fingerprints.add(fingerprint)
+            self.events.append(
+                {
+                    "shipment_id": shipment.id,
+                    "fingerprint": fingerprint,
+                    "occurred_at": event.raw.occurred_at,
+                    "code": _fit(event.raw.code, 40),
+                    "text": event.raw.text,
+                    "location": _fit(event.raw.location, 200),
+                    "country": _iso2(event.raw.country),
+                    "carrier": shipment.carrier,
+                    "status": event.status.value,
+                    "detail": event.detail.value if event.detail else None,
+                    "rule": event.classification.rule,
+                    "recorded_at": now,
+                }
+            )
+        if fresh:
+            # sorted() is stable: stored events keep their order, new ones follow at equal times.
+            history.events = sorted([*history.events, *fresh], key=lambda e: e.raw.occurred_at)
+        return fresh
+
+    def add_notices(
+        self,
+        shipment: Shipment,
+        history: ShipmentHistory,
+        drafts: Sequence[NoticeDraft],
+        now: datetime,
+    ) -> None:
+        """Queue outbox rows; the unique idempotency key makes a duplicate impossible."""
+        for draft in drafts:
+            history.notice_keys.add(draft.key)
+            self.notices.append(
+                {
+                    "shipment_id": shipment.id,
+                    "kind": draft.kind,
+                    "idempotency_key": f"{shipment.id}:{draft.key}",
+                    "state": "pending",
+                    "payload": draft.payload,
+                    "created_at": now,
+                    "not_before": draft.not_before,
+                    "attempts": 0,
+                }
+            )
+            self.add_audit(shipment, now, "notice.queued", notice_kind=draft.kind, key=draft.key)
+
+    def add_audit(self, shipment: Shipment, now: datetime, kind: str, **data: Any) -> None:
+        """Queue one audit row."""
+        self.audit.append(
+            {
+                "shipment_id": shipment.id,
+                "at": now,
+                "kind": kind,
+                "carrier": shipment.carrier,
+                "data": data,
+            }
+        )
+
+    def flush(self, session: Session) -> None:
+        """Insert everything queued, one statement per table."""
+        for table, rows in (
+            (TrackingEvent, self.events),
+            (Notice, self.notices),
+            (AuditEntry, self.audit),
+        ):
+            if rows:
+                session.execute(insert(table), rows)
+        self.events, self.notices, self.audit = [], [], []
+
+
+def _fit(value: str | None, limit: int) -> str | None:
+    """Carrier strings are cut to the column's size rather than failing the whole reply."""
+    return value if value is None or len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _iso2(country: str | None) -> str | None:
+    """Only ISO alpha-2 codes are stored; anything else (``USA``, a name) is dropped."""
+    if country is None:
+        return None
+    code = country.strip().upper()
+    return code if len(code) == 2 and code.isalpha() else None
