@@ -534,6 +534,7 @@ class Normalizer:
         return self._phrases.unanchored
 
 
+@lru_cache(maxsize=1024)
 def _carrier_key(carrier: str) -> str:
     return carrier.strip().casefold().replace("-", "_").replace(" ", "_")
 
