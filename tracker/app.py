@@ -72,9 +72,13 @@ class CarrierRuntime:
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
     #: the config name (``[carriers.NAME]``) logs and metrics use; the adapter's when empty
     name: str = ""
+    #: numbers per request: the adapter's limit, or less if config says so
+    batch_size: int = 0
 
     def __post_init__(self) -> None:
         self.name = self.name or self.adapter.name
+        limit = max(1, self.adapter.max_numbers_per_request)
+        self.batch_size = min(self.batch_size, limit) if self.batch_size > 0 else limit
 
 
 @dataclass
@@ -112,6 +116,7 @@ class TrackerApp:
                 burst=adapter.max_concurrency,
             ),
             name=name,
+            batch_size=entry.numbers_per_request or 0,
         )
         self.carriers[name] = runtime
         get_logger(carrier=name).info("carrier.loaded", adapter=adapter_class.name)

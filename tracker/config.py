@@ -181,6 +181,8 @@ class CarrierConfig(_Strict):
     timeout: Duration | None = None
     #: overrides the adapter's declared rate, e.g. for a paid plan or a local sandbox
     requests_per_second: float | None = Field(None, gt=0)
+    #: fewer numbers per request than the adapter allows (some plans cap batch sizes)
+    numbers_per_request: int | None = Field(None, ge=1)
     options: dict[str, str] = {}
 
 

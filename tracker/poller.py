@@ -32,11 +32,14 @@ from tracker.store.models import Shipment
 from tracker.store.shipments import (
     ClaimedShipment,
     claim_due_for_poll,
+    known_fingerprints,
     leased_shipments,
+    reschedule_quiet,
+    still_leased,
     unseen,
     with_leased,
 )
-from tracker.transitions import record_poll
+from tracker.transitions import apply_decision, brings_news, quiet_poll_row
 
 RETRY_BASE = timedelta(minutes=15)
 RETRY_CAP = timedelta(hours=12)
@@ -93,7 +96,7 @@ async def _poll_carrier(
         app.metrics.polls_postponed(name, len(items))
         await _defer(app, items, reopen)
         return
-    size = max(1, runtime.adapter.max_numbers_per_request)
+    size = runtime.batch_size
     batches = [items[i : i + size] for i in range(0, len(items), size)]
     gate = asyncio.Semaphore(max(1, runtime.adapter.max_concurrency))
 
@@ -205,20 +208,34 @@ def _store_together(
     recorded = _Recorded()
     logs: list[tuple[ClaimedShipment, str, dict[str, Any]]] = []
     with app.store.begin() as session, session.no_autoflush:
-        shipments = {
-            s.id: s for s in leased_shipments(session, [i.id for i, _ in pairs], app.owner)
-        }
+        ids = [item.id for item, _ in pairs]
+        held = still_leased(session, ids, app.owner)
+        known = known_fingerprints(session, ids)
+        quiet: list[dict[str, Any]] = []
+        busy: list[tuple[ClaimedShipment, TrackingResult]] = []
+        for item, result in pairs:
+            if item.id not in held:
+                logs.append((item, "poll.lease_lost", {}))
+            elif brings_news(item, result, tracked[item.id], known[item.id]):
+                busy.append((item, result))
+            else:
+                quiet.append(quiet_poll_row(item, now))
+                logs.append(
+                    (
+                        item,
+                        "poll.succeeded",
+                        {"new_events": 0, "notices": 0, "not_found": result.not_found},
+                    )
+                )
+        reschedule_quiet(session, quiet, app.owner, now)
+        recorded.polled += len(quiet)
+        shipments = {s.id: s for s in leased_shipments(session, [i.id for i, _ in busy], app.owner)}
         histories = load_histories(session, list(shipments))
         writes = PendingWrites()
-        for item, result in pairs:
-            shipment = shipments.get(item.id)
-            if shipment is None:
-                logs.append((item, "poll.lease_lost", {}))
-                continue
-            events = tracked[item.id]
-            history = histories[item.id]
+        for item, result in busy:
+            shipment, history, events = shipments[item.id], histories[item.id], tracked[item.id]
             fresh = unseen(events, history.fingerprints)
-            outcome = record_poll(app, session, shipment, events, result, now, history, writes)
+            outcome = apply_decision(app, session, shipment, events, result, now, history, writes)
             shipment.lease_owner = None
             shipment.lease_until = None
             recorded.polled += 1

@@ -20,7 +20,7 @@ from tracker.resilience import jitter_fraction
 from tracker.sendtime import schedule_notice
 from tracker.store.history import PendingWrites, ShipmentHistory, load_histories
 from tracker.store.models import Shipment
-from tracker.store.shipments import NoticeDraft, unseen
+from tracker.store.shipments import ClaimedShipment, NoticeDraft, unseen
 
 if TYPE_CHECKING:
     from tracker.app import TrackerApp
@@ -123,33 +123,26 @@ def _update_shipment(
     return changed
 
 
-def record_poll(
-    app: TrackerApp,
-    session: Session,
-    shipment: Shipment,
-    tracked: Sequence[TrackedEvent],
-    result: TrackingResult,
-    now: datetime,
-    history: ShipmentHistory,
-    writes: PendingWrites,
-) -> Outcome:
-    """Record one poll's result. Most polls bring nothing new: those only reschedule the next
-    poll, without re-deciding anything (the timer job handles the passing of time)."""
+def brings_news(
+    item: ClaimedShipment, result: TrackingResult, tracked: Sequence[TrackedEvent], known: set[str]
+) -> bool:
+    """Whether a poll result needs a decision: a first poll, a new estimate or a new event.
+
+    Most polls bring nothing; those are only rescheduled (``quiet_poll_row``), in bulk.
+    """
     estimate_changed = (
-        result.expected_delivery is not None
-        and result.expected_delivery != shipment.expected_delivery
+        result.expected_delivery is not None and result.expected_delivery != item.expected_delivery
     )
-    first_poll = shipment.last_polled_at is None
-    if first_poll or estimate_changed or unseen(tracked, history.fingerprints):
-        return apply_decision(app, session, shipment, tracked, result, now, history, writes)
-    _schedule_next_poll(
-        shipment,
-        Status(shipment.status),
-        Detail(shipment.detail) if shipment.detail else None,
-        now,
-        changed=False,
-    )
-    return Outcome(new_events=0, notices=0, status_changed=False)
+    return item.last_polled_at is None or estimate_changed or bool(unseen(tracked, known))
+
+
+def quiet_poll_row(item: ClaimedShipment, now: datetime) -> dict[str, Any]:
+    """The reschedule of a poll that brought nothing new, for ``reschedule_quiet``."""
+    unchanged = item.unchanged_polls + 1
+    detail = Detail(item.detail) if item.detail else None
+    delay = next_poll_delay(Status(item.status), detail, unchanged)
+    next_poll = None if delay is None else now + poll_spread(delay, item.id, unchanged)
+    return {"sid": item.id, "unchanged": unchanged, "next_poll": next_poll}
 
 
 def _schedule_next_poll(
@@ -159,12 +152,14 @@ def _schedule_next_poll(
     shipment.poll_failures = 0
     shipment.unchanged_polls = 0 if changed else shipment.unchanged_polls + 1
     delay = next_poll_delay(status, detail, shipment.unchanged_polls)
-    shipment.next_poll_at = None if delay is None else now + _spread(delay, shipment)
+    shipment.next_poll_at = (
+        None if delay is None else now + poll_spread(delay, shipment.id, shipment.unchanged_polls)
+    )
 
 
-def _spread(delay: timedelta, shipment: Shipment) -> timedelta:
+def poll_spread(delay: timedelta, shipment_id: int, unchanged_polls: int) -> timedelta:
     """+-10% stable jitter so shipments added together do not stay in lockstep."""
-    fraction = jitter_fraction(f"{shipment.id}:{shipment.unchanged_polls}")
+    fraction = jitter_fraction(f"{shipment_id}:{unchanged_polls}")
     return delay * (0.9 + 0.2 * fraction)
 
 

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, insert, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import InputError
 from tracker.model import Classification, Detail, RawEvent, Status, TrackedEvent
-from tracker.store.models import AuditEntry, Notice, Shipment, TrackingEvent
+from tracker.store.models import AuditEntry, Base, Notice, Shipment, TrackingEvent
 from tracker.store.outbox import SELLER_KIND_PREFIX
 
 
@@ -47,6 +47,9 @@ class ClaimedShipment:
     status: str
     unchanged_polls: int
     poll_failures: int
+    detail: str | None = None
+    last_polled_at: datetime | None = None
+    expected_delivery: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +126,15 @@ CLAIM_COLUMNS = (
     Shipment.status,
     Shipment.unchanged_polls,
     Shipment.poll_failures,
+    Shipment.detail,
+    Shipment.last_polled_at,
+    Shipment.expected_delivery,
 )
 
 
-ClaimSelect = Select[int, str, str, str, str | None, str, int, int]
+ClaimSelect = Select[
+    int, str, str, str, str | None, str, int, int, str | None, datetime | None, datetime | None
+]
 
 
 def due_query(due_column: Any, now: datetime, limit: int) -> ClaimSelect:
@@ -296,6 +304,37 @@ def _iso2(country: str | None) -> str | None:
         return None
     code = country.strip().upper()
     return code if len(code) == 2 and code.isalpha() else None
+
+
+def still_leased(session: Session, shipment_ids: Sequence[int], owner: str) -> set[int]:
+    """Which of ``shipment_ids`` ``owner`` still holds (row-locked on PostgreSQL)."""
+    query = select(Shipment.id).where(Shipment.id.in_(shipment_ids), Shipment.lease_owner == owner)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return set(session.scalars(query))
+
+
+def reschedule_quiet(
+    session: Session, rows: Sequence[dict[str, Any]], owner: str, now: datetime
+) -> None:
+    """Record polls that brought nothing new in one statement: next poll time, backoff count,
+    lease released. Each row has ``sid``, ``unchanged`` and ``next_poll``."""
+    if not rows:
+        return
+    table = Base.metadata.tables["shipments"]
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("sid"), table.c.lease_owner == owner)
+        .values(
+            last_polled_at=now,
+            poll_failures=0,
+            unchanged_polls=bindparam("unchanged"),
+            next_poll_at=bindparam("next_poll"),
+            lease_owner=None,
+            lease_until=None,
+        )
+    )
+    session.connection().execute(statement, list(rows))
 
 
 def leased_shipments(session: Session, shipment_ids: Sequence[int], owner: str) -> list[Shipment]:
