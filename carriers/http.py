@@ -44,7 +44,9 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 def raise_for_carrier_status(status_code: int, headers: httpx.Headers, carrier: str) -> None:
     """Map HTTP error statuses onto the carrier error tree."""
     if status_code in (401, 403):
-        raise CarrierAuthError(f"{carrier}: credentials rejected (HTTP {status_code})", carrier=carrier)
+        raise CarrierAuthError(
+            f"{carrier}: credentials rejected (HTTP {status_code})", carrier=carrier
+        )
     if status_code == 429:
         retry_after = parse_retry_after(headers.get("retry-after"))
         raise CarrierRateLimited(
@@ -73,13 +75,17 @@ async def read_capped(response: httpx.Response, carrier: str, cap: int = MAX_BOD
     """Read a streamed response body, refusing anything larger than ``cap`` bytes."""
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > cap:
-        raise CarrierUnavailable(f"{carrier}: reply of {declared} bytes exceeds the {cap}-byte cap", carrier=carrier)
+        raise CarrierUnavailable(
+            f"{carrier}: reply of {declared} bytes exceeds the {cap}-byte cap", carrier=carrier
+        )
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
         size += len(chunk)
         if size > cap:
-            raise CarrierUnavailable(f"{carrier}: reply exceeds the {cap}-byte cap", carrier=carrier)
+            raise CarrierUnavailable(
+                f"{carrier}: reply exceeds the {cap}-byte cap", carrier=carrier
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -18,7 +18,9 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 def shared_data() -> Path:
     """The recorded carrier data in ../shared/data, or a skip when this checkout has none."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"recorded carrier data not found at {SHARED_DATA} (only present beside the dev repo)")
+        pytest.skip(
+            f"recorded carrier data not found at {SHARED_DATA} (only present beside the dev repo)"
+        )
     return SHARED_DATA
 
 

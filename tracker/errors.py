@@ -1,18 +1,18 @@
 """Every error the tracker raises on purpose, in one tree so callers can catch by meaning.
 
-    TrackerError(Exception)
-    ├── CarrierError                      a carrier could not give us tracking data
-    │   ├── CarrierUnavailable            network failure, timeout, 5xx: retry later with backoff
-    │   ├── CarrierRateLimited            429 / quota: retry after ``retry_after`` seconds
-    │   ├── CarrierAuthError              credentials rejected or missing: needs ops, not retries
-    │   └── ParseError                    the reply was not what the adapter understands
-    ├── ConfigError(ValueError)           a config, rule or template file is wrong; names the key
-    ├── InputError(ValueError)            user input (CLI, CSV) is wrong; names the input
-    ├── PluginError(LookupError)          a carrier/transport plugin is missing or broken
-    ├── StoreError                        the database refused or is in an unusable state
-    └── NoticeError                       a notice could not be rendered or sent
-        ├── TransientSendError            try again later (4xx SMTP, connection refused)
-        └── PermanentSendError            never retry (5xx SMTP): the notice is marked failed
+TrackerError(Exception)
+├── CarrierError                      a carrier could not give us tracking data
+│   ├── CarrierUnavailable            network failure, timeout, 5xx: retry later with backoff
+│   ├── CarrierRateLimited            429 / quota: retry after ``retry_after`` seconds
+│   ├── CarrierAuthError              credentials rejected or missing: needs ops, not retries
+│   └── ParseError                    the reply was not what the adapter understands
+├── ConfigError(ValueError)           a config, rule or template file is wrong; names the key
+├── InputError(ValueError)            user input (CLI, CSV) is wrong; names the input
+├── PluginError(LookupError)          a carrier/transport plugin is missing or broken
+├── StoreError                        the database refused or is in an unusable state
+└── NoticeError                       a notice could not be rendered or sent
+    ├── TransientSendError            try again later (4xx SMTP, connection refused)
+    └── PermanentSendError            never retry (5xx SMTP): the notice is marked failed
 """
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ class ParseError(CarrierError):
 
     BODY_CAP = 4096
 
-    def __init__(self, message: str, *, body: bytes | str = b"", carrier: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, body: bytes | str = b"", carrier: str | None = None
+    ) -> None:
         super().__init__(message, carrier=carrier)
         raw = body.encode("utf-8", "replace") if isinstance(body, str) else body
         self.body = raw[: self.BODY_CAP]

@@ -26,7 +26,9 @@ from tracker.service import Service
 def run(config_path: Path | None) -> None:
     """Run the daemon until SIGTERM; in-flight polls and sends finish before it exits."""
     config = load(config_path)
-    configure_logging(config.logging.format, config.logging.level, redact=config.logging.redact_emails)
+    configure_logging(
+        config.logging.format, config.logging.level, redact=config.logging.redact_emails
+    )
     if config_path is None and DEFAULT_CONFIG.is_file():
         config_path = DEFAULT_CONFIG
     # SIGHUP re-reads this file; systemd's NOTIFY_SOCKET and WATCHDOG_USEC are honoured when set.
