@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import InputError
@@ -208,16 +208,6 @@ def release(factory: sessionmaker[Session], shipment_ids: Sequence[int], owner: 
         )
 
 
-def timeline(session: Session, shipment_id: int) -> list[TrackedEvent]:
-    """All stored events of a shipment in time order, as domain objects."""
-    rows = session.scalars(
-        select(TrackingEvent)
-        .where(TrackingEvent.shipment_id == shipment_id)
-        .order_by(TrackingEvent.occurred_at, TrackingEvent.id)
-    )
-    return [to_tracked(row) for row in rows]
-
-
 def to_tracked(row: TrackingEvent) -> TrackedEvent:
     """Rebuild the domain event from its stored row."""
     raw = RawEvent(
@@ -258,54 +248,6 @@ def unseen(events: Sequence[TrackedEvent], known: set[str]) -> list[TrackedEvent
     return fresh
 
 
-def insert_new_events(
-    session: Session,
-    shipment: Shipment,
-    events: Sequence[TrackedEvent],
-    now: datetime,
-    known: set[str] | None = None,
-) -> int:
-    """Insert the events not stored yet (by fingerprint) in one statement; returns the count."""
-    if known is None:
-        known = known_fingerprints(session, [shipment.id])[shipment.id]
-    fresh = unseen(events, known)
-    if fresh:
-        session.execute(
-            insert(TrackingEvent),
-            [
-                {
-                    "shipment_id": shipment.id,
-                    "fingerprint": event.raw.fingerprint(),
-                    "occurred_at": event.raw.occurred_at,
-                    "code": _fit(event.raw.code, 40),
-                    "text": event.raw.text,
-                    "location": _fit(event.raw.location, 200),
-                    "country": _iso2(event.raw.country),
-                    "carrier": shipment.carrier,
-                    "status": event.status.value,
-                    "detail": event.detail.value if event.detail else None,
-                    "rule": event.classification.rule,
-                    "recorded_at": now,
-                }
-                for event in fresh
-            ],
-        )
-    return len(fresh)
-
-
-def _fit(value: str | None, limit: int) -> str | None:
-    """Carrier strings are cut to the column's size rather than failing the whole reply."""
-    return value if value is None or len(value) <= limit else value[: limit - 1] + "…"
-
-
-def _iso2(country: str | None) -> str | None:
-    """Only ISO alpha-2 codes are stored; anything else (``USA``, a name) is dropped."""
-    if country is None:
-        return None
-    code = country.strip().upper()
-    return code if len(code) == 2 and code.isalpha() else None
-
-
 def still_leased(session: Session, shipment_ids: Sequence[int], owner: str) -> set[int]:
     """Which of ``shipment_ids`` ``owner`` still holds (row-locked on PostgreSQL)."""
     query = select(Shipment.id).where(Shipment.id.in_(shipment_ids), Shipment.lease_owner == owner)
@@ -344,12 +286,6 @@ def leased_shipments(session: Session, shipment_ids: Sequence[int], owner: str) 
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
     return list(session.scalars(query.order_by(Shipment.id)))
-
-
-def existing_notice_keys(session: Session, shipment_id: int) -> frozenset[str]:
-    """Idempotency keys (without the shipment prefix) of every notice ever created."""
-    keys = session.scalars(select(Notice.idempotency_key).where(Notice.shipment_id == shipment_id))
-    return frozenset(k.split(":", 1)[1] for k in keys)
 
 
 def last_notice_time(session: Session, shipment_id: int) -> datetime | None:
