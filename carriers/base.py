@@ -74,6 +74,10 @@ class CarrierAdapter(ABC):
     def parse(self, reply: CarrierReply) -> list[TrackingResult]:
         """Turn a reply into one result per tracking number it mentions. Pure; raises ParseError."""
 
+    def buyer_facing_name(self) -> str:
+        """The carrier's name as buyers know it (a configured adapter may name itself)."""
+        return self.display_name
+
     def tracking_url(self, number: str) -> str | None:
         """The page where a buyer can follow ``number`` themselves."""
         if self.tracking_url_template is None:

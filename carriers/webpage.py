@@ -207,6 +207,10 @@ class WebPageAdapter(CarrierAdapter):
             config = load_config(path)
         self.config = config
 
+    def buyer_facing_name(self) -> str:
+        """The name the page's config gives (e.g. "Cyprus Post"), not the generic class name."""
+        return self.config.display_name
+
     def tracking_url(self, number: str) -> str | None:
         """The configured public page for ``number``."""
         template = self.config.tracking_url or self.config.url

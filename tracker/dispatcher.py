@@ -51,7 +51,7 @@ def build_context(app: TrackerApp, notice: ClaimedNotice) -> NoticeContext:
     event = payload.get("event")
     try:
         runtime = app.carrier(notice.carrier)
-        carrier_name = runtime.adapter.display_name
+        carrier_name = runtime.adapter.buyer_facing_name()
         tracking_url = runtime.adapter.tracking_url(notice.tracking_number)
     except PluginError:
         carrier_name, tracking_url = notice.carrier, None
@@ -155,8 +155,10 @@ async def _send_one(app: TrackerApp, notice: ClaimedNotice, stats: DispatchStats
         message["X-Tracker-Notice"] = notice.kind
         await app.transport.send(message)
     except TransientSendError as exc:
-        await _retry(app, notice, now, str(exc), stats)
-        log.warning("notice.send_deferred", error=str(exc), attempts=notice.attempts + 1)
+        if await _retry(app, notice, now, str(exc), stats):
+            log.warning("notice.send_deferred", error=str(exc), attempts=notice.attempts + 1)
+        else:
+            log.error("notice.failed", error=str(exc), attempts=notice.attempts + 1)
         return
     except (PermanentSendError, NoticeError) as exc:
         await asyncio.to_thread(mark_failed, app.store, notice.id, app.owner, now, error=str(exc))
@@ -199,8 +201,10 @@ async def _send_to_seller(
             subject = await post_webhook(app.http, app.config, notice)
             message_id = notice.idempotency_key
     except TransientSendError as exc:
-        await _retry(app, notice, now, str(exc), stats, quiet_hours=False)
-        log.warning("notice.send_deferred", error=str(exc), attempts=notice.attempts + 1)
+        if await _retry(app, notice, now, str(exc), stats, quiet_hours=False):
+            log.warning("notice.send_deferred", error=str(exc), attempts=notice.attempts + 1)
+        else:
+            log.error("notice.failed", error=str(exc), attempts=notice.attempts + 1)
         return
     except NoticeError as exc:
         await asyncio.to_thread(mark_failed, app.store, notice.id, app.owner, now, error=str(exc))
@@ -224,7 +228,8 @@ async def _retry(
     stats: DispatchStats,
     *,
     quiet_hours: bool = True,
-) -> None:
+) -> bool:
+    """Schedule another attempt with backoff; False (notice failed) once attempts run out."""
     mail = app.config.mail
     if notice.attempts + 1 >= mail.max_attempts:
         await asyncio.to_thread(
@@ -237,7 +242,7 @@ async def _retry(
         )
         stats.failed += 1
         app.metrics.notice_handled(notice.kind, "failed")
-        return
+        return False
     delay = backoff(
         notice.attempts + 1, notice.idempotency_key, base=mail.retry_backoff, cap=timedelta(hours=6)
     )
@@ -249,3 +254,4 @@ async def _retry(
     )
     stats.retried += 1
     app.metrics.notice_handled(notice.kind, "deferred")
+    return True

@@ -177,7 +177,7 @@ def _carrier(config: TrackerConfig, name: str, number: str) -> tuple[str, str | 
         adapter_class = default_registry().load(name)
         entry = config.carriers.get(name, CarrierConfig())
         adapter = adapter_class(carrier_settings(name, entry, config.daemon.http_timeout))
-        return adapter.display_name, adapter.tracking_url(number)
+        return adapter.buyer_facing_name(), adapter.tracking_url(number)
     except TrackerError:
         return name, None
 

@@ -191,3 +191,9 @@ def test_meta_charset_is_honoured_without_header(tmp_path: Path) -> None:
     page = PAGE.replace("<head>", '<head><meta charset="windows-1252">').encode("windows-1252")
     (result,) = adapter.parse(CarrierReply(numbers=("X",), status_code=200, body=page))
     assert result.events[0].text == "Objeto entregue ao destinatário"
+
+
+def test_buyers_see_the_configured_carrier_name() -> None:
+    adapter = WebPageAdapter(CarrierSettings(options={"config": str(EXAMPLE)}))
+    assert adapter.buyer_facing_name() == load_config(EXAMPLE).display_name
+    assert adapter.buyer_facing_name() != WebPageAdapter.display_name
