@@ -36,7 +36,6 @@ from tracker.store.shipments import (
     leased_shipments,
     reschedule_quiet,
     still_leased,
-    unseen,
     with_leased,
 )
 from tracker.transitions import apply_decision, brings_news, quiet_poll_row
@@ -234,7 +233,6 @@ def _store_together(
         writes = PendingWrites()
         for item, result in busy:
             shipment, history, events = shipments[item.id], histories[item.id], tracked[item.id]
-            fresh = unseen(events, history.fingerprints)
             outcome = apply_decision(app, session, shipment, events, result, now, history, writes)
             shipment.lease_owner = None
             shipment.lease_until = None
@@ -243,7 +241,7 @@ def _store_together(
             recorded.notices += outcome.notices
             logs.extend(
                 (item, "event.unclassified", {"text": e.raw.text, "code": e.raw.code})
-                for e in fresh
+                for e in outcome.fresh
                 if e.status is Status.UNKNOWN
             )
             logs.append(

@@ -28,11 +28,16 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What one application changed."""
+    """What one application changed; ``fresh`` are the events it added, in reply order."""
 
-    new_events: int
+    fresh: list[TrackedEvent]
     notices: int
     status_changed: bool
+
+    @property
+    def new_events(self) -> int:
+        """How many events were added."""
+        return len(self.fresh)
 
 
 def facts_of(shipment: Shipment, lane: LaneEstimate | None = None) -> ShipmentFacts:
@@ -71,7 +76,8 @@ def apply_decision(
     if history is None:
         history = load_histories(session, [shipment.id])[shipment.id]
     pending = writes if writes is not None else PendingWrites()
-    added = len(pending.add_events(shipment, history, tracked, now))
+    fresh = pending.add_events(shipment, history, tracked, now)
+    added = len(fresh)
     events = history.events
     limits = app.config.thresholds.for_shipment(shipment.carrier, shipment.destination_country)
     if result is not None and result.expected_delivery is not None:
@@ -101,7 +107,7 @@ def apply_decision(
     pending.add_notices(shipment, history, drafts, now)
     if own_writes:
         pending.flush(session)
-    return Outcome(new_events=added, notices=len(drafts), status_changed=changed)
+    return Outcome(fresh=fresh, notices=len(drafts), status_changed=changed)
 
 
 def _update_shipment(

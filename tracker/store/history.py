@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from tracker.model import TrackedEvent
 from tracker.store.models import AuditEntry, Notice, Shipment, TrackingEvent
 from tracker.store.outbox import SELLER_KIND_PREFIX
-from tracker.store.shipments import NoticeDraft, to_tracked, unseen
+from tracker.store.shipments import NoticeDraft, to_tracked
 
 
 @dataclass
@@ -76,10 +76,13 @@ class PendingWrites:
         now: datetime,
     ) -> list[TrackedEvent]:
         """Queue the events the history lacks, merge them into it; returns the new ones."""
-        fresh = unseen(tracked, history.fingerprints)
-        for event in fresh:
+        fresh: list[TrackedEvent] = []
+        for event in tracked:
             fingerprint = event.raw.fingerprint()
+            if fingerprint in history.fingerprints:
+                continue
             history.fingerprints.add(fingerprint)
+            fresh.append(event)
             self.events.append(
                 {
                     "shipment_id": shipment.id,
