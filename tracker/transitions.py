@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from tracker.config import Thresholds
 from tracker.lanes import LaneEstimate
 from tracker.milestones import Decision, Due, ShipmentFacts, decide, next_poll_delay
 from tracker.model import Detail, Milestone, Status, TrackedEvent, TrackingResult
@@ -103,7 +104,7 @@ def apply_decision(
             status=decision.status.value,
             detail=decision.detail.value if decision.detail else None,
         )
-    drafts = _drafts(app, shipment, decision, events, now, limits.min_notice_gap, lane, history)
+    drafts = _drafts(app, shipment, decision, events, now, limits, lane, history)
     pending.add_notices(shipment, history, drafts, now)
     if own_writes:
         pending.flush(session)
@@ -175,7 +176,7 @@ def _drafts(
     decision: Decision,
     events: Sequence[TrackedEvent],
     now: datetime,
-    min_gap: timedelta,
+    limits: Thresholds,
     lane: LaneEstimate | None,
     history: ShipmentHistory,
 ) -> list[NoticeDraft]:
@@ -190,7 +191,7 @@ def _drafts(
         not_before = schedule_notice(
             now,
             previous,
-            min_gap,
+            limits.min_notice_gap,
             shipment.destination_country,
             app.config.quiet_hours,
             urgent=due.milestone is Milestone.CUSTOMS_ACTION,
@@ -201,7 +202,7 @@ def _drafts(
                 kind=due.milestone.value,
                 key=due.key,
                 not_before=not_before,
-                payload=_payload(app, shipment, due, events, now, lane),
+                payload=_payload(app, shipment, due, events, now, limits, lane),
             )
         )
     return drafts
@@ -213,12 +214,13 @@ def _payload(
     due: Due,
     events: Sequence[TrackedEvent],
     now: datetime,
+    limits: Thresholds,
     lane: LaneEstimate | None,
 ) -> dict[str, Any]:
     """A snapshot of what the notice says, taken when it became due."""
     index = due.event_index if due.event_index is not None else len(events) - 1
     event = events[index] if events and index >= 0 else None
-    expected_from, expected_by = expected_window(app, shipment, now, due, lane)
+    expected_from, expected_by = expected_window(shipment, limits, now, due, lane)
     payload: dict[str, Any] = {
         "reason": due.reason,
         "expected_from": expected_from.isoformat() if expected_from else None,
@@ -241,14 +243,13 @@ def _payload(
 
 
 def expected_window(
-    app: TrackerApp, shipment: Shipment, now: datetime, due: Due, lane: LaneEstimate | None
+    shipment: Shipment, limits: Thresholds, now: datetime, due: Due, lane: LaneEstimate | None
 ) -> tuple[datetime | None, datetime | None]:
     """When the buyer may expect the parcel: the carrier's estimate, else the lane's learned
     median-to-90th-percentile window, else the configured default; once that has passed
     (delays), a fresh window from today."""
     if due.milestone in (Milestone.DELIVERED, Milestone.SATISFACTION):
         return None, None
-    limits = app.config.thresholds.for_shipment(shipment.carrier, shipment.destination_country)
     if shipment.expected_delivery is not None:
         expected_by = shipment.expected_delivery
         expected_from = expected_by - min(limits.expected_transit / 4, timedelta(days=7))
