@@ -147,8 +147,7 @@ def quiet_poll_row(item: ClaimedShipment, now: datetime) -> dict[str, Any]:
     """The reschedule of a poll that brought nothing new, for ``reschedule_quiet``."""
     unchanged = item.unchanged_polls + 1
     detail = Detail(item.detail) if item.detail else None
-    delay = next_poll_delay(Status(item.status), detail, unchanged)
-    next_poll = None if delay is None else now + poll_spread(delay, item.id, unchanged)
+    next_poll = _next_poll_at(item.id, Status(item.status), detail, unchanged, now)
     return {"sid": item.id, "unchanged": unchanged, "next_poll": next_poll}
 
 
@@ -158,10 +157,17 @@ def _schedule_next_poll(
     shipment.last_polled_at = now
     shipment.poll_failures = 0
     shipment.unchanged_polls = 0 if changed else shipment.unchanged_polls + 1
-    delay = next_poll_delay(status, detail, shipment.unchanged_polls)
-    shipment.next_poll_at = (
-        None if delay is None else now + poll_spread(delay, shipment.id, shipment.unchanged_polls)
+    shipment.next_poll_at = _next_poll_at(
+        shipment.id, status, detail, shipment.unchanged_polls, now
     )
+
+
+def _next_poll_at(
+    shipment_id: int, status: Status, detail: Detail | None, unchanged_polls: int, now: datetime
+) -> datetime | None:
+    """When to poll next (None: never again), spread so batches do not stay in lockstep."""
+    delay = next_poll_delay(status, detail, unchanged_polls)
+    return None if delay is None else now + poll_spread(delay, shipment_id, unchanged_polls)
 
 
 def poll_spread(delay: timedelta, shipment_id: int, unchanged_polls: int) -> timedelta:
