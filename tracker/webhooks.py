@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Literal
 
 from aiohttp import web
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from carriers import seventeentrack
@@ -31,7 +31,7 @@ from tracker.errors import ConfigError, ParseError
 from tracker.eventlog import get_logger
 from tracker.model import TrackedEvent, TrackingResult
 from tracker.store.models import Shipment
-from tracker.store.shipments import with_leased
+from tracker.store.shipments import lease_free, with_leased
 from tracker.transitions import apply_decision
 
 SEVENTEENTRACK_PATH = "/webhooks/seventeentrack"
@@ -68,10 +68,7 @@ def _take_lease(
     """Lease the shipment for this push unless someone else holds an unexpired lease."""
     taken = session.scalars(
         update(Shipment)
-        .where(
-            Shipment.id == shipment_id,
-            or_(Shipment.lease_until.is_(None), Shipment.lease_until < now),
-        )
+        .where(Shipment.id == shipment_id, lease_free(now))
         .values(lease_owner=owner, lease_until=now + app.config.webhooks.lease)
         .returning(Shipment.id)
         .execution_options(synchronize_session=False)

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import InputError
@@ -135,17 +135,19 @@ CLAIM_COLUMNS = (
 ClaimSelect = Select[
     int, str, str, str, str | None, str, int, int, str | None, datetime | None, datetime | None
 ]
+_Query = TypeVar("_Query", bound=Select[Any])
+
+
+def lease_free(now: datetime) -> ColumnElement[bool]:
+    """Nobody holds the shipment: never leased, released, or the holder's lease ran out."""
+    return or_(Shipment.lease_until.is_(None), Shipment.lease_until < now)
 
 
 def due_query(due_column: Any, now: datetime, limit: int) -> ClaimSelect:
     """The oldest-due-first page of claimable shipments; walks the partial due index only."""
     return (
         select(*CLAIM_COLUMNS)
-        .where(
-            due_column.is_not(None),
-            due_column <= now,
-            or_(Shipment.lease_until.is_(None), Shipment.lease_until < now),
-        )
+        .where(due_column.is_not(None), due_column <= now, lease_free(now))
         .order_by(due_column)
         .limit(limit)
     )
@@ -172,10 +174,7 @@ def _claim(
         taken = set(
             session.scalars(
                 update(Shipment)
-                .where(
-                    Shipment.id.in_([r.id for r in rows]),
-                    or_(Shipment.lease_until.is_(None), Shipment.lease_until < now),
-                )
+                .where(Shipment.id.in_([r.id for r in rows]), lease_free(now))
                 .values(lease_owner=owner, lease_until=now + lease)
                 .returning(Shipment.id)
                 .execution_options(synchronize_session=False)
@@ -248,12 +247,18 @@ def unseen(events: Sequence[TrackedEvent], known: set[str]) -> list[TrackedEvent
     return fresh
 
 
-def still_leased(session: Session, shipment_ids: Sequence[int], owner: str) -> set[int]:
-    """Which of ``shipment_ids`` ``owner`` still holds (row-locked on PostgreSQL)."""
-    query = select(Shipment.id).where(Shipment.id.in_(shipment_ids), Shipment.lease_owner == owner)
+def _held(session: Session, query: _Query, shipment_ids: Sequence[int], owner: str) -> _Query:
+    """``query`` narrowed to the shipments ``owner`` still leases, locked on PostgreSQL so no
+    other daemon can change them before this transaction ends."""
+    query = query.where(Shipment.id.in_(shipment_ids), Shipment.lease_owner == owner)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
-    return set(session.scalars(query))
+    return query
+
+
+def still_leased(session: Session, shipment_ids: Sequence[int], owner: str) -> set[int]:
+    """Which of ``shipment_ids`` ``owner`` still holds (row-locked on PostgreSQL)."""
+    return set(session.scalars(_held(session, select(Shipment.id), shipment_ids, owner)))
 
 
 def reschedule_quiet(
@@ -282,9 +287,7 @@ def reschedule_quiet(
 def leased_shipments(session: Session, shipment_ids: Sequence[int], owner: str) -> list[Shipment]:
     """The shipments among ``shipment_ids`` whose lease ``owner`` still holds, locked on
     PostgreSQL so no other daemon can change them before this transaction ends."""
-    query = select(Shipment).where(Shipment.id.in_(shipment_ids), Shipment.lease_owner == owner)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
+    query = _held(session, select(Shipment), shipment_ids, owner)
     return list(session.scalars(query.order_by(Shipment.id)))
 
 
@@ -348,11 +351,7 @@ def with_leased(
     overwrite what another daemon recorded after taking the shipment over.
     """
     with factory.begin() as session:
-        query = select(Shipment).where(
-            and_(Shipment.id == shipment_id, Shipment.lease_owner == owner)
-        )
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update()
+        query = _held(session, select(Shipment), [shipment_id], owner)
         shipment = session.scalars(query).first()
         if shipment is None:
             return False
