@@ -18,6 +18,7 @@ from notices.context import EventSummary, NoticeContext, StoreIdentity
 from notices.countries import choose_language
 from notices.message import build_message, format_address, message_id_for
 from tracker.app import TrackerApp
+from tracker.config import TrackerConfig
 from tracker.errors import NoticeError, PermanentSendError, PluginError, TransientSendError
 from tracker.eventlog import get_logger
 from tracker.model import Detail, Milestone, Status
@@ -79,21 +80,28 @@ def build_context(app: TrackerApp, notice: ClaimedNotice) -> NoticeContext:
             status=Status(event["status"]),
             detail=Detail(event["detail"]) if event.get("detail") else None,
         ),
-        expected_from=_day(payload.get("expected_from")),
-        expected_by=_day(payload.get("expected_by")),
+        expected_from=payload_day(payload.get("expected_from")),
+        expected_by=payload_day(payload.get("expected_by")),
         choices=tuple(payload.get("choices") or ()),
         reason=payload.get("reason"),
-        store=StoreIdentity(
-            name=seller.store_name,
-            signature=seller.signature,
-            reply_to=seller.reply_to,
-            support_url=seller.support_url,
-            coupon_line=seller.coupon_line,
-        ),
+        store=store_identity(app.config),
     )
 
 
-def _day(value: str | None) -> date | None:
+def store_identity(config: TrackerConfig) -> StoreIdentity:
+    """How the seller signs every notice, from the ``[seller]`` config (daemon and preview)."""
+    seller = config.seller
+    return StoreIdentity(
+        name=seller.store_name,
+        signature=seller.signature,
+        reply_to=seller.reply_to,
+        support_url=seller.support_url,
+        coupon_line=seller.coupon_line,
+    )
+
+
+def payload_day(value: str | None) -> date | None:
+    """The date of an ISO timestamp stored in a notice payload (``expected_from``/``_by``)."""
     return None if not value else datetime.fromisoformat(value).date()
 
 

@@ -16,13 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carriers.registry import default_registry
-from notices.context import EventSummary, NoticeContext, StoreIdentity
+from notices.context import EventSummary, NoticeContext
 from notices.countries import SUPPORTED_LANGUAGES, choose_language
 from notices.message import build_message, format_address, message_id_for
 from notices.render import NoticeRenderer, RenderedNotice
 from tracker.app import carrier_settings
 from tracker.commands.common import config_option, friendly_errors, load
 from tracker.config import CarrierConfig, TrackerConfig
+from tracker.dispatcher import payload_day, store_identity
 from tracker.errors import InputError, TrackerError
 from tracker.model import Detail, Milestone, Status
 from tracker.store.db import open_store
@@ -109,17 +110,6 @@ SAMPLE_SENT_AFTER = {
 SAMPLE_NUMBER = "RR123456785CN"
 
 
-def _store_identity(config: TrackerConfig) -> StoreIdentity:
-    seller = config.seller
-    return StoreIdentity(
-        name=seller.store_name,
-        signature=seller.signature,
-        reply_to=seller.reply_to,
-        support_url=seller.support_url,
-        coupon_line=seller.coupon_line,
-    )
-
-
 def _window(kind: Milestone, shipped: datetime, now: datetime) -> tuple[date | None, date | None]:
     if kind in (Milestone.DELIVERED, Milestone.SATISFACTION):
         return None, None
@@ -167,7 +157,7 @@ def sample_context(config: TrackerConfig, kind: Milestone, language: str) -> Not
         expected_by=expected_by,
         choices=tuple(config.refund.choices),
         reason="stalled" if kind is Milestone.DELAYED else None,
-        store=_store_identity(config),
+        store=store_identity(config),
     )
 
 
@@ -236,16 +226,12 @@ def stored_context(
         order_reference=shipment.order_reference,
         shipped_at=shipment.shipped_at,
         latest_event=event,
-        expected_from=_day(payload.get("expected_from")) or expected_from,
-        expected_by=_day(payload.get("expected_by")) or expected_by,
+        expected_from=payload_day(payload.get("expected_from")) or expected_from,
+        expected_by=payload_day(payload.get("expected_by")) or expected_by,
         choices=tuple(payload.get("choices") or config.refund.choices),
         reason=payload.get("reason") or ("stalled" if kind is Milestone.DELAYED else None),
-        store=_store_identity(config),
+        store=store_identity(config),
     )
-
-
-def _day(value: str | None) -> date | None:
-    return None if not value else datetime.fromisoformat(value).date()
 
 
 def write_preview(
