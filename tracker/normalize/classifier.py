@@ -14,7 +14,6 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
-from itertools import pairwise
 from typing import Any
 
 from tracker.model import Classification, Detail, RawEvent, Status
@@ -287,9 +286,161 @@ def _exact_item(op: Any, av: Any) -> frozenset[str] | None:
 
 
 _NON_LATIN = re.compile("[\u4e00-\u9fff\u0400-\u04ff]")
-_CJK = re.compile("[\u2e80-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]")
 
 # --- the phrase index ---------------------------------------------------------------------------
+#
+# Two regex scans of the folded text tell which phrases may be there; only those run their own
+# regex, in priority order. Each scan is one compiled alternation written as a trie, so at any
+# position it finds the longest key in one pass, and each starts with a character set, so the
+# regex engine skips in C over the positions where no key can begin.
+#
+# * Word starts: a phrase of a language whose phrases begin a word is matched as ``\b(?:phrase)``,
+#   so every match begins right after a non-word character (the text gets a leading space) with
+#   one of the phrase's literal beginnings ("ready for pick", "available for pick", ...). The scan
+#   looks ahead at each non-word character for the longest beginning there; every beginning that
+#   is a prefix of it is there too. A phrase whose beginnings are all it can match (a plain
+#   literal such as "delivered") is thereby already matched and needs no regex of its own.
+# * Substrings: the other phrases (German, Chinese, ops rules) are indexed by anchors, literal
+#   strings one of which every match contains (``phrase_anchors``). Each anchor is represented by
+#   one of its tails (a tail of a required string is required too) that begins with a character
+#   rarely seen in text, so the scan stops at few positions. The scan does not overlap its hits,
+#   so a hit also stands for every key inside it and every key that may begin inside it.
+
+
+def _is_word(ch: str) -> bool:
+    """Whether ``\\w`` (Unicode) matches ``ch``."""
+    return ch.isalnum() or ch == "_"
+
+
+#: every non-word ASCII character
+_ASCII_NON_WORD = _code_point_class(c for c in range(0x80) if not _is_word(chr(c)))
+#: every non-word character of the Basic Multilingual Plane, and every character beyond it (a
+#: superset: the scan re-checks ``\W`` after it, which costs only where the set matched)
+_NON_WORD = (
+    _code_point_class(
+        c for c in range(0x10000) if not 0xD800 <= c < 0xE000 and not _is_word(chr(c))
+    )[:-1]
+    + "\\U00010000-\\U0010FFFF]"
+)
+#: characters by how common they are in carrier text, most common first (an approximation used
+#: only to pick selective substring keys; correctness never depends on it)
+_COMMON_CHARS = " .,-:/()0123456789eaionrstlducmphgvbfkwyzjxq'оеаинтсрвлкмдпуяызбгчйхжшюцщэфъ"
+_COMMONNESS = {ch: len(_COMMON_CHARS) - i for i, ch in enumerate(_COMMON_CHARS)}
+#: how long a substring key should be when its anchor allows it
+_KEY_LENGTH = 4
+_NEVER: frozenset[int] = frozenset()
+
+
+def _trie_pattern(strings: Iterable[str]) -> str:
+    """A regex alternation matching each of ``strings``; at a position, the longest one there."""
+    root: dict[str, Any] = {}
+    for text in strings:
+        node = root
+        for ch in text:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        branches = [re.escape(ch) + emit(node[ch]) for ch in sorted(node) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+        if "" in node:  # a string ends here: try the longer ones first
+            return f"(?:{body})?"
+        return body
+
+    return emit(root)
+
+
+def _word_start_beginnings(folded_phrase: str) -> tuple[frozenset[str], bool] | None:
+    """The literal beginnings of ``folded_phrase`` and whether they are all it matches.
+
+    None unless every match begins with one of a few known strings, each starting with a word
+    character (what a word-start scan can find).
+    """
+    parsed = _sre.parse(folded_phrase)
+    if parsed.state.flags & (_IGNORECASE | int(re.ASCII) | int(re.LOCALE)):
+        return None
+    items = list(parsed)
+    result: frozenset[str] = frozenset({""})
+    complete = True
+    for op, av in items:
+        exact = _exact_item(op, av)
+        if exact is None or len(result) * len(exact) > _MAX_EXACT:
+            complete = False
+            break
+        result = frozenset(a + b for a in result for b in exact)
+    if not all(text and _is_word(text[0]) for text in result):
+        return None
+    return result, complete and not _has_assertion(items)
+
+
+def _has_assertion(items: Iterable[Any]) -> bool:
+    """Whether ``items`` hold a zero-width condition (``\\b``, ``^``, lookaround) anywhere."""
+    for op, av in items:
+        if op is _AT or op is _ASSERT or op is _ASSERT_NOT:
+            return True
+        if op is _SUBPATTERN and _has_assertion(av[3]):
+            return True
+        if op is _BRANCH and any(_has_assertion(alternative) for alternative in av[1]):
+            return True
+        if op in _REPEATS and _has_assertion(av[2]):
+            return True
+    return False
+
+
+def _substring_keys(anchors: Iterable[str]) -> dict[str, str]:
+    """Anchor -> the tail that represents it in the substring scan.
+
+    Tails start with characters of one shared set, as rare as it can be while every anchor keeps
+    a tail of ``_KEY_LENGTH`` characters (or all of a shorter anchor).
+    """
+    starts: dict[str, set[str]] = {}
+    for anchor in anchors:
+        need = min(_KEY_LENGTH, len(anchor))
+        starts[anchor] = set(anchor[: len(anchor) - need + 1])
+    usable = set().union(*starts.values())
+    left = {anchor: len(chars) for anchor, chars in starts.items()}
+    holders: dict[str, list[str]] = {}
+    for anchor, chars in starts.items():
+        for ch in chars:
+            holders.setdefault(ch, []).append(anchor)
+    for ch in sorted(usable, key=lambda c: (-_COMMONNESS.get(c, 0), c)):
+        if all(left[anchor] > 1 for anchor in holders[ch]):
+            usable.discard(ch)
+            for anchor in holders[ch]:
+                left[anchor] -= 1
+    keys = {}
+    for anchor in starts:
+        need = min(_KEY_LENGTH, len(anchor))
+        offsets = [i for i in range(len(anchor) - need + 1) if anchor[i] in usable]
+        best = min(offsets, key=lambda i: (_COMMONNESS.get(anchor[i], 0), i))
+        keys[anchor] = anchor[best:]
+    return keys
+
+
+class _SubstringScan:
+    """Anchors -> phrase ids, through one non-overlapping scan for their keys."""
+
+    def __init__(self, keys: Mapping[str, frozenset[int]]) -> None:
+        self.pattern = re.compile(f"({_trie_pattern(keys)})") if keys else None
+        by_prefix: dict[str, set[str]] = {}
+        for key in keys:
+            for end in range(1, len(key) + 1):
+                by_prefix.setdefault(key[:end], set()).add(key)
+        self.ids: dict[str, frozenset[int]] = {}
+        for key in keys:
+            # keys inside this hit, and keys that may begin inside it and run on past its end
+            covered = {key[i:j] for i in range(len(key)) for j in range(i + 1, len(key) + 1)}
+            also = {k for k in covered if k in keys}
+            for i in range(1, len(key)):
+                also |= by_prefix.get(key[i:], set())
+            self.ids[key] = frozenset().union(*(keys[k] for k in also))
+
+
+def _word_start_scan(beginnings: Mapping[str, Iterable[int]], non_word: str) -> re.Pattern[str]:
+    check = "(?<=\\W)" if non_word is _NON_WORD else ""  # the set holds a few word characters
+    return re.compile(f"{non_word}{check}(?=({_trie_pattern(beginnings)}))")
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,7 +473,7 @@ def _anchored(pattern: str) -> re.Pattern[str]:
 
 
 class _PhraseIndex:
-    """Ops and built-in phrases behind an anchor index; the first phrase in priority order wins.
+    """Ops and built-in phrases behind two scans; the first phrase in priority order wins.
 
     Priority: ops rules (in file order), then every language's specific rules, then every
     language's catch-alls; languages in the order the text's script and country suggest.
@@ -345,48 +496,54 @@ class _PhraseIndex:
                     )
                 )
         self._phrases = tuple(phrases)
-        by_anchor: dict[str, list[int]] = {}
-        always: list[int] = []
-        for index, compiled in enumerate(phrases):
-            anchors = phrase_anchors(compiled.plain.pattern)
+        self._results = tuple(phrase.result for phrase in phrases)
+        beginnings: dict[str, set[int]] = {}
+        by_anchor: dict[str, set[int]] = {}
+        always: set[int] = set()
+        proven: list[bool] = []
+        for index, phrase in enumerate(phrases):
+            found = _word_start_beginnings(phrase.plain.pattern) if phrase.word_start else None
+            proven.append(found is not None and found[1])
+            if found is not None:
+                for text in found[0]:
+                    beginnings.setdefault(text, set()).add(index)
+                continue
+            anchors = phrase_anchors(phrase.plain.pattern)
             if anchors is None:
-                always.append(index)
+                always.add(index)
             for anchor in anchors or ():
-                by_anchor.setdefault(anchor, []).append(index)
-        # Long anchors sit in a sparse index: the text's three-character windows are read only at
-        # even positions, so an anchor of four or more characters always covers one of them, at
-        # an even or an odd offset of its own; it is filed under its least common window of each
-        # parity. Short anchors are looked for one by one (non-Latin ones, Chinese words mostly,
-        # through their own index of every two-character window, only for non-ASCII text).
-        spread: dict[str, int] = {}
-        for anchor in by_anchor:
-            for window in {anchor[i : i + 3] for i in range(len(anchor) - 2)}:
-                spread[window] = spread.get(window, 0) + 1
-        sparse: dict[tuple[str, ...], dict[str, tuple[int, ...]]] = {}
-        dense: dict[tuple[str, ...], dict[str, tuple[int, ...]]] = {}
-        short_ascii: list[tuple[str, tuple[int, ...]]] = []
-        short_other: list[tuple[str, tuple[int, ...]]] = []
-        for anchor, ids in by_anchor.items():
-            if len(anchor) >= 4:
-                for parity in (0, 1):
-                    offsets = range(parity, len(anchor) - 2, 2)
-                    window = min((anchor[i : i + 3] for i in offsets), key=spread.__getitem__)
-                    sparse.setdefault(tuple(window), {})[anchor] = tuple(ids)
-            elif anchor.isascii():
-                short_ascii.append((anchor, tuple(ids)))
-            elif len(anchor) < 2 or _CJK.search(anchor) is None:
-                short_other.append((anchor, tuple(ids)))
-            else:  # only a text with Chinese characters can hold these
-                dense.setdefault(tuple(anchor[:2]), {})[anchor] = tuple(ids)
-        self._sparse = {key: tuple(group.items()) for key, group in sparse.items()}
-        self._sparse_keys = frozenset(self._sparse)
-        self._dense = {key: tuple(group.items()) for key, group in dense.items()}
-        self._dense_keys = frozenset(self._dense)
-        self._short_ascii = tuple(short_ascii)
-        # one C-level scan tells whether any short anchor is there at all (usually none is)
-        self._short_gate = re.compile("|".join(re.escape(a) for a, _ in short_ascii) or "(?!)")
-        self._short_other = tuple(short_other)
+                by_anchor.setdefault(anchor, set()).add(index)
+        #: phrases that a hit of the word-start scan proves present (no regex of their own)
+        self._proven = tuple(proven)
         self._always = frozenset(always)
+        # word-start scan: hit -> every phrase with a beginning that is a prefix of it
+        self._word_ids = {
+            text: frozenset().union(
+                *(
+                    beginnings[text[:end]]
+                    for end in range(1, len(text) + 1)
+                    if text[:end] in beginnings
+                )
+            )
+            for text in beginnings
+        }
+        ascii_beginnings = [text for text in beginnings if text.isascii()]
+        self._word_ascii = (
+            _word_start_scan(dict.fromkeys(ascii_beginnings, ()), _ASCII_NON_WORD)
+            if ascii_beginnings
+            else None
+        )
+        self._word_any = _word_start_scan(beginnings, _NON_WORD) if beginnings else None
+        # substring scans: one for ASCII text (only ASCII anchors can be in it), one for the rest
+        key_of = _substring_keys(by_anchor)
+        keys: dict[str, set[int]] = {}
+        ascii_keys: dict[str, set[int]] = {}
+        for anchor, ids in by_anchor.items():
+            keys.setdefault(key_of[anchor], set()).update(ids)
+            if anchor.isascii():
+                ascii_keys.setdefault(key_of[anchor], set()).update(ids)
+        self._sub_any = _SubstringScan({k: frozenset(v) for k, v in keys.items()})
+        self._sub_ascii = _SubstringScan({k: frozenset(v) for k, v in ascii_keys.items()})
         self._ranks: dict[tuple[str, ...], tuple[int, ...]] = {}
 
     @property
@@ -396,39 +553,32 @@ class _PhraseIndex:
 
     def match(self, folded: str, order: tuple[str, ...]) -> Classification | None:
         """The highest-priority phrase found in ``folded``, trying only phrases it may contain."""
-        candidates = set(self._always)
-        sparse = self._sparse
-        even = zip(folded[0::2], folded[1::2], folded[2::2], strict=False)
-        for key in self._sparse_keys.intersection(even):
-            for anchor, ids in sparse[key]:
-                if anchor in folded:
-                    candidates.update(ids)
-        if self._short_gate.search(folded):
-            for anchor, ids in self._short_ascii:
-                if anchor in folded:
-                    candidates.update(ids)
-        if not folded.isascii():
-            for anchor, ids in self._short_other:
-                if anchor in folded:
-                    candidates.update(ids)
-            if _CJK.search(folded):
-                dense = self._dense
-                for key in self._dense_keys.intersection(pairwise(folded)):
-                    for anchor, ids in dense[key]:
-                        if len(anchor) == 2 or anchor in folded:
-                            candidates.update(ids)
+        if folded.isascii():
+            word, sub = self._word_ascii, self._sub_ascii
+        else:
+            word, sub = self._word_any, self._sub_any
+        candidates = self._always
+        if word is not None:
+            hits = word.findall(" " + folded)
+            if hits:
+                candidates = candidates.union(*map(self._word_ids.__getitem__, hits))
+        if sub.pattern is not None:
+            hits = sub.pattern.findall(folded)
+            if hits:
+                candidates = candidates.union(*map(sub.ids.__getitem__, hits))
         if not candidates:
             return None
         rank = self._ranks.get(order)
         if rank is None:
             rank = self._rank(order)
-        excluded = len(self._phrases)
+        excluded = len(rank)
+        proven = self._proven
         phrases = self._phrases
         for index in sorted(candidates, key=rank.__getitem__):
             if rank[index] >= excluded:
                 break
-            if phrases[index].search(folded):
-                return phrases[index].result
+            if proven[index] or phrases[index].search(folded):
+                return self._results[index]
         return None
 
     def match_all(self, folded: str, order: tuple[str, ...]) -> Classification | None:
