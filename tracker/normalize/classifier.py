@@ -54,6 +54,7 @@ _SCRIPT_LANGUAGES = {"zh", "ru"}
 
 UNKNOWN = Classification(Status.UNKNOWN)
 DEFAULT_CACHE_SIZE = 1 << 16
+_CODE_CACHE_SIZE = 4096
 
 
 # letters that carry no combining mark under NFKD but are "accented" to a reader
@@ -322,12 +323,16 @@ _NON_WORD = (
     )[:-1]
     + "\\U00010000-\\U0010FFFF]"
 )
-#: characters by how common they are in carrier text, most common first (an approximation used
-#: only to pick selective substring keys; correctness never depends on it)
-_COMMON_CHARS = " .,-:/()0123456789eaionrstlducmphgvbfkwyzjxq'оеаинтсрвлкмдпуяызбгчйхжшюцщэфъ"
-_COMMONNESS = {ch: len(_COMMON_CHARS) - i for i, ch in enumerate(_COMMON_CHARS)}
+#: rough per-mille frequency of characters in carrier text (Latin-script wording, dates and
+#: numbers); only used to pick selective substring keys, correctness never depends on it
+_CHAR_FREQUENCY = {
+    " ": 150, "e": 110, "a": 85, "i": 75, "o": 70, "n": 70, "r": 65, "s": 65, "t": 65,
+    "l": 45, "d": 40, "u": 40, "c": 35, "m": 30, "p": 25, "h": 20, "g": 20, "v": 15, "b": 15,
+    "f": 10, "k": 10, "w": 8, "y": 6, "z": 6, "j": 3, "x": 2, "q": 1,
+    **dict.fromkeys("0123456789", 10), **dict.fromkeys(".,-:/()", 8),
+}  # fmt: skip
 #: how long a substring key should be when its anchor allows it
-_KEY_LENGTH = 4
+_KEY_LENGTH = 3
 _NEVER: frozenset[int] = frozenset()
 
 
@@ -392,30 +397,36 @@ def _has_assertion(items: Iterable[Any]) -> bool:
 def _substring_keys(anchors: Iterable[str]) -> dict[str, str]:
     """Anchor -> the tail that represents it in the substring scan.
 
-    Tails start with characters of one shared set, as rare as it can be while every anchor keeps
-    a tail of ``_KEY_LENGTH`` characters (or all of a shorter anchor).
+    Tails start with characters of one shared set, as rare as it can be (a greedy set cover)
+    while every anchor keeps a tail of ``_KEY_LENGTH`` characters (or all of a shorter anchor).
     """
     starts: dict[str, set[str]] = {}
     for anchor in anchors:
         need = min(_KEY_LENGTH, len(anchor))
         starts[anchor] = set(anchor[: len(anchor) - need + 1])
-    usable = set().union(*starts.values())
-    left = {anchor: len(chars) for anchor, chars in starts.items()}
-    holders: dict[str, list[str]] = {}
-    for anchor, chars in starts.items():
-        for ch in chars:
-            holders.setdefault(ch, []).append(anchor)
-    for ch in sorted(usable, key=lambda c: (-_COMMONNESS.get(c, 0), c)):
-        if all(left[anchor] > 1 for anchor in holders[ch]):
+
+    def cost(ch: str) -> int:
+        return _CHAR_FREQUENCY.get(ch, 1)
+
+    usable: set[str] = set()
+    uncovered = set(starts)
+    while uncovered:
+        gain: dict[str, int] = {}
+        for anchor in uncovered:
+            for ch in starts[anchor]:
+                gain[ch] = gain.get(ch, 0) + 1
+        best = min(gain, key=lambda c: (cost(c) / gain[c], c))
+        usable.add(best)
+        uncovered = {anchor for anchor in uncovered if best not in starts[anchor]}
+    for ch in sorted(usable, key=lambda c: (-cost(c), c)):
+        if all(chars & (usable - {ch}) for chars in starts.values()):
             usable.discard(ch)
-            for anchor in holders[ch]:
-                left[anchor] -= 1
     keys = {}
     for anchor in starts:
         need = min(_KEY_LENGTH, len(anchor))
         offsets = [i for i in range(len(anchor) - need + 1) if anchor[i] in usable]
-        best = min(offsets, key=lambda i: (_COMMONNESS.get(anchor[i], 0), i))
-        keys[anchor] = anchor[best:]
+        best_offset = min(offsets, key=lambda i: (cost(anchor[i]), i))
+        keys[anchor] = anchor[best_offset:]
     return keys
 
 
@@ -470,6 +481,19 @@ class _Phrase:
 def _anchored(pattern: str) -> re.Pattern[str]:
     """``pattern`` matched only where a word begins (compiled when first needed)."""
     return re.compile(rf"\b(?:{pattern})")
+
+
+class _Plans:
+    """For one language order: each phrase's rank, and each scan hit's candidates in rank order."""
+
+    __slots__ = ("always", "rank", "sub_any", "sub_ascii", "word")
+
+    def __init__(self, rank: tuple[int, ...], always: tuple[int, ...]) -> None:
+        self.rank = rank
+        self.always = always
+        self.word: dict[str, tuple[int, ...]] = {}
+        self.sub_ascii: dict[str, tuple[int, ...]] = {}
+        self.sub_any: dict[str, tuple[int, ...]] = {}
 
 
 class _PhraseIndex:
@@ -544,7 +568,9 @@ class _PhraseIndex:
                 ascii_keys.setdefault(key_of[anchor], set()).update(ids)
         self._sub_any = _SubstringScan({k: frozenset(v) for k, v in keys.items()})
         self._sub_ascii = _SubstringScan({k: frozenset(v) for k, v in ascii_keys.items()})
-        self._ranks: dict[tuple[str, ...], tuple[int, ...]] = {}
+        self._shift = max(len(phrases), 1).bit_length()
+        self._mask = (1 << self._shift) - 1
+        self._plans: dict[tuple[str, ...], _Plans] = {}
 
     @property
     def unanchored(self) -> int:
@@ -553,33 +579,55 @@ class _PhraseIndex:
 
     def match(self, folded: str, order: tuple[str, ...]) -> Classification | None:
         """The highest-priority phrase found in ``folded``, trying only phrases it may contain."""
+        plans = self._plans.get(order)
+        if plans is None:
+            plans = self._new_plans(order)
         if folded.isascii():
-            word, sub = self._word_ascii, self._sub_ascii
+            word, sub, sub_plans = self._word_ascii, self._sub_ascii, plans.sub_ascii
         else:
-            word, sub = self._word_any, self._sub_any
-        candidates = self._always
+            word, sub, sub_plans = self._word_any, self._sub_any, plans.sub_any
+        # candidates as rank << shift | index, so sorting them sorts by priority
+        codes = list(plans.always)
         if word is not None:
-            hits = word.findall(" " + folded)
-            if hits:
-                candidates = candidates.union(*map(self._word_ids.__getitem__, hits))
+            word_plans = plans.word
+            for hit in word.findall(" " + folded):
+                plan = word_plans.get(hit)
+                if plan is None:
+                    plan = word_plans[hit] = self._plan(self._word_ids[hit], plans.rank)
+                codes += plan
         if sub.pattern is not None:
-            hits = sub.pattern.findall(folded)
-            if hits:
-                candidates = candidates.union(*map(sub.ids.__getitem__, hits))
-        if not candidates:
+            for hit in sub.pattern.findall(folded):
+                plan = sub_plans.get(hit)
+                if plan is None:
+                    plan = sub_plans[hit] = self._plan(sub.ids[hit], plans.rank)
+                codes += plan
+        if not codes:
             return None
-        rank = self._ranks.get(order)
-        if rank is None:
-            rank = self._rank(order)
-        excluded = len(rank)
+        if len(codes) > 1:
+            codes.sort()
+        mask = self._mask
         proven = self._proven
         phrases = self._phrases
-        for index in sorted(candidates, key=rank.__getitem__):
-            if rank[index] >= excluded:
-                break
+        for code in codes:
+            index = code & mask
             if proven[index] or phrases[index].search(folded):
                 return self._results[index]
         return None
+
+    def _new_plans(self, order: tuple[str, ...]) -> _Plans:
+        rank = self._rank(order)
+        plans = _Plans(rank, self._plan(self._always, rank))
+        self._plans[order] = plans
+        return plans
+
+    def _plan(self, ids: Iterable[int], rank: tuple[int, ...]) -> tuple[int, ...]:
+        """``ids`` in priority order, as codes, up to the first one a scan hit proves present."""
+        excluded = len(rank)
+        codes = sorted(rank[i] << self._shift | i for i in ids if rank[i] < excluded)
+        for end, code in enumerate(codes, 1):
+            if self._proven[code & self._mask]:
+                return tuple(codes[:end])
+        return tuple(codes)
 
     def match_all(self, folded: str, order: tuple[str, ...]) -> Classification | None:
         """The same answer as ``match`` by trying every phrase: the reference for tests."""
@@ -601,9 +649,7 @@ class _PhraseIndex:
         rank = [len(self._phrases)] * len(self._phrases)
         for place, (*_, index) in enumerate(sorted(places)):
             rank[index] = place
-        frozen = tuple(rank)
-        self._ranks[order] = frozen
-        return frozen
+        return tuple(rank)
 
 
 class Normalizer:
@@ -630,6 +676,8 @@ class Normalizer:
         self._cached = (
             lru_cache(maxsize=cache_size)(self._classify) if cache_size > 0 else self._classify
         )
+        # codes come from a small vocabulary: remembered whatever ``cache_size`` says
+        self._by_code = lru_cache(maxsize=_CODE_CACHE_SIZE)(self._by_code_uncached)
 
     def classify(self, raw: RawEvent) -> Classification:
         """Status, detail and rule id for ``raw``; ``Status.UNKNOWN`` when no rule applies."""
@@ -653,7 +701,7 @@ class Normalizer:
             return Classification(by_text.status, by_text.detail, f"{by_code.rule}+{by_text.rule}")
         return by_code
 
-    def _by_code(self, carrier: str | None, code: str) -> Classification | None:
+    def _by_code_uncached(self, carrier: str | None, code: str) -> Classification | None:
         code = code.strip()
         family = self._carriers.get(_carrier_key(carrier)) if carrier else None
         if family is not None:
@@ -667,7 +715,11 @@ class Normalizer:
 
     def _by_text(self, text: str, country: str | None) -> Classification | None:
         folded = fold(text)
-        return self._phrases.match(folded, _language_order(folded, country))
+        script = None if folded.isascii() else _script_lang(folded)
+        country_lang = _COUNTRY_LANG.get(country) if country else None
+        if country_lang is None and country and not country.isupper():
+            country_lang = _COUNTRY_LANG.get(country.upper())
+        return self._phrases.match(folded, _order_for(script, country_lang))
 
     def classify_text_exhaustively(self, text: str, country: str | None = None) -> Classification:
         """Phrase rules alone, every phrase tried without the index (tests compare the two)."""
