@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any
@@ -521,6 +521,15 @@ class _PhraseIndex:
                 )
         self._phrases = tuple(phrases)
         self._results = tuple(phrase.result for phrase in phrases)
+        # what confirms a candidate: the plain regex where no word start is needed
+        self._verify: tuple[Callable[[str], object], ...] = tuple(
+            phrase.search if phrase.word_start else phrase.plain.search for phrase in phrases
+        )
+        # (0, None) for ops phrases; (1, lang) for specific and (2, lang) for catch-all ones
+        self._tiers: dict[tuple[int, str | None], list[int]] = {}
+        for index, phrase in enumerate(phrases):
+            tier = 0 if phrase.lang is None else 1 + phrase.fallback
+            self._tiers.setdefault((tier, phrase.lang), []).append(index)
         beginnings: dict[str, set[int]] = {}
         by_anchor: dict[str, set[int]] = {}
         always: set[int] = set()
@@ -607,10 +616,10 @@ class _PhraseIndex:
             codes.sort()
         mask = self._mask
         proven = self._proven
-        phrases = self._phrases
+        verify = self._verify
         for code in codes:
             index = code & mask
-            if proven[index] or phrases[index].search(folded):
+            if proven[index] or verify[index](folded):
                 return self._results[index]
         return None
 
@@ -638,16 +647,18 @@ class _PhraseIndex:
         return None
 
     def _rank(self, order: tuple[str, ...]) -> tuple[int, ...]:
-        """Each phrase's place in the priority order for ``order``; excluded ones sort last."""
-        lang_rank = {lang: i for i, lang in enumerate(order)}
-        places = []
-        for index, phrase in enumerate(self._phrases):
-            if phrase.lang is None:
-                places.append((0, 0, index))
-            elif phrase.lang in lang_rank:
-                places.append((1 + phrase.fallback, lang_rank[phrase.lang], index))
+        """Each phrase's place in the priority order for ``order``; excluded ones sort last.
+
+        Ops phrases first, then each language's specific phrases, then each language's catch-alls
+        (languages as ``order`` lists them, phrases in file order within one).
+        """
+        tiers = self._tiers
+        sequence = list(tiers.get((0, None), ()))
+        for tier in (1, 2):
+            for lang in order:
+                sequence += tiers.get((tier, lang), ())
         rank = [len(self._phrases)] * len(self._phrases)
-        for place, (*_, index) in enumerate(sorted(places)):
+        for place, index in enumerate(sequence):
             rank[index] = place
         return tuple(rank)
 
@@ -714,8 +725,12 @@ class Normalizer:
         return self._codes.get("upu", {}).get(code.upper())
 
     def _by_text(self, text: str, country: str | None) -> Classification | None:
-        folded = fold(text)
-        script = None if folded.isascii() else _script_lang(folded)
+        if text.isascii():  # fold's own shortcut, without the call
+            folded = text.lower()
+            script = None
+        else:
+            folded = fold(text)
+            script = None if folded.isascii() else _script_lang(folded)
         country_lang = _COUNTRY_LANG.get(country) if country else None
         if country_lang is None and country and not country.isupper():
             country_lang = _COUNTRY_LANG.get(country.upper())
