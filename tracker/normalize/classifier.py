@@ -486,11 +486,15 @@ def _anchored(pattern: str) -> re.Pattern[str]:
 class _Plans:
     """For one language order: each phrase's rank, and each scan hit's candidates in rank order."""
 
-    __slots__ = ("always", "rank", "sub_any", "sub_ascii", "word")
+    __slots__ = ("always", "beyond", "rank", "sub_any", "sub_ascii", "sub_floor", "word")
 
     def __init__(self, rank: tuple[int, ...], always: tuple[int, ...]) -> None:
         self.rank = rank
         self.always = always
+        #: a code above every candidate's
+        self.beyond = 0
+        #: the best code any phrase of the substring scans can have
+        self.sub_floor = 0
         self.word: dict[str, tuple[int, ...]] = {}
         self.sub_ascii: dict[str, tuple[int, ...]] = {}
         self.sub_any: dict[str, tuple[int, ...]] = {}
@@ -575,6 +579,7 @@ class _PhraseIndex:
             keys.setdefault(key_of[anchor], set()).update(ids)
             if anchor.isascii():
                 ascii_keys.setdefault(key_of[anchor], set()).update(ids)
+        self._sub_ids = frozenset().union(*by_anchor.values())
         self._sub_any = _SubstringScan({k: frozenset(v) for k, v in keys.items()})
         self._sub_ascii = _SubstringScan({k: frozenset(v) for k, v in ascii_keys.items()})
         self._shift = max(len(phrases), 1).bit_length()
@@ -597,6 +602,9 @@ class _PhraseIndex:
             word, sub, sub_plans = self._word_any, self._sub_any, plans.sub_any
         # candidates as rank << shift | index, so sorting them sorts by priority
         codes = list(plans.always)
+        proven = self._proven
+        mask = self._mask
+        best = plans.beyond  # the best candidate already known to be present
         if word is not None:
             word_plans = plans.word
             for hit in word.findall(" " + folded):
@@ -604,7 +612,11 @@ class _PhraseIndex:
                 if plan is None:
                     plan = word_plans[hit] = self._plan(self._word_ids[hit], plans.rank)
                 codes += plan
-        if sub.pattern is not None:
+                if plan and plan[-1] < best and proven[plan[-1] & mask]:
+                    best = plan[-1]
+        # the substring scan can only add phrases of its own (German, Chinese, ops); skip it when
+        # none of them could outrank a phrase already found
+        if sub.pattern is not None and best > plans.sub_floor:
             for hit in sub.pattern.findall(folded):
                 plan = sub_plans.get(hit)
                 if plan is None:
@@ -614,8 +626,6 @@ class _PhraseIndex:
             return None
         if len(codes) > 1:
             codes.sort()
-        mask = self._mask
-        proven = self._proven
         verify = self._verify
         for code in codes:
             index = code & mask
@@ -626,6 +636,11 @@ class _PhraseIndex:
     def _new_plans(self, order: tuple[str, ...]) -> _Plans:
         rank = self._rank(order)
         plans = _Plans(rank, self._plan(self._always, rank))
+        plans.beyond = len(rank) << self._shift
+        plans.sub_floor = min(
+            (rank[i] << self._shift | i for i in self._sub_ids if rank[i] < len(rank)),
+            default=plans.beyond,
+        )
         self._plans[order] = plans
         return plans
 
