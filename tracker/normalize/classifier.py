@@ -55,6 +55,8 @@ _SCRIPT_LANGUAGES = {"zh", "ru"}
 UNKNOWN = Classification(Status.UNKNOWN)
 DEFAULT_CACHE_SIZE = 1 << 16
 _CODE_CACHE_SIZE = 4096
+#: how many (script, country) pairs the phrase index remembers the language order of
+_MAX_HINTS = 4096
 
 
 # letters that carry no combining mark under NFKD but are "accented" to a reader
@@ -585,17 +587,21 @@ class _PhraseIndex:
         self._shift = max(len(phrases), 1).bit_length()
         self._mask = (1 << self._shift) - 1
         self._plans: dict[tuple[str, ...], _Plans] = {}
+        self._plans_by_hint: dict[tuple[str | None, str | None], _Plans] = {}
 
     @property
     def unanchored(self) -> int:
         """How many phrases have no anchor and so are tried on every text."""
         return len(self._always)
 
-    def match(self, folded: str, order: tuple[str, ...]) -> Classification | None:
-        """The highest-priority phrase found in ``folded``, trying only phrases it may contain."""
-        plans = self._plans.get(order)
+    def match(self, folded: str, script: str | None, country: str | None) -> Classification | None:
+        """The highest-priority phrase found in ``folded``, trying only phrases it may contain.
+
+        ``script``: what ``_script_lang`` says of ``folded``; ``country``: the event's country.
+        """
+        plans = self._plans_by_hint.get((script, country))
         if plans is None:
-            plans = self._new_plans(order)
+            plans = self._plans_for_hint(script, country)
         if folded.isascii():
             word, sub, sub_plans = self._word_ascii, self._sub_ascii, plans.sub_ascii
         else:
@@ -632,6 +638,15 @@ class _PhraseIndex:
             if proven[index] or verify[index](folded):
                 return self._results[index]
         return None
+
+    def _plans_for_hint(self, script: str | None, country: str | None) -> _Plans:
+        order = _language_order_for(script, country)
+        plans = self._plans.get(order)
+        if plans is None:
+            plans = self._new_plans(order)
+        if len(self._plans_by_hint) < _MAX_HINTS:  # countries are a short list, unless garbled
+            self._plans_by_hint[(script, country)] = plans
+        return plans
 
     def _new_plans(self, order: tuple[str, ...]) -> _Plans:
         rank = self._rank(order)
@@ -702,6 +717,7 @@ class Normalizer:
         self._cached = (
             lru_cache(maxsize=cache_size)(self._classify) if cache_size > 0 else self._classify
         )
+        self._merged: dict[tuple[str | None, str | None], Classification] = {}
         # codes come from a small vocabulary: remembered whatever ``cache_size`` says
         self._by_code = lru_cache(maxsize=_CODE_CACHE_SIZE)(self._by_code_uncached)
 
@@ -724,7 +740,12 @@ class Normalizer:
         # a generic code ("held by customs", "delivery attempt") takes the reason from the text;
         # any code may take a detail from text that agrees with its status
         if refinable or (by_text.status == by_code.status and by_text.detail is not None):
-            return Classification(by_text.status, by_text.detail, f"{by_code.rule}+{by_text.rule}")
+            key = (by_code.rule, by_text.rule)
+            merged = self._merged.get(key)
+            if merged is None:  # one per pair of rules: built once
+                merged = Classification(by_text.status, by_text.detail, f"{key[0]}+{key[1]}")
+                self._merged[key] = merged
+            return merged
         return by_code
 
     def _by_code_uncached(self, carrier: str | None, code: str) -> Classification | None:
@@ -746,10 +767,7 @@ class Normalizer:
         else:
             folded = fold(text)
             script = None if folded.isascii() else _script_lang(folded)
-        country_lang = _COUNTRY_LANG.get(country) if country else None
-        if country_lang is None and country and not country.isupper():
-            country_lang = _COUNTRY_LANG.get(country.upper())
-        return self._phrases.match(folded, _order_for(script, country_lang))
+        return self._phrases.match(folded, script, country)
 
     def classify_text_exhaustively(self, text: str, country: str | None = None) -> Classification:
         """Phrase rules alone, every phrase tried without the index (tests compare the two)."""
@@ -782,7 +800,11 @@ def _script_lang(folded: str) -> str | None:
 
 
 def _language_order(folded: str, country: str | None) -> tuple[str, ...]:
-    return _order_for(_script_lang(folded), _COUNTRY_LANG.get((country or "").upper()))
+    return _language_order_for(_script_lang(folded), country)
+
+
+def _language_order_for(script: str | None, country: str | None) -> tuple[str, ...]:
+    return _order_for(script, _COUNTRY_LANG.get((country or "").upper()))
 
 
 @lru_cache(maxsize=256)
