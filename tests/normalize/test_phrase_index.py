@@ -99,3 +99,58 @@ def test_ops_phrase_without_anchor_is_still_matched(tmp_path: Path) -> None:
     assert custom.unanchored_phrases == 1
     assert custom.classify_text("123456").rule == "acme.code"
     assert custom.classify_text("1234567").rule is None
+
+
+_SEPARATORS = [" ", ", ", "-", "/", "'", "(", ")", "【", "】", "，", "🚚", "_", ".", ": ", "  "]
+_SEPARATORS += ["\u00a0", "—", "«", "»", "1", "𠀀", "é", "Ё", "ß", "ﬁ"]
+
+
+def _generated_texts(count: int, seed: int) -> list[str]:
+    """Dev-set words and pieces of words glued with punctuation, scripts and odd characters."""
+    rows = [json.loads(line) for line in DEVSET.read_text("utf-8").splitlines() if line.strip()]
+    words = [word for row in rows if row["text"] for word in row["text"].split()]
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(count):
+        parts = []
+        for _ in range(rng.randint(1, 7)):
+            word = rng.choice(words)
+            if rng.random() < 0.2:  # a piece of a word: compounds, glued words, cut-off text
+                cut = rng.randint(0, len(word))
+                word = word[:cut] if rng.random() < 0.5 else word[cut:]
+            parts += [word, rng.choice(_SEPARATORS)]
+        text = "".join(parts[:-1])
+        texts.append(text.upper() if rng.random() < 0.2 else text)
+    return texts
+
+
+def test_index_agrees_on_generated_texts(normalizer: Normalizer) -> None:
+    # the scans' hits stand for keys inside and overlapping them, and literal phrases are taken
+    # as found without their regex: any slip there shows up as a disagreement
+    countries = [None, "CN", "RU", "BR", "DE", "FR", "PL", "NL", "IT", "ES", "US", "de", "??"]
+    disagreements = []
+    for i, text in enumerate(_generated_texts(4000, seed=23)):
+        country = countries[i % len(countries)]
+        fast = normalizer.classify_text(text, country)
+        slow = normalizer.classify_text_exhaustively(text, country)
+        if fast != slow:
+            disagreements.append((text, country, fast, slow))
+    assert disagreements == []
+
+
+@pytest.mark.parametrize(
+    ("text", "matched"),
+    [
+        ("delivered", True),
+        ("Parcel: delivered.", True),
+        ("🚚delivered", True),  # an emoji is not a word character: a word begins after it
+        ("𠀀delivered", False),  # a CJK ideograph beyond the BMP is one: no word begins there
+        ("undelivered", False),
+        ("die Sendung wurde zugestellt", True),
+        ("Hauptzollamt", True),  # German phrases match inside compounds
+    ],
+)
+def test_word_starts_and_substrings(normalizer: Normalizer, text: str, matched: bool) -> None:
+    fast = normalizer.classify_text(text)
+    assert fast == normalizer.classify_text_exhaustively(text)
+    assert (fast.rule is not None) is matched, fast

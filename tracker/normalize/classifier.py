@@ -1,10 +1,10 @@
 """The classifier: carrier code maps, then UPU EMSEVT codes, then language-aware phrase rules.
 
-Phrase rules are matched cheaply even when an event's wording has never been seen before: every
-phrase is reduced at load time to the literal strings one of which any match must contain (its
-"anchors"), the anchors are indexed by their first three characters, and for each event only the
-phrases whose anchors occur in the text run their full regular expression, in priority order.
-"""
+Phrase rules are matched cheaply even when an event's wording has never been seen before: two
+regex scans of the folded text, each one compiled trie of literal strings (the beginnings of
+word-start phrases; rare-letter tails of the other phrases' anchors), name the few phrases the
+text may hold, and only those run their own regular expression, in priority order. A literal
+phrase found at a word start needs no regex at all. See "the phrase index" below."""
 
 from __future__ import annotations
 
