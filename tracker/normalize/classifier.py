@@ -124,10 +124,7 @@ def fold(text: str) -> str:
     """
     if text.isascii():
         return text.lower()  # casefold of ASCII is lower(), and ASCII has nothing to drop
-    folded = text.casefold()
-    if _CHANGING.search(folded) is None:
-        return folded
-    return _CHANGING.sub(_fold_match, folded)
+    return _CHANGING.sub(_fold_match, text.casefold())  # one scan, whether or not it changes
 
 
 def _fold_pattern(pattern: str) -> str:
@@ -436,7 +433,7 @@ class _SubstringScan:
     """Anchors -> phrase ids, through one non-overlapping scan for their keys."""
 
     def __init__(self, keys: Mapping[str, frozenset[int]]) -> None:
-        self.pattern = re.compile(f"({_trie_pattern(keys)})") if keys else None
+        self.pattern = _compile_scan(f"({_trie_pattern(keys)})") if keys else None
         by_prefix: dict[str, set[str]] = {}
         for key in keys:
             for end in range(1, len(key) + 1):
@@ -453,7 +450,13 @@ class _SubstringScan:
 
 def _word_start_scan(beginnings: Mapping[str, Iterable[int]], non_word: str) -> re.Pattern[str]:
     check = "(?<=\\W)" if non_word is _NON_WORD else ""  # the set holds a few word characters
-    return re.compile(f"{non_word}{check}(?=({_trie_pattern(beginnings)}))")
+    return _compile_scan(f"{non_word}{check}(?=({_trie_pattern(beginnings)}))")
+
+
+@lru_cache(maxsize=16)
+def _compile_scan(pattern: str) -> re.Pattern[str]:
+    """Scans are large: compiled once per rule set, not once per ``Normalizer``."""
+    return re.compile(pattern)
 
 
 @dataclass(frozen=True, slots=True)
