@@ -500,7 +500,7 @@ class _Plans:
         self.beyond = 0
         #: the best code any phrase of the substring scans can have
         self.sub_floor = 0
-        self.word: dict[str, tuple[int, ...]] = {}
+        self.word: dict[str, tuple[tuple[int, ...], int]] = {}
         self.sub_ascii: dict[str, tuple[int, ...]] = {}
         self.sub_any: dict[str, tuple[int, ...]] = {}
 
@@ -611,18 +611,16 @@ class _PhraseIndex:
             word, sub, sub_plans = self._word_any, self._sub_any, plans.sub_any
         # candidates as rank << shift | index, so sorting them sorts by priority
         codes = list(plans.always)
-        proven = self._proven
-        mask = self._mask
         best = plans.beyond  # the best candidate already known to be present
         if word is not None:
             word_plans = plans.word
             for hit in word.findall(" " + folded):
-                plan = word_plans.get(hit)
-                if plan is None:
-                    plan = word_plans[hit] = self._plan(self._word_ids[hit], plans.rank)
-                codes += plan
-                if plan and plan[-1] < best and proven[plan[-1] & mask]:
-                    best = plan[-1]
+                entry = word_plans.get(hit)
+                if entry is None:
+                    entry = word_plans[hit] = self._word_plan(hit, plans)
+                codes += entry[0]
+                if entry[1] < best:
+                    best = entry[1]
         # the substring scan can only add phrases of its own (German, Chinese, ops); skip it when
         # none of them could outrank a phrase already found
         if sub.pattern is not None and best > plans.sub_floor:
@@ -635,6 +633,8 @@ class _PhraseIndex:
             return None
         if len(codes) > 1:
             codes.sort()
+        mask = self._mask
+        proven = self._proven
         verify = self._verify
         for code in codes:
             index = code & mask
@@ -661,6 +661,12 @@ class _PhraseIndex:
         )
         self._plans[order] = plans
         return plans
+
+    def _word_plan(self, hit: str, plans: _Plans) -> tuple[tuple[int, ...], int]:
+        """A word-start hit's plan, and the code of the phrase it proves present (if any)."""
+        plan = self._plan(self._word_ids[hit], plans.rank)
+        found = plan and self._proven[plan[-1] & self._mask]
+        return plan, plan[-1] if found else plans.beyond
 
     def _plan(self, ids: Iterable[int], rank: tuple[int, ...]) -> tuple[int, ...]:
         """``ids`` in priority order, as codes, up to the first one a scan hit proves present."""
