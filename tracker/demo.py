@@ -27,16 +27,19 @@ from tracker.store.models import Notice, Shipment
 from tracker.store.shipments import NewShipment, add_shipments
 
 DEMO_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-BUYERS = (
-    ("Olivia Martin", "en"),
-    ("Ivan Petrov", "ru"),
-    ("Ana Souza", "pt"),
-    ("Lucía García", "es"),
-    ("Camille Dubois", "fr"),
-    ("Jonas Weber", "de"),
-    ("Giulia Rossi", "it"),
-    ("Zofia Nowak", "pl"),
-)
+#: buyers who live where their parcel goes, so each email is in the language they read
+BUYERS = {
+    "US": (("Olivia Martin", "en"), ("James Carter", "en")),
+    "GB": (("Amelia Hughes", "en"), ("Oliver Bennett", "en")),
+    "RU": (("Ivan Petrov", "ru"), ("Anna Smirnova", "ru")),
+    "BR": (("Ana Souza", "pt"), ("Rafael Lima", "pt")),
+    "ES": (("Lucía García", "es"), ("Javier Ruiz", "es")),
+    "FR": (("Camille Dubois", "fr"), ("Hugo Laurent", "fr")),
+    "DE": (("Jonas Weber", "de"), ("Lena Fischer", "de")),
+    "IT": (("Giulia Rossi", "it"), ("Marco Bianchi", "it")),
+    "PL": (("Zofia Nowak", "pl"), ("Jakub Kowalski", "pl")),
+}
+FALLBACK_BUYERS = (("Sam Taylor", "en"), ("Alex Morgan", "en"))
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,8 @@ def demo_shipments(per_journey: int, start: datetime) -> list[tuple[NewShipment,
     for name, journey in sorted(load_journeys().items()):
         for copy in range(per_journey):
             serial += 1
-            buyer, language = BUYERS[serial % len(BUYERS)]
+            people = BUYERS.get(journey.destination, FALLBACK_BUYERS)
+            buyer, language = people[copy % len(people)]
             number = sandbox_number(journey, serial)
             items.append(
                 (
