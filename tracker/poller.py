@@ -36,7 +36,7 @@ from tracker.store.shipments import (
     leased_shipments,
     reschedule_quiet,
     still_leased,
-    with_leased,
+    with_each_leased,
 )
 from tracker.transitions import apply_decision, brings_news, quiet_poll_row
 
@@ -281,29 +281,22 @@ async def _record_failures(
 ) -> None:
     now = app.clock.now()
 
-    def record(item: ClaimedShipment) -> None:
-        def work(session: Session, shipment: Shipment) -> None:
-            shipment.poll_failures += 1
-            if retry_after is not None:
-                delay = timedelta(seconds=retry_after)
-            elif isinstance(error, CarrierAuthError | PluginError):
-                delay = RETRY_CAP
-            else:
-                delay = backoff(
-                    shipment.poll_failures,
-                    f"{shipment.id}:{shipment.poll_failures}",
-                    base=RETRY_BASE,
-                    cap=RETRY_CAP,
-                )
-            shipment.next_poll_at = now + delay
+    def work(session: Session, shipment: Shipment) -> None:
+        shipment.poll_failures += 1
+        if retry_after is not None:
+            delay = timedelta(seconds=retry_after)
+        elif isinstance(error, CarrierAuthError | PluginError):
+            delay = RETRY_CAP
+        else:
+            delay = backoff(
+                shipment.poll_failures,
+                f"{shipment.id}:{shipment.poll_failures}",
+                base=RETRY_BASE,
+                cap=RETRY_CAP,
+            )
+        shipment.next_poll_at = now + delay
 
-        with_leased(app.store, item.id, app.owner, work)
-
-    def record_all() -> None:
-        for item in items:
-            record(item)
-
-    await asyncio.to_thread(record_all)
+    await asyncio.to_thread(with_each_leased, app.store, [i.id for i in items], app.owner, work)
 
 
 async def _defer(app: TrackerApp, items: Sequence[ClaimedShipment], until: datetime) -> None:
@@ -312,8 +305,4 @@ async def _defer(app: TrackerApp, items: Sequence[ClaimedShipment], until: datet
     def work(session: Session, shipment: Shipment) -> None:
         shipment.next_poll_at = until
 
-    def defer_all() -> None:
-        for item in items:
-            with_leased(app.store, item.id, app.owner, work)
-
-    await asyncio.to_thread(defer_all)
+    await asyncio.to_thread(with_each_leased, app.store, [i.id for i in items], app.owner, work)

@@ -350,15 +350,23 @@ def with_leased(
     Returns False (and changes nothing) when the lease was lost, so a slow daemon can never
     overwrite what another daemon recorded after taking the shipment over.
     """
+    return shipment_id in with_each_leased(factory, [shipment_id], owner, work)
+
+
+def with_each_leased(
+    factory: sessionmaker[Session],
+    shipment_ids: Sequence[int],
+    owner: str,
+    work: Callable[[Session, Shipment], None],
+) -> set[int]:
+    """``with_leased`` for many shipments in one transaction; returns the ids still held."""
     with factory.begin() as session:
-        query = _held(session, select(Shipment), [shipment_id], owner)
-        shipment = session.scalars(query).first()
-        if shipment is None:
-            return False
-        work(session, shipment)
-        shipment.lease_owner = None
-        shipment.lease_until = None
-        return True
+        shipments = list(session.scalars(_held(session, select(Shipment), shipment_ids, owner)))
+        for shipment in shipments:
+            work(session, shipment)
+            shipment.lease_owner = None
+            shipment.lease_until = None
+        return {shipment.id for shipment in shipments}
 
 
 def already_tracked(
