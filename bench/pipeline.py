@@ -4,6 +4,9 @@ The sandbox carrier runs in its own process on 127.0.0.1 (``--auto-register``). 
 
 * ``raw aiohttp``: a bare aiohttp client GETs the very ``/v1/track?numbers=...`` URLs the daemon
   will ask for (40 numbers each), with the adapter's concurrency (4), reading every body;
+* ``ceiling``: the same bare aiohttp client, now also decoding each body with ``json.loads``
+  (``decode``) and running the sandbox adapter's pure ``parse`` on it (``parse``). No pipeline that
+  reads and validates the carrier's reply can be faster than these two, whatever it stores;
 * ``get``: plain httpx GETs of the same URLs, with httpx's default transport and with the
   ``httpx-aiohttp`` transport;
 * ``fetch``: the sandbox adapter's ``fetch`` + ``parse`` over httpx, with httpx's default
@@ -39,7 +42,7 @@ import httpx  # noqa: E402
 from httpx_aiohttp import AiohttpTransport  # noqa: E402
 
 from bench.scale import NOW, fill, sandbox_carrier  # noqa: E402
-from carriers.base import CarrierSettings  # noqa: E402
+from carriers.base import CarrierReply, CarrierSettings  # noqa: E402
 from carriers.sandbox import SandboxAdapter  # noqa: E402
 from tracker.app import build_app  # noqa: E402
 from tracker.clock import SimulatedClock  # noqa: E402
@@ -92,6 +95,26 @@ async def raw_rate(base: str, work: list[list[str]]) -> float:
             async with session.get(f"{base}/v1/track", params={"numbers": ",".join(batch)}) as r:
                 await r.read()
                 assert r.status == 200
+
+        started = time.perf_counter()
+        await _gather_limited([lambda b=b: get(b) for b in work])
+        return len(work) / (time.perf_counter() - started)
+
+
+async def ceiling_rate(base: str, work: list[list[str]], *, validate: bool) -> float:
+    """Requests/s of the bare aiohttp client that also decodes (and optionally parses) bodies."""
+    adapter = SandboxAdapter(CarrierSettings(base_url=base))
+    async with aiohttp.ClientSession() as session:
+
+        async def get(batch: list[str]) -> None:
+            async with session.get(f"{base}/v1/track", params={"numbers": ",".join(batch)}) as r:
+                body = await r.read()
+                assert r.status == 200
+            if validate:
+                reply = CarrierReply(tuple(batch), r.status, body, r.content_type)
+                assert len(adapter.parse(reply)) == len(batch)
+            else:
+                assert len(json.loads(body)["results"]) == len(batch)
 
         started = time.perf_counter()
         await _gather_limited([lambda b=b: get(b) for b in work])
@@ -180,6 +203,9 @@ async def run(count: int, fetch_rounds: int) -> dict[str, Any]:
     with sandbox_carrier() as base, tempfile.TemporaryDirectory() as scratch:
         await raw_rate(base, work)  # warm-up: the sandbox registers every number once
         report["raw_aiohttp_rps"] = max([await raw_rate(base, work) for _ in range(fetch_rounds)])
+        for stage, validate in (("decode", False), ("parse", True)):
+            rates = [await ceiling_rate(base, work, validate=validate) for _ in range(fetch_rounds)]
+            report[f"ceiling_{stage}_rps"] = max(rates)
         for kind in TRANSPORTS:
             rates = [await get_rate(base, work, kind) for _ in range(fetch_rounds)]
             report[f"get_{kind}_rps"] = max(rates)
@@ -192,6 +218,8 @@ async def run(count: int, fetch_rounds: int) -> dict[str, Any]:
             report[f"repoll_{kind}_rps"] = result["repoll_requests_per_s"]
             report[f"repoll_{kind}_shipments_per_s"] = result["repoll_shipments_per_s"]
     raw = report["raw_aiohttp_rps"]
+    for stage in ("decode", "parse"):
+        report[f"ratio_ceiling_{stage}"] = report[f"ceiling_{stage}_rps"] / raw
     for kind in TRANSPORTS:
         report[f"ratio_get_{kind}"] = report[f"get_{kind}_rps"] / raw
         report[f"ratio_fetch_{kind}"] = report[f"fetch_{kind}_rps"] / raw
@@ -215,6 +243,9 @@ def main(argv: list[str] | None = None) -> None:
     print(json.dumps(report))
     raw = report["raw_aiohttp_rps"]
     print(f"raw aiohttp client          {raw:8.1f} req/s   1.00")
+    for stage in ("decode", "parse"):
+        rate = report[f"ceiling_{stage}_rps"]
+        print(f"ceiling  aiohttp + {stage:8} {rate:8.1f} req/s   {rate / raw:.3f}")
     for kind in TRANSPORTS:
         for stage in ("get", "fetch", "pipeline", "repoll"):
             rate = report[f"{stage}_{kind}_rps"]

@@ -287,6 +287,8 @@ def reschedule_quiet(
 def leased_shipments(session: Session, shipment_ids: Sequence[int], owner: str) -> list[Shipment]:
     """The shipments among ``shipment_ids`` whose lease ``owner`` still holds, locked on
     PostgreSQL so no other daemon can change them before this transaction ends."""
+    if not shipment_ids:  # a reply that brought nothing new: no round trip
+        return []
     query = _held(session, select(Shipment), shipment_ids, owner)
     return list(session.scalars(query.order_by(Shipment.id)))
 
