@@ -19,8 +19,9 @@ from tracker.config import (
     TrackerConfig,
 )
 from tracker.store.db import open_store
+from tracker.store.history import PendingWrites, ShipmentHistory
 from tracker.store.models import Notice, Shipment
-from tracker.store.shipments import NewShipment, NoticeDraft, add_notices, add_shipments
+from tracker.store.shipments import NewShipment, NoticeDraft, add_shipments
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 CHOICES = ["resend", "refund", "keep_waiting"]
@@ -65,12 +66,14 @@ def queue(url: str, shipment_id: int, kind: str, payload: dict[str, Any] | None 
     with factory.begin() as session:
         row = session.get(Shipment, shipment_id)
         assert row is not None
-        add_notices(
-            session,
+        writes = PendingWrites()
+        writes.add_notices(
             row,
+            ShipmentHistory(),
             [NoticeDraft(kind=kind, key=kind, not_before=T0, payload=payload or base_payload())],
             T0,
         )
+        writes.flush(session)
 
 
 def base_payload(choices: list[str] | None = None) -> dict[str, Any]:

@@ -34,8 +34,8 @@ from tracker.clock import SimulatedClock
 from tracker.config import RefundConfig, TrackerConfig
 from tracker.dispatcher import dispatch_due
 from tracker.store.db import open_store
+from tracker.store.history import load_histories
 from tracker.store.models import AuditEntry
-from tracker.store.shipments import last_notice_time
 
 HOOK = "/hooks/refund-offer"
 
@@ -93,7 +93,8 @@ async def test_offer_is_recorded_and_seller_told_by_email_and_webhook(
         assert record.data["choices"] == CHOICES
         assert record.data["offered_at"] == T0.isoformat()
         # The seller's copies never hold back the buyer's next email (minimum gap).
-        assert last_notice_time(session, shipment_id) == T0
+        history = load_histories(session, [shipment_id])[shipment_id]
+        assert history.last_notice_at == T0
 
     async with _daemon(config, clock) as app:  # a restarted daemon picks them up
         second = await dispatch_due(app)

@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import InputError
 from tracker.model import Classification, Detail, RawEvent, Status, TrackedEvent
-from tracker.store.models import AuditEntry, Base, Notice, Shipment, TrackingEvent
-from tracker.store.outbox import SELLER_KIND_PREFIX
+from tracker.store.models import AuditEntry, Base, Shipment, TrackingEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,39 +290,6 @@ def leased_shipments(session: Session, shipment_ids: Sequence[int], owner: str) 
         return []
     query = _held(session, select(Shipment), shipment_ids, owner)
     return list(session.scalars(query.order_by(Shipment.id)))
-
-
-def last_notice_time(session: Session, shipment_id: int) -> datetime | None:
-    """When the latest notice of this shipment is (or was) due to go out."""
-    value = session.scalar(
-        select(func.max(Notice.not_before)).where(
-            Notice.shipment_id == shipment_id,
-            Notice.state != "failed",
-            # The seller's copies are not emails to the buyer: they never delay the next one.
-            Notice.kind.not_like(f"{SELLER_KIND_PREFIX}%"),
-        )
-    )
-    return value
-
-
-def add_notices(
-    session: Session, shipment: Shipment, drafts: Sequence[NoticeDraft], now: datetime
-) -> None:
-    """Queue notices; the unique idempotency key makes a duplicate impossible."""
-    for draft in drafts:
-        session.add(
-            Notice(
-                shipment_id=shipment.id,
-                kind=draft.kind,
-                idempotency_key=f"{shipment.id}:{draft.key}",
-                state="pending",
-                payload=draft.payload,
-                created_at=now,
-                not_before=draft.not_before,
-                attempts=0,
-            )
-        )
-        audit(session, shipment, now, "notice.queued", notice_kind=draft.kind, key=draft.key)
 
 
 def audit(
