@@ -3,11 +3,16 @@ config once, so the scheduler jobs, the demo and the tests share one object grap
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import os
 import socket
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import ParamSpec, TypeVar
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
@@ -81,6 +86,23 @@ class CarrierRuntime:
         self.batch_size = min(self.batch_size, limit) if self.batch_size > 0 else limit
 
 
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def store_executor(store: sessionmaker[Session]) -> ThreadPoolExecutor | None:
+    """One thread for every transaction on SQLite, None (asyncio's pool) elsewhere.
+
+    SQLite has a single write lock, and a thread waiting for it sleeps in SQLite's busy handler
+    (1, 2, 5, 10 ms ...): concurrent poll batches spent more time asleep there than writing.
+    One writer thread queues them instead. PostgreSQL locks rows, so transactions run side by side.
+    """
+    engine = store.kw.get("bind")
+    if engine is not None and engine.dialect.name == "sqlite":
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+    return None
+
+
 @dataclass
 class TrackerApp:
     """Everything a daemon job needs; built by ``build_app``."""
@@ -97,6 +119,13 @@ class TrackerApp:
     lanes: LaneCache = field(default_factory=LaneCache)
     #: this app's Prometheus counters, on a registry of its own
     metrics: Metrics = field(default_factory=Metrics)
+    #: where store transactions run (see :func:`store_executor`)
+    store_threads: ThreadPoolExecutor | None = None
+
+    async def in_store(self, work: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        """Run the blocking store call ``work(*args, **kwargs)`` off the event loop."""
+        call = functools.partial(work, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self.store_threads, call)
 
     def carrier(self, name: str) -> CarrierRuntime:
         """The runtime for ``name``, loading its adapter on first use; PluginError if unusable."""
@@ -126,6 +155,8 @@ class TrackerApp:
         """Release network resources and the database connections."""
         await self.http.aclose()
         await self.transport.close()
+        if self.store_threads is not None:
+            self.store_threads.shutdown(wait=True)
         engine = self.store.kw.get("bind")
         if engine is not None:
             engine.dispose()
@@ -153,6 +184,7 @@ def build_app(config: TrackerConfig, clock: Clock, *, owner: str | None = None) 
         transport=build_transport(config),
         http=http,
         owner=owner or daemon_identity(),
+        store_threads=store_executor(store),
     )
     app.metrics.watch_store(
         store, clock.now, lambda: {name: rt.breaker for name, rt in dict(app.carriers).items()}

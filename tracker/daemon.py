@@ -205,12 +205,12 @@ class Daemon:
 
     async def heartbeat_job(self) -> None:
         """Record that the scheduler is alive (for ``tracker status``) and refresh STATUS=."""
-        await asyncio.to_thread(heartbeat_of, self, "running")
+        await self.app.in_store(heartbeat_of, self, "running")
         self.service.status(status_line(self.summary()))
 
     async def _beat_safely(self, state: str) -> None:
         try:
-            await asyncio.to_thread(heartbeat_of, self, state)
+            await self.app.in_store(heartbeat_of, self, state)
         except Exception:
             self.log.exception("heartbeat.failed", state=state)
 

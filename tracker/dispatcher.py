@@ -8,7 +8,6 @@ sent again after its lease expires, with the same Message-ID so mail systems can
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -108,7 +107,7 @@ def payload_day(value: str | None) -> date | None:
 async def dispatch_due(app: TrackerApp) -> DispatchStats:
     """One run of the dispatch job over at most one batch of due notices."""
     now = app.clock.now()
-    claimed = await asyncio.to_thread(
+    claimed = await app.in_store(
         claim_due_notices,
         app.store,
         now,
@@ -135,7 +134,7 @@ async def _send_one(app: TrackerApp, notice: ClaimedNotice, stats: DispatchStats
         await _send_to_seller(app, notice, stats, log)
         return
     if notice.opted_out:
-        await asyncio.to_thread(
+        await app.in_store(
             mark_failed,
             app.store,
             notice.id,
@@ -169,12 +168,12 @@ async def _send_one(app: TrackerApp, notice: ClaimedNotice, stats: DispatchStats
             log.error("notice.failed", error=str(exc), attempts=notice.attempts + 1)
         return
     except (PermanentSendError, NoticeError) as exc:
-        await asyncio.to_thread(mark_failed, app.store, notice.id, app.owner, now, error=str(exc))
+        await app.in_store(mark_failed, app.store, notice.id, app.owner, now, error=str(exc))
         stats.failed += 1
         app.metrics.notice_handled(notice.kind, "failed")
         log.error("notice.failed", error=str(exc))
         return
-    if await asyncio.to_thread(
+    if await app.in_store(
         mark_sent,
         app.store,
         notice.id,
@@ -215,12 +214,12 @@ async def _send_to_seller(
             log.error("notice.failed", error=str(exc), attempts=notice.attempts + 1)
         return
     except NoticeError as exc:
-        await asyncio.to_thread(mark_failed, app.store, notice.id, app.owner, now, error=str(exc))
+        await app.in_store(mark_failed, app.store, notice.id, app.owner, now, error=str(exc))
         stats.failed += 1
         app.metrics.notice_handled(notice.kind, "failed")
         log.error("notice.failed", error=str(exc), channel=channel)
         return
-    if await asyncio.to_thread(
+    if await app.in_store(
         mark_sent, app.store, notice.id, app.owner, now, message_id=message_id, subject=subject
     ):
         stats.sent += 1
@@ -240,7 +239,7 @@ async def _retry(
     """Schedule another attempt with backoff; False (notice failed) once attempts run out."""
     mail = app.config.mail
     if notice.attempts + 1 >= mail.max_attempts:
-        await asyncio.to_thread(
+        await app.in_store(
             mark_failed,
             app.store,
             notice.id,
@@ -257,7 +256,7 @@ async def _retry(
     retry_at = now + delay
     if quiet_hours:
         retry_at = next_allowed(retry_at, notice.destination_country, app.config.quiet_hours)
-    await asyncio.to_thread(
+    await app.in_store(
         mark_retry, app.store, notice.id, app.owner, now, error=error, retry_at=retry_at
     )
     stats.retried += 1

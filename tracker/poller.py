@@ -59,7 +59,7 @@ class PollStats:
 async def poll_due(app: TrackerApp) -> PollStats:
     """One run of the poll job over at most one batch of due shipments."""
     now = app.clock.now()
-    claimed = await asyncio.to_thread(
+    claimed = await app.in_store(
         claim_due_for_poll,
         app.store,
         now,
@@ -156,7 +156,7 @@ async def _poll_batch(
         )
         for item in batch
     ]
-    recorded = await asyncio.to_thread(_store_batch, app, pairs)
+    recorded = await app.in_store(_store_batch, app, pairs)
     stats.polled += recorded.polled
     stats.new_events += recorded.new_events
     stats.notices += recorded.notices
@@ -296,7 +296,7 @@ async def _record_failures(
             )
         shipment.next_poll_at = now + delay
 
-    await asyncio.to_thread(with_each_leased, app.store, [i.id for i in items], app.owner, work)
+    await app.in_store(with_each_leased, app.store, [i.id for i in items], app.owner, work)
 
 
 async def _defer(app: TrackerApp, items: Sequence[ClaimedShipment], until: datetime) -> None:
@@ -305,4 +305,4 @@ async def _defer(app: TrackerApp, items: Sequence[ClaimedShipment], until: datet
     def work(session: Session, shipment: Shipment) -> None:
         shipment.next_poll_at = until
 
-    await asyncio.to_thread(with_each_leased, app.store, [i.id for i in items], app.owner, work)
+    await app.in_store(with_each_leased, app.store, [i.id for i in items], app.owner, work)

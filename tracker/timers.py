@@ -3,7 +3,6 @@ satisfaction follow-up, expiry) are re-decided with no new events, through the s
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -26,7 +25,7 @@ class TimerStats:
 async def run_timers(app: TrackerApp) -> TimerStats:
     """One run of the timer job over at most one batch of due shipments."""
     now = app.clock.now()
-    claimed = await asyncio.to_thread(
+    claimed = await app.in_store(
         claim_due_for_timers,
         app.store,
         now,
@@ -53,5 +52,5 @@ async def run_timers(app: TrackerApp) -> TimerStats:
         for item in claimed:
             stats.notices += evaluate(item)
 
-    await asyncio.to_thread(evaluate_all)
+    await app.in_store(evaluate_all)
     return stats

@@ -14,7 +14,6 @@ track are acknowledged with 200 and ignored, so 17TRACK does not retry them fore
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -174,7 +173,7 @@ class WebhookServer:
             return web.json_response({"error": "unparsable push"}, status=400)
         outcomes: list[PushOutcome] = []
         for result in results:
-            outcomes.extend(await asyncio.to_thread(record_push, self.app, result))
+            outcomes.extend(await self.app.in_store(record_push, self.app, result))
         return self._answer(outcomes)
 
     def _answer(self, outcomes: list[PushOutcome]) -> web.Response:
