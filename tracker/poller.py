@@ -71,14 +71,19 @@ async def poll_due(app: TrackerApp) -> PollStats:
     groups: dict[str, list[ClaimedShipment]] = defaultdict(list)
     for item in claimed:
         groups[item.carrier].append(item)
+    writer = _ReplyWriter(app)
     await asyncio.gather(
-        *(_poll_carrier(app, name, items, stats) for name, items in groups.items())
+        *(_poll_carrier(app, name, items, stats, writer) for name, items in groups.items())
     )
     return stats
 
 
 async def _poll_carrier(
-    app: TrackerApp, name: str, items: list[ClaimedShipment], stats: PollStats
+    app: TrackerApp,
+    name: str,
+    items: list[ClaimedShipment],
+    stats: PollStats,
+    writer: _ReplyWriter,
 ) -> None:
     log = get_logger(carrier=name)
     try:
@@ -100,15 +105,28 @@ async def _poll_carrier(
     gate = asyncio.Semaphore(max(1, runtime.adapter.max_concurrency))
 
     async def run(batch: list[ClaimedShipment]) -> None:
+        # The gate bounds requests in flight; recording happens outside it, so the next
+        # request goes out while this reply is being written.
         async with gate:
-            await _poll_batch(app, runtime, batch, stats)
+            pairs = await _poll_batch(app, runtime, batch, stats)
+        if pairs:
+            recorded = await writer.record(pairs)
+            stats.polled += recorded.polled
+            stats.new_events += recorded.new_events
+            stats.notices += recorded.notices
+            stats.by_carrier[runtime.name] += recorded.polled
 
     await asyncio.gather(*(run(batch) for batch in batches))
 
 
+Pairs = list[tuple[ClaimedShipment, TrackingResult]]
+
+
 async def _poll_batch(
     app: TrackerApp, runtime: CarrierRuntime, batch: list[ClaimedShipment], stats: PollStats
-) -> None:
+) -> Pairs | None:
+    """Ask the carrier about ``batch``; each shipment paired with its result, or None when the
+    request failed (the failure is already recorded)."""
     adapter = runtime.adapter
     log = get_logger(carrier=runtime.name)
     numbers = [item.tracking_number for item in batch]
@@ -142,12 +160,12 @@ async def _poll_batch(
         retry_after = exc.retry_after if isinstance(exc, CarrierRateLimited) else None
         await _record_failures(app, batch, exc, retry_after=retry_after)
         stats.failed += len(batch)
-        return
+        return None
     app.metrics.poll_finished(runtime.name, len(batch), time.monotonic() - started, None)
     if runtime.breaker.record_success():
         log.info("carrier.circuit_closed")
     by_number = {r.tracking_number.upper(): r for r in results}
-    pairs = [
+    return [
         (
             item,
             by_number.get(
@@ -156,11 +174,6 @@ async def _poll_batch(
         )
         for item in batch
     ]
-    recorded = await app.in_store(_store_batch, app, pairs)
-    stats.polled += recorded.polled
-    stats.new_events += recorded.new_events
-    stats.notices += recorded.notices
-    stats.by_carrier[runtime.name] += recorded.polled
 
 
 @dataclass
@@ -169,42 +182,88 @@ class _Recorded:
     new_events: int = 0
     notices: int = 0
 
+    def add(self, other: _Recorded) -> None:
+        self.polled += other.polled
+        self.new_events += other.new_events
+        self.notices += other.notices
+
+
+class _ReplyWriter:
+    """Records carrier replies in the store. Replies that arrive while a transaction is being
+    written wait and are then recorded together in one: fewer commits when replies come faster
+    than the store takes them (many one-number requests), no wait when they do not."""
+
+    def __init__(self, app: TrackerApp) -> None:
+        self.app = app
+        self.waiting: list[tuple[Pairs, asyncio.Future[_Recorded]]] = []
+        self.draining: asyncio.Task[None] | None = None
+
+    async def record(self, pairs: Pairs) -> _Recorded:
+        future: asyncio.Future[_Recorded] = asyncio.get_running_loop().create_future()
+        self.waiting.append((pairs, future))
+        if self.draining is None:
+            self.draining = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self.waiting:
+                group, self.waiting = self.waiting, []
+                try:
+                    outcomes = await self.app.in_store(
+                        _store_batch, self.app, [pair for pairs, _ in group for pair in pairs]
+                    )
+                except asyncio.CancelledError:
+                    for _, future in group:
+                        future.cancel()
+                    raise
+                except Exception as exc:  # a bug outside the per-shipment fallback: tell them all
+                    for _, future in group:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for pairs, future in group:
+                    recorded = _Recorded()
+                    for item, _ in pairs:
+                        recorded.add(outcomes.get(item.id, _Recorded()))
+                    if not future.done():
+                        future.set_result(recorded)
+        finally:
+            self.draining = None
+
 
 def _classify(app: TrackerApp, result: TrackingResult) -> list[TrackedEvent]:
     return [TrackedEvent(raw, app.normalizer.classify(raw)) for raw in result.events]
 
 
-def _store_batch(app: TrackerApp, pairs: list[tuple[ClaimedShipment, TrackingResult]]) -> _Recorded:
-    """Record one carrier reply in one transaction; if anything in it fails, record each
-    shipment on its own so one bad shipment cannot hold back the others."""
+def _store_batch(app: TrackerApp, pairs: Pairs) -> dict[int, _Recorded]:
+    """Record carrier replies in one transaction; if anything in it fails, record each
+    shipment on its own so one bad shipment cannot hold back the others. Returns what was
+    recorded per shipment id (a shipment whose lease was lost, or whose write failed, is absent).
+    """
     now = app.clock.now()
     tracked = {item.id: _classify(app, result) for item, result in pairs}
     try:
         return _store_together(app, pairs, tracked, now)
     except Exception:  # isolation is the point: any failure falls back to one-by-one
-        get_logger(carrier=pairs[0][0].carrier).exception(
-            "poll.batch_store_failed", size=len(pairs)
+        get_logger().exception(
+            "poll.batch_store_failed",
+            size=len(pairs),
+            carriers=sorted({item.carrier for item, _ in pairs}),
         )
-    recorded = _Recorded()
+    recorded: dict[int, _Recorded] = {}
     for item, result in pairs:
         try:
-            part = _store_together(app, [(item, result)], tracked, now)
+            recorded.update(_store_together(app, [(item, result)], tracked, now))
         except Exception:  # this shipment stays leased and is retried when the lease expires
             _log_for(item).exception("poll.store_failed")
-            continue
-        recorded.polled += part.polled
-        recorded.new_events += part.new_events
-        recorded.notices += part.notices
     return recorded
 
 
 def _store_together(
-    app: TrackerApp,
-    pairs: list[tuple[ClaimedShipment, TrackingResult]],
-    tracked: dict[int, list[TrackedEvent]],
-    now: datetime,
-) -> _Recorded:
-    recorded = _Recorded()
+    app: TrackerApp, pairs: Pairs, tracked: dict[int, list[TrackedEvent]], now: datetime
+) -> dict[int, _Recorded]:
+    recorded: dict[int, _Recorded] = {}
     logs: list[tuple[ClaimedShipment, str, dict[str, Any]]] = []
     with app.store.begin() as session, session.no_autoflush:
         ids = [item.id for item, _ in pairs]
@@ -227,7 +286,7 @@ def _store_together(
                     )
                 )
         reschedule_quiet(session, quiet, app.owner, now)
-        recorded.polled += len(quiet)
+        recorded.update((row["sid"], _Recorded(polled=1)) for row in quiet)
         shipments = {s.id: s for s in leased_shipments(session, [i.id for i, _ in busy], app.owner)}
         histories = load_histories(session, list(shipments))
         writes = PendingWrites()
@@ -236,9 +295,7 @@ def _store_together(
             outcome = apply_decision(app, session, shipment, events, result, now, history, writes)
             shipment.lease_owner = None
             shipment.lease_until = None
-            recorded.polled += 1
-            recorded.new_events += outcome.new_events
-            recorded.notices += outcome.notices
+            recorded[item.id] = _Recorded(1, outcome.new_events, outcome.notices)
             logs.extend(
                 (item, "event.unclassified", {"text": e.raw.text, "code": e.raw.code})
                 for e in outcome.fresh
