@@ -7,10 +7,9 @@ The sandbox carrier runs in its own process on 127.0.0.1 (``--auto-register``). 
 * ``ceiling``: the same bare aiohttp client, now also decoding each body with ``json.loads``
   (``decode``) and running the sandbox adapter's pure ``parse`` on it (``parse``). No pipeline that
   reads and validates the carrier's reply can be faster than these two, whatever it stores;
-* ``get``: plain httpx GETs of the same URLs, with httpx's default transport and with the
-  ``httpx-aiohttp`` transport;
-* ``fetch``: the sandbox adapter's ``fetch`` + ``parse`` over httpx, with httpx's default
-  transport and with the ``httpx-aiohttp`` transport;
+* ``get``: plain httpx GETs of the same URLs with each transport: httpx's default, the
+  ``httpx-aiohttp`` package's, and the daemon's own (``carriers.transport``, ``daemon``);
+* ``fetch``: the sandbox adapter's ``fetch`` + ``parse`` over httpx, with each transport;
 * ``pipeline``: ``Daemon.poll_job`` over a fresh SQLite store of the same shipments, with each
   transport: every request's shipments are claimed, fetched, parsed, classified and stored
   (a first poll: every event is new, every shipment is decided and its notices queued);
@@ -44,6 +43,7 @@ from httpx_aiohttp import AiohttpTransport  # noqa: E402
 from bench.scale import NOW, fill, sandbox_carrier  # noqa: E402
 from carriers.base import CarrierReply, CarrierSettings  # noqa: E402
 from carriers.sandbox import SandboxAdapter  # noqa: E402
+from carriers.transport import carrier_client  # noqa: E402
 from tracker.app import build_app  # noqa: E402
 from tracker.clock import SimulatedClock  # noqa: E402
 from tracker.config import CarrierConfig, DaemonConfig, StoreConfig, TrackerConfig  # noqa: E402
@@ -53,7 +53,8 @@ from tracker.eventlog import configure_logging  # noqa: E402
 #: numbers per request; --per-request 1 models carriers whose API takes one number at a time
 PER_REQUEST = SandboxAdapter.max_numbers_per_request
 CONCURRENCY = SandboxAdapter.max_concurrency
-TRANSPORTS = ("httpx-default", "httpx-aiohttp")
+#: httpx's own transport, the httpx-aiohttp package's, and the daemon's (carriers.transport)
+TRANSPORTS = ("httpx-default", "httpx-aiohttp", "daemon")
 
 
 def numbers(count: int) -> list[str]:
@@ -71,6 +72,8 @@ def batches(count: int) -> list[list[str]]:
 
 def client(kind: str) -> httpx.AsyncClient:
     """An httpx client like the daemon's, with the named transport."""
+    if kind == "daemon":
+        return carrier_client(20)
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=50)
     if kind == "httpx-aiohttp":
         return httpx.AsyncClient(transport=AiohttpTransport(limits=limits), timeout=20)

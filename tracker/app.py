@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from carriers.base import CarrierAdapter, CarrierSettings
 from carriers.registry import default_registry
+from carriers.transport import carrier_client
 from notices.render import NoticeRenderer
 from notices.transports import MaildirTransport, SmtpTransport, Transport
 from tracker.clock import Clock
@@ -169,12 +170,7 @@ def build_app(config: TrackerConfig, clock: Clock, *, owner: str | None = None) 
     renderer = NoticeRenderer(
         overrides_dir=config.notices.templates_dir, strings_file=config.notices.strings_file
     )
-    http = httpx.AsyncClient(
-        timeout=config.daemon.http_timeout.total_seconds(),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
-        follow_redirects=True,
-        max_redirects=5,
-    )
+    http = carrier_client(config.daemon.http_timeout.total_seconds())
     app = TrackerApp(
         config=config,
         clock=clock,

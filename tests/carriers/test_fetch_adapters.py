@@ -7,7 +7,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from carriers.aftership import AfterShipAdapter
@@ -16,6 +15,7 @@ from carriers.dhl import DHLAdapter
 from carriers.fedex import FedExAdapter
 from carriers.oauth import TokenCache
 from carriers.seventeentrack import SeventeenTrackAdapter
+from carriers.transport import carrier_client
 from carriers.ups import UPSAdapter
 from carriers.usps import USPSAdapter
 from tests.support.loopback import LoopbackHTTPServer, Reply, Request
@@ -64,7 +64,7 @@ async def test_usps_token_is_fetched_once_and_reused(loopback_http: LoopbackHTTP
     issued = token_route(loopback_http, "/oauth2/v3/token")
     loopback_http.route("GET", "/tracking/v3/tracking/9400111206206406260787", usps_track)
     adapter = USPSAdapter(settings(loopback_http))
-    async with httpx.AsyncClient() as client:
+    async with carrier_client() as client:
         for _ in range(3):
             reply = await adapter.fetch(client, ["9400111206206406260787"])
             assert reply.status_code == 200
@@ -86,7 +86,7 @@ async def test_token_refreshed_before_expiry_and_once_under_concurrency(
     cache = TokenCache(
         f"{loopback_http.base_url}/oauth/token", "cid", "sec", carrier="fedex", clock=clock
     )
-    async with httpx.AsyncClient() as client:
+    async with carrier_client() as client:
         tokens = await asyncio.gather(*(cache.token(client) for _ in range(20)))
         assert set(tokens) == {"tok1"}
         clock.now += timedelta(seconds=500)  # still 100 s left, more than the 60 s margin
@@ -112,7 +112,7 @@ async def test_ups_401_with_stale_token_refetches_once(loopback_http: LoopbackHT
 
     loopback_http.route("GET", "/api/track/v1/details/1Z5R89390357567127", track)
     adapter = UPSAdapter(settings(loopback_http))
-    async with httpx.AsyncClient() as client:
+    async with carrier_client() as client:
         reply = await adapter.fetch(client, ["1Z5R89390357567127"])
     assert reply.status_code == 200
     assert issued == ["tok1", "tok2"]
@@ -127,7 +127,7 @@ async def test_persistent_401_is_auth_error(loopback_http: LoopbackHTTPServer) -
     issued = token_route(loopback_http, "/oauth/token")
     loopback_http.route("POST", "/track/v1/trackingnumbers", lambda r: Reply(401, "{}"))
     adapter = FedExAdapter(settings(loopback_http))
-    async with httpx.AsyncClient() as client:
+    async with carrier_client() as client:
         with pytest.raises(CarrierAuthError):
             await adapter.fetch(client, ["986578788855"])
     assert issued == ["tok1", "tok2"]  # exactly one re-fetch, no loop
@@ -137,7 +137,7 @@ async def test_refused_credentials_are_auth_error(loopback_http: LoopbackHTTPSer
     body = '{"error": "invalid_client", "error_description": "Client authentication failed."}'
     loopback_http.route("POST", "/oauth2/v3/token", lambda r: Reply(401, body))
     adapter = USPSAdapter(settings(loopback_http))
-    async with httpx.AsyncClient() as client:
+    async with carrier_client() as client:
         with pytest.raises(CarrierAuthError, match="Client authentication failed"):
             await adapter.fetch(client, ["9400111206206406260787"])
 
@@ -159,7 +159,7 @@ async def test_fedex_batches_numbers_in_one_request(loopback_http: LoopbackHTTPS
 
     loopback_http.route("POST", "/track/v1/trackingnumbers", track)
     numbers = [f"98657878885{i}" for i in range(5)]
-    async with httpx.AsyncClient() as client:
+    async with carrier_client() as client:
         await FedExAdapter(settings(loopback_http)).fetch(client, numbers)
     assert FedExAdapter.max_numbers_per_request == 30
     (body,) = seen
@@ -181,7 +181,7 @@ async def test_dhl_error_statuses(
     loopback_http: LoopbackHTTPServer, status: int, headers: dict[str, str], error: type[Exception]
 ) -> None:
     loopback_http.route("GET", "/track/shipments", lambda r: Reply(status, "{}", headers))
-    async with httpx.AsyncClient() as client:
+    async with carrier_client() as client:
         with pytest.raises(error) as info:
             await DHLAdapter(settings(loopback_http)).fetch(client, ["3318810025"])
     if status == 429:
@@ -199,7 +199,7 @@ async def test_oauth_429_keeps_retry_after(loopback_http: LoopbackHTTPServer) ->
         "/tracking/v3/tracking/9400111206206406260787",
         lambda r: Reply(429, "{}", {"Retry-After": "120"}),
     )
-    async with httpx.AsyncClient() as client:
+    async with carrier_client() as client:
         with pytest.raises(CarrierRateLimited) as info:
             await USPSAdapter(settings(loopback_http)).fetch(client, ["9400111206206406260787"])
     assert info.value.retry_after == 120.0
@@ -213,7 +213,7 @@ async def test_dhl_404_reaches_parse_as_not_found(loopback_http: LoopbackHTTPSer
         lambda r: Reply(404, problem, {"Content-Type": "application/problem+json"}),
     )
     adapter = DHLAdapter(settings(loopback_http))
-    async with httpx.AsyncClient() as client:
+    async with carrier_client() as client:
         reply = await adapter.fetch(client, ["3318810036"])
     (result,) = adapter.parse(reply)
     assert result.not_found
@@ -227,7 +227,7 @@ async def test_malformed_body_is_parse_error_with_body(loopback_http: LoopbackHT
         lambda r: Reply(200, "<html>maintenance</html>", {"Content-Type": "text/html"}),
     )
     adapter = DHLAdapter(settings(loopback_http))
-    async with httpx.AsyncClient() as client:
+    async with carrier_client() as client:
         reply = await adapter.fetch(client, ["3318810025"])
     with pytest.raises(ParseError) as info:
         adapter.parse(reply)
@@ -266,7 +266,7 @@ async def test_non_utf8_charset_arrives_intact(
         lambda r: Reply(200, raw, {"Content-Type": f"application/json; charset={charset}"}),
     )
     adapter = DHLAdapter(settings(loopback_http))
-    async with httpx.AsyncClient() as client:
+    async with carrier_client() as client:
         reply = await adapter.fetch(client, ["3318810025"])
     assert adapter.parse(reply)[0].events[0].text == text
 
@@ -295,7 +295,7 @@ async def test_seventeentrack_registers_once_then_tracks_in_batches(
     loopback_http.route("POST", "/gettrackinfo", track)
     adapter = SeventeenTrackAdapter(settings(loopback_http))
     numbers = [f"RB{i:08d}5CN" for i in range(40)]
-    async with httpx.AsyncClient() as client:
+    async with carrier_client() as client:
         first = await adapter.fetch(client, numbers)
         await adapter.fetch(client, numbers)
     assert [r.path for r in loopback_http.requests] == [
@@ -322,7 +322,7 @@ async def test_aftership_creates_then_lists(loopback_http: LoopbackHTTPServer) -
     loopback_http.route("POST", "/trackings", create)
     loopback_http.route("GET", "/trackings", listing)
     adapter = AfterShipAdapter(settings(loopback_http))
-    async with httpx.AsyncClient() as client:
+    async with carrier_client() as client:
         reply = await adapter.fetch(client, ["RB123456785BR", "LP00123456789"])
         await adapter.fetch(client, ["RB123456785BR"])
     assert [r.method for r in loopback_http.requests] == ["POST", "POST", "GET", "GET"]
@@ -334,6 +334,6 @@ async def test_unreachable_server_is_unavailable() -> None:
     adapter = DHLAdapter(
         CarrierSettings(base_url="http://127.0.0.1:9", api_key="k", timeout_seconds=2)
     )
-    async with httpx.AsyncClient() as client:
+    async with carrier_client() as client:
         with pytest.raises(CarrierUnavailable):
             await adapter.fetch(client, ["3318810025"])

@@ -10,6 +10,7 @@ import pytest
 
 from carriers.base import CarrierSettings
 from carriers.sandbox import SandboxAdapter, SandboxService
+from carriers.transport import carrier_client
 from tracker.clock import SimulatedClock
 
 START = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
@@ -39,6 +40,6 @@ def adapter(service: SandboxService) -> SandboxAdapter:
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    """A plain HTTP client; requests go over real loopback sockets."""
-    async with httpx.AsyncClient(timeout=5.0) as http:
+    """The client the daemon gives adapters; requests go over real loopback sockets."""
+    async with carrier_client(5.0) as http:
         yield http

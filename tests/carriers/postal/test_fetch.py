@@ -16,6 +16,7 @@ from carriers.canada_post import CanadaPostAdapter
 from carriers.correios import CorreiosAdapter
 from carriers.la_poste import LaPosteAdapter
 from carriers.russian_post import RussianPostAdapter
+from carriers.transport import carrier_client
 from tests.carriers.postal import samples
 from tests.support.loopback import LoopbackHTTPServer, Reply, Request
 from tracker.errors import (
@@ -28,7 +29,7 @@ from tracker.errors import (
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
+    async with carrier_client() as http:
         yield http
 
 

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from carriers.base import CarrierReply, CarrierSettings
+from carriers.transport import carrier_client
 from carriers.webpage import WebPageAdapter, load_config, parse_page
 from tests.carriers.postal.samples import FIXTURES
 from tests.support.loopback import LoopbackHTTPServer, Reply
@@ -38,7 +39,7 @@ location = ".onde"
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
+    async with carrier_client() as http:
         yield http
 
 
