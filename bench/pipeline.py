@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import sys
 import tempfile
@@ -215,9 +216,14 @@ async def run(count: int, fetch_rounds: int) -> dict[str, Any]:
             stages[f"get_{kind}_rps"] = lambda kind=kind: get_rate(base, work, kind)
             stages[f"fetch_{kind}_rps"] = lambda kind=kind: fetch_rate(base, work, kind)
         best = dict.fromkeys(stages, 0.0)
-        for _ in range(fetch_rounds):
-            for key, stage in stages.items():
-                best[key] = max(best[key], await stage())
+        order = list(stages)
+        for round_number in range(fetch_rounds):
+            # Each round starts at another stage, and garbage left by one stage is collected
+            # before the next, so no stage always pays for its predecessor.
+            shift = round_number % len(order)
+            for key in order[shift:] + order[:shift]:
+                gc.collect()
+                best[key] = max(best[key], await stages[key]())
         report.update(best)
         for kind in TRANSPORTS:
             result = await pipeline_rate(base, count, kind, Path(scratch))

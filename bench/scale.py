@@ -10,7 +10,7 @@ COPY on PostgreSQL; the insert rate is reported), then measures
   sandbox carrier over loopback HTTP, classified and stored) in a fresh process (target: 300 MB).
 
     .venv/bin/python bench/scale.py                       # 1,000,000 vs 10,000, both databases
-    .venv/bin/python bench/scale.py --n 20000 --small 2000 --db sqlite   # quick smoke run
+    .venv/bin/python bench/scale.py --n 20000 --small 4000 --due 3200 --cycle 500 --db sqlite
 
 PostgreSQL: a throw-away server is started in a temp dir (initdb) unless --pg-url names a server
 whose superuser may create databases.
