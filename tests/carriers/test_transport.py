@@ -202,3 +202,35 @@ async def test_connections_are_reused() -> None:
             assert (await client.get(f"{base}/t")).text == "ok"
     assert len(heads) == 1  # one connection carried all 20
     assert len(connections) == 1
+
+
+async def test_a_redirected_get_carries_no_body() -> None:
+    # The httpx-aiohttp package resent such a GET with a chunked empty body, which a strict
+    # server reads as a garbage second request.
+    heard: list[bytes] = []
+    done = asyncio.Event()
+
+    async def redirect_then_answer(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        writer.write(b"HTTP/1.1 302 Found\r\nLocation: /new\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        heard.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        try:  # anything sent after the head would arrive now
+            heard.append(await asyncio.wait_for(reader.read(100), 0.3))
+        except TimeoutError:
+            heard.append(b"")
+        done.set()
+
+    async with raw_server(redirect_then_answer) as (base, heads), carrier_client(2.0) as client:
+        reply = await client.get(f"{base}/old")
+        await asyncio.wait_for(done.wait(), 5)
+    assert (reply.status_code, reply.text) == (200, "ok")
+    assert heads[0].startswith(b"GET /old HTTP/1.1\r\n")
+    second, after = heard
+    assert second.startswith(b"GET /new HTTP/1.1\r\n")
+    assert b"transfer-encoding" not in second.lower()
+    assert b"content-type" not in second.lower()
+    assert after == b"", "a stray body followed the redirected GET"
