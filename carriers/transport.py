@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 
 import aiohttp
-import certifi
 import httpx
 
 #: request headers aiohttp must work out itself from the bytes it sends
@@ -74,11 +73,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     """httpx requests sent with aiohttp. HTTP/1.1 only; proxies from the environment still go
     through httpx's own transport (httpx mounts them ahead of this one)."""
 
-    def __init__(self, limits: httpx.Limits | None = None, verify: bool = True) -> None:
+    def __init__(
+        self, limits: httpx.Limits | None = None, verify: ssl.SSLContext | bool = True
+    ) -> None:
         self._limits = limits or httpx.Limits()
-        self._ssl: ssl.SSLContext | bool = (
-            ssl.create_default_context(cafile=certifi.where()) if verify else False
-        )
+        # httpx's own rules: certifi's roots, or SSL_CERT_FILE / SSL_CERT_DIR when set (a
+        # company proxy's CA); False turns verification off, a context is used as given.
+        self._ssl = httpx.create_ssl_context(verify=verify)
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:

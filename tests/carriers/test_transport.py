@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+import trustme
 
 from carriers.http import send_for_reply
-from carriers.transport import carrier_client
+from carriers.transport import AiohttpTransport, carrier_client
 from tests.support.loopback import LoopbackHTTPServer, Reply
 from tracker.errors import CarrierUnavailable
 
@@ -234,3 +236,49 @@ async def test_a_redirected_get_carries_no_body() -> None:
     assert b"transfer-encoding" not in second.lower()
     assert b"content-type" not in second.lower()
     assert after == b"", "a stray body followed the redirected GET"
+
+
+@asynccontextmanager
+async def tls_server(ca: trustme.CA) -> AsyncIterator[str]:
+    """An HTTPS server on 127.0.0.1 whose certificate ``ca`` issued."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecret")
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            pass  # the client refused our certificate
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=context)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"https://127.0.0.1:{port}"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_tls_certificates_are_verified(monkeypatch: pytest.MonkeyPatch) -> None:
+    ca = trustme.CA()
+    async with tls_server(ca) as base:
+        monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+        monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+        async with carrier_client(2.0) as client:
+            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                await client.get(f"{base}/track")
+
+        trusting = ssl.create_default_context()
+        ca.configure_trust(trusting)
+        async with httpx.AsyncClient(transport=AiohttpTransport(verify=trusting)) as client:
+            assert (await client.get(f"{base}/track")).text == "secret"
+
+        # A company CA given the way httpx takes it, in SSL_CERT_FILE, is trusted as well.
+        with ca.cert_pem.tempfile() as ca_file:
+            monkeypatch.setenv("SSL_CERT_FILE", ca_file)
+            async with carrier_client(2.0) as client:
+                assert (await client.get(f"{base}/track")).text == "secret"
