@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -11,6 +13,7 @@ from structlog.testing import capture_logs
 
 from carriers.base import CarrierReply
 from carriers.sandbox.service import SandboxService
+from tracker import poller
 from tracker.app import TrackerApp, build_app
 from tracker.clock import SimulatedClock
 from tracker.config import CarrierConfig, StoreConfig, TrackerConfig
@@ -109,3 +112,59 @@ async def test_an_adapter_bug_fails_only_that_batch(
             assert shipment.lease_owner is None
             assert shipment.next_poll_at is not None
             assert shipment.next_poll_at > clock.now()
+
+
+async def test_replies_that_wait_for_the_store_are_recorded_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One number per request: while the first reply is being written, the carrier's other
+    replies keep coming (the concurrency gate covers only requests) and are then recorded in
+    one transaction, each request still credited with its own shipments."""
+    clock = SimulatedClock(START + timedelta(hours=2))
+    numbers = [f"SBNM{i:08d}" for i in range(1, 13)]
+    async with SandboxService(clock=clock.now, auto_register=True) as service:
+        config = TrackerConfig(
+            store=StoreConfig(url=f"sqlite:///{tmp_path / 't.db'}"),
+            carriers={
+                "sandbox": CarrierConfig(
+                    base_url=service.base_url, requests_per_second=1000, numbers_per_request=1
+                )
+            },
+        )
+        app = build_app(config, clock)
+        add_shipments(
+            app.store,
+            [
+                NewShipment(n, "sandbox", "b@example.com", "B", "en", "US", "CN", f"O{n}", START)
+                for n in numbers
+            ],
+            clock.now(),
+        )
+        written: list[list[str]] = []
+        in_store = app.in_store
+
+        async def held_first_write(work: Any, *args: Any) -> Any:
+            if work is poller._store_batch:
+                if not written:  # hold the first write until every request has been answered
+                    for _ in range(500):
+                        if service.stats["requests"].get("/v1/track", 0) == len(numbers):
+                            break
+                        await asyncio.sleep(0.01)
+                written.append([item.tracking_number for item, _ in args[1]])
+            return await in_store(work, *args)
+
+        monkeypatch.setattr(app, "in_store", held_first_write)
+        try:
+            stats = await poll_due(app)
+        finally:
+            await app.close()
+    assert (stats.polled, stats.failed, stats.by_carrier["sandbox"]) == (12, 0, 12)
+    # The first write takes what had arrived when it started (1 to 4 replies, one per request
+    # in flight); everything answered while it was held goes into the second.
+    assert len(written) == 2
+    assert 1 <= len(written[0]) <= 4
+    assert sorted(n for group in written for n in group) == numbers
+    with app.store() as session:
+        shipments = list(session.scalars(select(Shipment)))
+    assert {s.status for s in shipments} == {"info_received"}
+    assert all(s.lease_owner is None and s.last_polled_at is not None for s in shipments)
