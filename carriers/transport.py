@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 
@@ -70,8 +71,7 @@ class _Body(httpx.AsyncByteStream):
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
-    """httpx requests sent with aiohttp. HTTP/1.1 only; proxies from the environment still go
-    through httpx's own transport (httpx mounts them ahead of this one)."""
+    """httpx requests sent with aiohttp, HTTP/1.1, without proxies (see :func:`carrier_client`)."""
 
     def __init__(
         self, limits: httpx.Limits | None = None, verify: ssl.SSLContext | bool = True
@@ -146,10 +146,17 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
 def carrier_client(timeout: float = 30.0, *, max_redirects: int = 5) -> httpx.AsyncClient:
     """The HTTP client the daemon hands every adapter: httpx over :class:`AiohttpTransport`,
-    redirects followed up to ``max_redirects``, ``timeout`` seconds per phase."""
+    redirects followed up to ``max_redirects``, ``timeout`` seconds per phase.
+
+    httpx ignores HTTP(S)_PROXY once it is given a transport, so where the environment names a
+    proxy (a seller behind a company gateway) the client keeps httpx's own transport, which
+    honours the proxy and NO_PROXY.
+    """
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=50)
+    proxied = any(scheme != "no" for scheme in urllib.request.getproxies())
     return httpx.AsyncClient(
-        transport=AiohttpTransport(limits=limits),
+        transport=None if proxied else AiohttpTransport(limits=limits),
+        limits=limits,
         timeout=timeout,
         follow_redirects=True,
         max_redirects=max_redirects,

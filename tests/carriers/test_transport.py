@@ -282,3 +282,23 @@ async def test_tls_certificates_are_verified(monkeypatch: pytest.MonkeyPatch) ->
             monkeypatch.setenv("SSL_CERT_FILE", ca_file)
             async with carrier_client(2.0) as client:
                 assert (await client.get(f"{base}/track")).text == "secret"
+
+
+async def test_a_proxy_named_in_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    reply = b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nproxied"
+    async with raw_server(answer(reply)) as (proxy, heads):
+        for name in (
+            "HTTPS_PROXY",
+            "https_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+            "NO_PROXY",
+            "no_proxy",
+        ):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+        async with carrier_client(2.0) as client:
+            response = await client.get("http://carrier.example/v1/track?numbers=RR123456785CN")
+    assert response.text == "proxied"
+    # The request went to the proxy in absolute form; carrier.example was never resolved.
+    assert heads[0].startswith(b"GET http://carrier.example/v1/track?numbers=RR123456785CN ")
