@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -49,6 +50,8 @@ class MailRecorder:
     refuse: str | None = None
     refuse_rcpt: dict[str, str] = field(default_factory=dict)
     rcpt_attempts: Counter[str] = field(default_factory=Counter)
+    #: (time.monotonic(), Message-ID) of every accepted message, in order
+    accepted: list[tuple[float, str]] = field(default_factory=list)
 
     async def handle_RCPT(
         self, server: Any, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -66,6 +69,7 @@ class MailRecorder:
         content = envelope.original_content or b""
         message = message_from_bytes(content)
         self.by_message_id[str(message["Message-ID"])] += 1
+        self.accepted.append((time.monotonic(), str(message["Message-ID"])))
         self.recipients.extend(envelope.rcpt_tos)
         self.raw.append(content)
         return "250 Message accepted"
