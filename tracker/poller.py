@@ -94,11 +94,7 @@ async def _poll_carrier(
         await _record_failures(app, items, exc, retry_after=None)
         stats.failed += len(items)
         return
-    now = app.clock.now()
-    if not runtime.breaker.allows(now):
-        reopen = runtime.breaker.reopens_at() or now
-        app.metrics.polls_postponed(name, len(items))
-        await _defer(app, items, reopen)
+    if await _postponed(app, runtime, items):
         return
     size = runtime.batch_size
     batches = [items[i : i + size] for i in range(0, len(items), size)]
@@ -108,6 +104,10 @@ async def _poll_carrier(
         # The gate bounds requests in flight; recording happens outside it, so the next
         # request goes out while this reply is being written.
         async with gate:
+            # The breaker may have opened while this batch waited: a carrier that is down
+            # costs a few timeouts, not one per remaining batch.
+            if await _postponed(app, runtime, batch):
+                return
             pairs = await _poll_batch(app, runtime, batch, stats)
         if pairs:
             recorded = await writer.record(pairs)
@@ -120,6 +120,18 @@ async def _poll_carrier(
 
 
 Pairs = list[tuple[ClaimedShipment, TrackingResult]]
+
+
+async def _postponed(
+    app: TrackerApp, runtime: CarrierRuntime, items: Sequence[ClaimedShipment]
+) -> bool:
+    """Defer ``items`` to when the carrier's open circuit breaker lets a trial through."""
+    now = app.clock.now()
+    if runtime.breaker.allows(now):
+        return False
+    app.metrics.polls_postponed(runtime.name, len(items))
+    await _defer(app, items, runtime.breaker.reopens_at() or now)
+    return True
 
 
 async def _poll_batch(

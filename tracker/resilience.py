@@ -57,8 +57,10 @@ def backoff(failures: int, key: str, *, base: timedelta, cap: timedelta) -> time
 class CircuitBreaker:
     """Stops calling a carrier after ``threshold`` consecutive failures, for ``cooldown``.
 
-    After the cool-down one trial batch is let through (half-open): success closes the breaker,
-    failure opens it again. ``transitions`` lets the caller log each change exactly once.
+    After the cool-down it lets requests through again (half-open): a success closes it, a
+    failure opens it again. The poller asks before every batch, so a carrier still down gets only
+    the requests already in flight. ``record_failure`` and ``record_success`` say when the state
+    changed, so the caller logs each change exactly once.
     """
 
     threshold: int = 5

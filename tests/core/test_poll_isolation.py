@@ -12,6 +12,7 @@ from sqlalchemy import select
 from structlog.testing import capture_logs
 
 from carriers.base import CarrierReply
+from carriers.sandbox.faults import FaultMode
 from carriers.sandbox.service import SandboxService
 from tracker import poller
 from tracker.app import TrackerApp, build_app
@@ -168,3 +169,53 @@ async def test_replies_that_wait_for_the_store_are_recorded_together(
         shipments = list(session.scalars(select(Shipment)))
     assert {s.status for s in shipments} == {"info_received"}
     assert all(s.lease_owner is None and s.last_polled_at is not None for s in shipments)
+
+
+async def test_a_carrier_that_is_down_costs_a_few_requests_not_one_per_batch(
+    tmp_path: Path,
+) -> None:
+    """One number per request and the carrier answers 500 to everything: once the breaker opens
+    mid-run, the batches still waiting are deferred to its reopening, not sent."""
+    clock = SimulatedClock(START + timedelta(hours=2))
+    numbers = [f"SBNM{i:08d}" for i in range(1, 31)]
+    async with SandboxService(clock=clock.now, auto_register=True) as service:
+        service.set_fault(FaultMode.HTTP_500)
+        config = TrackerConfig(
+            store=StoreConfig(url=f"sqlite:///{tmp_path / 't.db'}"),
+            carriers={
+                "sandbox": CarrierConfig(
+                    base_url=service.base_url, requests_per_second=1000, numbers_per_request=1
+                )
+            },
+        )
+        app = build_app(config, clock)
+        add_shipments(
+            app.store,
+            [
+                NewShipment(n, "sandbox", "b@example.com", "B", "en", "US", "CN", f"O{n}", START)
+                for n in numbers
+            ],
+            clock.now(),
+        )
+        try:
+            with capture_logs() as logs:
+                stats = await poll_due(app)
+            runtime = app.carrier("sandbox")
+            requests = service.stats["requests"].get("/v1/track", 0)
+        finally:
+            await app.close()
+    threshold, in_flight = runtime.breaker.threshold, runtime.adapter.max_concurrency
+    # The requests that opened the breaker, plus those already in flight when it opened.
+    assert threshold <= requests <= threshold + in_flight - 1
+    assert stats.failed == requests
+    assert [e["event"] for e in logs].count("carrier.circuit_opened") == 1
+    reopens = runtime.breaker.reopens_at()
+    assert reopens is not None
+    with app.store() as session:
+        shipments = list(session.scalars(select(Shipment)))
+    failed = [s for s in shipments if s.poll_failures == 1]
+    deferred = [s for s in shipments if s.poll_failures == 0]
+    assert len(failed) == requests
+    assert len(deferred) == len(numbers) - requests
+    assert {s.next_poll_at for s in deferred} == {reopens}
+    assert all(s.lease_owner is None for s in shipments)
