@@ -52,7 +52,7 @@ class Run:
     clock_file: Path
     smtp: SmtpServer
     launcher: asyncio.subprocess.Process | None = None
-    #: time.monotonic() of each SIGKILL
+    #: time.monotonic() just after each SIGKILLed daemon exited
     kill_times: list[float] = field(default_factory=list)
 
     def log_tail(self) -> str:
@@ -110,10 +110,11 @@ class Run:
         try:
             line = await self._line(wait=delay)
         except TimeoutError:
-            self.kill_times.append(time.monotonic())
             os.kill(pid, signal.SIGKILL)
             line = await self._line(wait=30)
             assert line == f"exit {pid} -9", line
+            # Taken once the process is gone: everything it handed the mail server came before.
+            self.kill_times.append(time.monotonic())
             return True
         assert line == "finished", f"daemon failed ({line}); log:\n{self.log_tail()}"
         return False
