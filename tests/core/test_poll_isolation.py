@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,17 +28,27 @@ START = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
 NUMBERS = ("SBNM00000001", "SBNM00000002", "SBNM00000003")
 
 
-async def _app(tmp_path: Path, service: SandboxService, clock: SimulatedClock) -> TrackerApp:
+async def _app(
+    tmp_path: Path,
+    service: SandboxService,
+    clock: SimulatedClock,
+    numbers: Sequence[str] = NUMBERS,
+    numbers_per_request: int | None = None,
+) -> TrackerApp:
+    carrier = CarrierConfig(
+        base_url=service.base_url,
+        requests_per_second=1000,
+        numbers_per_request=numbers_per_request,
+    )
     config = TrackerConfig(
-        store=StoreConfig(url=f"sqlite:///{tmp_path / 't.db'}"),
-        carriers={"sandbox": CarrierConfig(base_url=service.base_url, requests_per_second=1000)},
+        store=StoreConfig(url=f"sqlite:///{tmp_path / 't.db'}"), carriers={"sandbox": carrier}
     )
     app = build_app(config, clock)
     add_shipments(
         app.store,
         [
             NewShipment(n, "sandbox", "b@example.com", "B", "en", "US", "CN", f"O{n}", START)
-            for n in NUMBERS
+            for n in numbers
         ],
         clock.now(),
     )
@@ -124,23 +135,7 @@ async def test_replies_that_wait_for_the_store_are_recorded_together(
     clock = SimulatedClock(START + timedelta(hours=2))
     numbers = [f"SBNM{i:08d}" for i in range(1, 13)]
     async with SandboxService(clock=clock.now, auto_register=True) as service:
-        config = TrackerConfig(
-            store=StoreConfig(url=f"sqlite:///{tmp_path / 't.db'}"),
-            carriers={
-                "sandbox": CarrierConfig(
-                    base_url=service.base_url, requests_per_second=1000, numbers_per_request=1
-                )
-            },
-        )
-        app = build_app(config, clock)
-        add_shipments(
-            app.store,
-            [
-                NewShipment(n, "sandbox", "b@example.com", "B", "en", "US", "CN", f"O{n}", START)
-                for n in numbers
-            ],
-            clock.now(),
-        )
+        app = await _app(tmp_path, service, clock, numbers, numbers_per_request=1)
         written: list[list[str]] = []
         in_store = app.in_store
 
@@ -180,23 +175,7 @@ async def test_a_carrier_that_is_down_costs_a_few_requests_not_one_per_batch(
     numbers = [f"SBNM{i:08d}" for i in range(1, 31)]
     async with SandboxService(clock=clock.now, auto_register=True) as service:
         service.set_fault(FaultMode.HTTP_500)
-        config = TrackerConfig(
-            store=StoreConfig(url=f"sqlite:///{tmp_path / 't.db'}"),
-            carriers={
-                "sandbox": CarrierConfig(
-                    base_url=service.base_url, requests_per_second=1000, numbers_per_request=1
-                )
-            },
-        )
-        app = build_app(config, clock)
-        add_shipments(
-            app.store,
-            [
-                NewShipment(n, "sandbox", "b@example.com", "B", "en", "US", "CN", f"O{n}", START)
-                for n in numbers
-            ],
-            clock.now(),
-        )
+        app = await _app(tmp_path, service, clock, numbers, numbers_per_request=1)
         try:
             with capture_logs() as logs:
                 stats = await poll_due(app)
