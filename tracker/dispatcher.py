@@ -168,9 +168,7 @@ async def _send_one(app: TrackerApp, notice: ClaimedNotice, stats: DispatchStats
             log.error("notice.failed", error=str(exc), attempts=notice.attempts + 1)
         return
     except (PermanentSendError, NoticeError) as exc:
-        await app.in_store(mark_failed, app.store, notice.id, app.owner, now, error=str(exc))
-        stats.failed += 1
-        app.metrics.notice_handled(notice.kind, "failed")
+        await _give_up(app, notice, now, str(exc), stats)
         log.error("notice.failed", error=str(exc))
         return
     if await app.in_store(
@@ -214,9 +212,7 @@ async def _send_to_seller(
             log.error("notice.failed", error=str(exc), attempts=notice.attempts + 1)
         return
     except NoticeError as exc:
-        await app.in_store(mark_failed, app.store, notice.id, app.owner, now, error=str(exc))
-        stats.failed += 1
-        app.metrics.notice_handled(notice.kind, "failed")
+        await _give_up(app, notice, now, str(exc), stats)
         log.error("notice.failed", error=str(exc), channel=channel)
         return
     if await app.in_store(
@@ -225,6 +221,15 @@ async def _send_to_seller(
         stats.sent += 1
         app.metrics.notice_handled(notice.kind, "sent")
         log.info("notice.sent", message_id=message_id, channel=channel)
+
+
+async def _give_up(
+    app: TrackerApp, notice: ClaimedNotice, now: datetime, error: str, stats: DispatchStats
+) -> None:
+    """Mark ``notice`` failed for good, and count it."""
+    await app.in_store(mark_failed, app.store, notice.id, app.owner, now, error=error)
+    stats.failed += 1
+    app.metrics.notice_handled(notice.kind, "failed")
 
 
 async def _retry(
@@ -239,16 +244,9 @@ async def _retry(
     """Schedule another attempt with backoff; False (notice failed) once attempts run out."""
     mail = app.config.mail
     if notice.attempts + 1 >= mail.max_attempts:
-        await app.in_store(
-            mark_failed,
-            app.store,
-            notice.id,
-            app.owner,
-            now,
-            error=f"gave up after {notice.attempts + 1} attempts: {error}",
+        await _give_up(
+            app, notice, now, f"gave up after {notice.attempts + 1} attempts: {error}", stats
         )
-        stats.failed += 1
-        app.metrics.notice_handled(notice.kind, "failed")
         return False
     delay = backoff(
         notice.attempts + 1, notice.idempotency_key, base=mail.retry_backoff, cap=timedelta(hours=6)
