@@ -34,7 +34,7 @@ def _as_httpx_errors(request: httpx.Request) -> Iterator[None]:
         yield
     except aiohttp.ConnectionTimeoutError as exc:
         raise httpx.ConnectTimeout(f"connect timed out: {exc}", request=request) from exc
-    except (aiohttp.SocketTimeoutError, aiohttp.ServerTimeoutError, TimeoutError) as exc:
+    except TimeoutError as exc:  # aiohttp's socket-read and server timeouts are TimeoutErrors
         raise httpx.ReadTimeout(f"read timed out: {exc}", request=request) from exc
     except aiohttp.ClientConnectorError as exc:
         raise httpx.ConnectError(f"cannot connect: {exc}", request=request) from exc
