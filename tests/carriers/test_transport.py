@@ -27,24 +27,26 @@ RawHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[No
 
 
 @asynccontextmanager
-async def raw_server(handler: RawHandler) -> AsyncIterator[tuple[str, list[bytes]]]:
-    """A TCP server on 127.0.0.1 that answers with whatever bytes ``handler`` writes; yields
-    its base URL and the raw request heads it received."""
+async def raw_server(
+    handler: RawHandler, tls: ssl.SSLContext | None = None
+) -> AsyncIterator[tuple[str, list[bytes]]]:
+    """A TCP server on 127.0.0.1 (HTTPS with ``tls``) that answers with whatever bytes
+    ``handler`` writes; yields its base URL and the raw request heads it received."""
     heads: list[bytes] = []
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             heads.append(await reader.readuntil(b"\r\n\r\n"))
             await handler(reader, writer)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            pass  # the client hung up, or refused our certificate
         finally:
             writer.close()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=tls)
     port = server.sockets[0].getsockname()[1]
     try:
-        yield f"http://127.0.0.1:{port}", heads
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}", heads
     finally:
         server.close()
         await server.wait_closed()
@@ -238,34 +240,12 @@ async def test_a_redirected_get_carries_no_body() -> None:
     assert after == b"", "a stray body followed the redirected GET"
 
 
-@asynccontextmanager
-async def tls_server(ca: trustme.CA) -> AsyncIterator[str]:
-    """An HTTPS server on 127.0.0.1 whose certificate ``ca`` issued."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            await reader.readuntil(b"\r\n\r\n")
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecret")
-            await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
-            pass  # the client refused our certificate
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=context)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        yield f"https://127.0.0.1:{port}"
-    finally:
-        server.close()
-        await server.wait_closed()
-
-
 async def test_tls_certificates_are_verified(monkeypatch: pytest.MonkeyPatch) -> None:
     ca = trustme.CA()
-    async with tls_server(ca) as base:
+    certified = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(certified)
+    secret = answer(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecret")
+    async with raw_server(secret, tls=certified) as (base, _):
         monkeypatch.delenv("SSL_CERT_FILE", raising=False)
         monkeypatch.delenv("SSL_CERT_DIR", raising=False)
         async with carrier_client(2.0) as client:
@@ -287,15 +267,9 @@ async def test_tls_certificates_are_verified(monkeypatch: pytest.MonkeyPatch) ->
 async def test_a_proxy_named_in_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     reply = b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nproxied"
     async with raw_server(answer(reply)) as (proxy, heads):
-        for name in (
-            "HTTPS_PROXY",
-            "https_proxy",
-            "ALL_PROXY",
-            "all_proxy",
-            "NO_PROXY",
-            "no_proxy",
-        ):
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
             monkeypatch.delenv(name, raising=False)
+            monkeypatch.delenv(name.lower(), raising=False)  # the lower-case form wins
         monkeypatch.setenv("HTTP_PROXY", proxy)
         async with carrier_client(2.0) as client:
             response = await client.get("http://carrier.example/v1/track?numbers=RR123456785CN")
