@@ -43,7 +43,6 @@ def free_port() -> int:
 class MailRecorder:
     """An aiosmtpd handler counting messages per Message-ID; ``refuse`` answers every DATA."""
 
-    by_message_id: Counter[str] = field(default_factory=Counter)
     recipients: list[str] = field(default_factory=list)
     raw: list[bytes] = field(default_factory=list)
     attempts: int = 0
@@ -68,11 +67,15 @@ class MailRecorder:
             return self.refuse
         content = envelope.original_content or b""
         message = message_from_bytes(content)
-        self.by_message_id[str(message["Message-ID"])] += 1
         self.accepted.append((time.monotonic(), str(message["Message-ID"])))
         self.recipients.extend(envelope.rcpt_tos)
         self.raw.append(content)
         return "250 Message accepted"
+
+    @property
+    def by_message_id(self) -> Counter[str]:
+        """How many times each Message-ID was accepted."""
+        return Counter(message_id for _, message_id in self.accepted)
 
     @property
     def duplicates(self) -> int:

@@ -98,7 +98,7 @@ class RestartingRecorder(MailRecorder):
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         reply = await super().handle_DATA(server, session, envelope)
-        if self._restart is not None and sum(self.by_message_id.values()) in self._on:
+        if self._restart is not None and len(self.accepted) in self._on:
             self._restart()
         return reply
 
