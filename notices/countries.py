@@ -31,19 +31,20 @@ class NationalPost:
         return self.url_template.replace("{number}", quote(tracking_number.strip(), safe=""))
 
 
-def _read_toml(path: Path) -> dict[str, object]:
+def read_toml(path: Path, what: str = "TOML") -> dict[str, object]:
+    """A TOML data file as a dict; ConfigError naming the file (and ``what`` it should hold)."""
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read TOML: {exc}") from exc
+        raise ConfigError(f"{path}: cannot read {what}: {exc}") from exc
 
 
 def load_national_posts(path: Path | None = None) -> dict[str, NationalPost]:
     """Read a national posts table (the built-in one unless ``path`` is given)."""
     source = path or DATA_DIR / "national_posts.toml"
     table: dict[str, NationalPost] = {}
-    for country, row in _read_toml(source).items():
+    for country, row in read_toml(source).items():
         if not isinstance(row, dict):
             raise ConfigError(f"{source}: [{country}] must be a table with name and url")
         name, url = row.get("name"), row.get("url")
@@ -63,7 +64,7 @@ def _builtin_posts() -> dict[str, NationalPost]:
 @cache
 def _country_languages() -> dict[str, str]:
     source = DATA_DIR / "country_languages.toml"
-    languages = _read_toml(source).get("languages")
+    languages = read_toml(source).get("languages")
     if not isinstance(languages, dict):
         raise ConfigError(f"{source}: missing [languages] table")
     return {str(k).upper(): str(v).lower() for k, v in languages.items()}

@@ -9,11 +9,10 @@ email.
 from __future__ import annotations
 
 import string
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
-from notices.countries import SUPPORTED_LANGUAGES
+from notices.countries import SUPPORTED_LANGUAGES, read_toml
 from tracker.errors import ConfigError
 
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
@@ -33,14 +32,6 @@ def flatten(table: Mapping[str, object], prefix: str = "") -> dict[str, str]:
     return flat
 
 
-def _load(path: Path) -> dict[str, object]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read strings: {exc}") from exc
-
-
 def _fields(template: str, where: str) -> set[str]:
     try:
         return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
@@ -53,7 +44,7 @@ class Catalog:
 
     def __init__(self, overrides_file: Path | None = None) -> None:
         self._strings = {
-            lang: flatten(_load(LOCALES_DIR / f"{lang}.toml"))
+            lang: flatten(read_toml(LOCALES_DIR / f"{lang}.toml", "strings"))
             for lang in SUPPORTED_LANGUAGES
             if (LOCALES_DIR / f"{lang}.toml").is_file()
         }
@@ -72,7 +63,7 @@ class Catalog:
                 _fields(template, f"{lang}:{key}")
 
     def _apply_overrides(self, path: Path) -> None:
-        for lang, table in _load(path).items():
+        for lang, table in read_toml(path, "strings").items():
             targets = tuple(self._strings) if lang == "all" else (lang,)
             if lang != "all" and lang not in self._strings:
                 raise ConfigError(f"{path}: [{lang}] is not a supported language or 'all'")
