@@ -10,9 +10,12 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import structlog
+
+if TYPE_CHECKING:
+    from tracker.store.shipments import ClaimedShipment
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+)")
 _LEVELS = {
@@ -77,3 +80,10 @@ def get_logger(**bound: Any) -> structlog.typing.FilteringBoundLogger:
     """A logger with ``bound`` context on every line."""
     logger: structlog.typing.FilteringBoundLogger = structlog.get_logger("tracker")
     return logger.bind(**bound) if bound else logger
+
+
+def shipment_logger(item: ClaimedShipment) -> structlog.typing.FilteringBoundLogger:
+    """A logger bound to the shipment a job is working on."""
+    return get_logger(
+        shipment_id=item.id, carrier=item.carrier, tracking_number=item.tracking_number
+    )

@@ -24,7 +24,7 @@ from tracker.errors import (
     ParseError,
     PluginError,
 )
-from tracker.eventlog import get_logger
+from tracker.eventlog import get_logger, shipment_logger
 from tracker.model import Status, TrackedEvent, TrackingResult
 from tracker.resilience import backoff
 from tracker.store.history import PendingWrites, load_histories
@@ -268,7 +268,7 @@ def _store_batch(app: TrackerApp, pairs: Pairs) -> dict[int, _Recorded]:
         try:
             recorded.update(_store_together(app, [(item, result)], tracked, now))
         except Exception:  # this shipment stays leased and is retried when the lease expires
-            _log_for(item).exception("poll.store_failed")
+            shipment_logger(item).exception("poll.store_failed")
     return recorded
 
 
@@ -327,18 +327,12 @@ def _store_together(
         writes.flush(session)
     # Logged only once the transaction committed, so the log never claims what was rolled back.
     for item, event_name, fields in logs:
-        log = _log_for(item)
+        log = shipment_logger(item)
         if event_name == "poll.succeeded":
             log.info(event_name, **fields)
         else:
             log.warning(event_name, **fields)
     return recorded
-
-
-def _log_for(item: ClaimedShipment) -> Any:
-    return get_logger(
-        shipment_id=item.id, carrier=item.carrier, tracking_number=item.tracking_number
-    )
 
 
 async def _record_failures(

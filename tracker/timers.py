@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from tracker.app import TrackerApp
-from tracker.eventlog import get_logger
+from tracker.eventlog import shipment_logger
 from tracker.store.models import Shipment
 from tracker.store.shipments import ClaimedShipment, claim_due_for_timers, with_leased
 from tracker.transitions import apply_decision
@@ -43,9 +43,7 @@ async def run_timers(app: TrackerApp) -> TimerStats:
             queued = apply_decision(app, session, shipment, (), None, now).notices
 
         if with_leased(app.store, item.id, app.owner, work) and queued:
-            get_logger(
-                shipment_id=item.id, carrier=item.carrier, tracking_number=item.tracking_number
-            ).info("timer.fired", notices=queued)
+            shipment_logger(item).info("timer.fired", notices=queued)
         return queued
 
     def evaluate_all() -> None:
