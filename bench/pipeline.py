@@ -45,11 +45,11 @@ from bench.scale import NOW, fill, sandbox_carrier  # noqa: E402
 from carriers.base import CarrierReply, CarrierSettings  # noqa: E402
 from carriers.sandbox import SandboxAdapter  # noqa: E402
 from carriers.transport import carrier_client  # noqa: E402
-from tracker.app import build_app  # noqa: E402
 from tracker.clock import SimulatedClock  # noqa: E402
 from tracker.config import CarrierConfig, DaemonConfig, StoreConfig, TrackerConfig  # noqa: E402
-from tracker.daemon import Daemon  # noqa: E402
 from tracker.eventlog import configure_logging  # noqa: E402
+from tracker.runtime.app import build_app  # noqa: E402
+from tracker.runtime.daemon import Daemon  # noqa: E402
 
 #: numbers per request; --per-request 1 models carriers whose API takes one number at a time
 PER_REQUEST = SandboxAdapter.max_numbers_per_request

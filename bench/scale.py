@@ -204,11 +204,11 @@ def poll_cycle_rss(url: str, carrier: str, batch: int) -> dict[str, Any]:
 
 
 async def _poll_once(url: str, carrier: str, batch: int) -> dict[str, Any]:
-    from tracker.app import build_app
     from tracker.clock import SimulatedClock
     from tracker.config import CarrierConfig, DaemonConfig, StoreConfig, TrackerConfig
-    from tracker.daemon import Daemon
     from tracker.eventlog import configure_logging
+    from tracker.runtime.app import build_app
+    from tracker.runtime.daemon import Daemon
 
     configure_logging("json", "error")
     config = TrackerConfig(

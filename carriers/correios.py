@@ -1,9 +1,8 @@
-"""Correios (Brazil): the current REST tracking API (SRO Rastro) and the legacy SRO XML service.
+"""Correios (Brazil): the REST tracking API (SRO Rastro).
 
 Current API: a bearer token from ``POST /token/v1/autentica/cartaopostagem`` (Basic auth with
 the user and access code, the posting card number in the body), then
-``GET /srorastro/v1/objetos/{codigo}?resultado=T``. The legacy ``buscaEventosLista`` SOAP reply
-is still understood by :func:`parse_sro_xml` (recorded responses, old integrations).
+``GET /srorastro/v1/objetos/{codigo}?resultado=T``.
 
 Correios report local times without an offset. They are read as ``America/Sao_Paulo`` (Brasília
 time, where the SRO systems run); a few states (AM, MT, ...) are one or two hours behind, which
@@ -14,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,11 +25,8 @@ import httpx
 from carriers.base import CarrierAdapter, CarrierReply, CarrierSettings
 from carriers.http import (
     decode_body,
-    parse_xml,
     send_for_reply,
     utc_now,
-    xml_find_all,
-    xml_text,
 )
 from tracker.errors import CarrierAuthError, ParseError
 from tracker.model import RawEvent, TrackingResult
@@ -175,44 +170,6 @@ def _rastro_event(event: Mapping[str, Any]) -> RawEvent:
         occurred_at=_aware(str(created)),
         text=_join(event.get("descricao"), event.get("detalhe")),
         code=f"{event['codigo']}.{event.get('tipo') or '00'}",
-        location=place or None,
-        country="BR" if state else None,
-        carrier="correios",
-    )
-
-
-def parse_sro_xml(body: bytes, content_type: str = "") -> list[TrackingResult]:
-    """Pure parse of the legacy SRO ``buscaEventosListaResponse`` (SOAP, Portuguese text)."""
-    root = parse_xml(body, content_type, "correios")
-    objects = xml_find_all(root, "objeto")
-    if not objects and not xml_find_all(root, "return"):
-        raise ParseError("correios: no SRO return element", body=body)
-    return [_sro_object(o, body) for o in objects]
-
-
-def _sro_object(obj: ET.Element, body: bytes) -> TrackingResult:
-    number = xml_text(obj, "numero") or ""
-    error = xml_text(obj, "erro")
-    events = tuple(_sro_event(e, body) for e in obj if e.tag.rpartition("}")[2] == "evento")
-    extra = {k: v for k, v in (("service_name", xml_text(obj, "nome")),) if v}
-    if error:
-        extra["message"] = error
-    return TrackingResult(number, events=events, not_found=not events, extra=extra)
-
-
-def _sro_event(event: ET.Element, body: bytes) -> RawEvent:
-    day, clock = xml_text(event, "data"), xml_text(event, "hora")
-    try:
-        naive = datetime.strptime(f"{day} {clock}", "%d/%m/%Y %H:%M")
-    except ValueError as exc:
-        raise ParseError(f"correios: bad SRO date {day!r} {clock!r}", body=body) from exc
-    city, state = xml_text(event, "cidade"), xml_text(event, "uf")
-    town = "/".join(p for p in (city, state) if p)
-    place = ", ".join(p for p in (xml_text(event, "local"), town) if p)
-    return RawEvent(
-        occurred_at=naive.replace(tzinfo=HOME_ZONE),
-        text=_join(xml_text(event, "descricao"), xml_text(event, "detalhe")),
-        code=f"{xml_text(event, 'tipo')}.{xml_text(event, 'status') or '00'}",
         location=place or None,
         country="BR" if state else None,
         carrier="correios",

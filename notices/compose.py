@@ -60,9 +60,9 @@ class NoticeBody:
 
 
 def _explainer() -> ExplainFn | None:
-    """``tracker.explain.explain`` when that module is installed; notices work without it."""
+    """``notices.explain.explain`` when that module is installed; notices work without it."""
     try:
-        module = importlib.import_module("tracker.explain")
+        module = importlib.import_module("notices.explain")
     except ModuleNotFoundError:
         return None
     fn = getattr(module, "explain", None)

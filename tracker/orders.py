@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
@@ -217,20 +217,3 @@ def parse_csv(
         good.append(order)
         lines.append(line)
     return good, bad, lines
-
-
-def rows_from(items: Iterable[NewShipment]) -> list[dict[str, str]]:
-    """CSV rows for shipments (used to write the demo's sample orders file)."""
-    return [
-        {
-            "tracking_number": s.tracking_number,
-            "carrier": s.carrier,
-            "buyer_email": s.buyer_email,
-            "buyer_name": s.buyer_name,
-            "buyer_language": s.buyer_language or "",
-            "destination_country": s.destination_country,
-            "order_reference": s.order_reference,
-            "shipped_date": s.shipped_at.isoformat(),
-        }
-        for s in items
-    ]

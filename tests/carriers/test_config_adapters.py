@@ -12,11 +12,11 @@ from sqlalchemy import select
 from structlog.testing import capture_logs
 
 from tests.support.loopback import LoopbackHTTPServer, Reply, Request
-from tracker.app import TrackerApp, build_app
 from tracker.clock import SimulatedClock
 from tracker.config import load_config
 from tracker.errors import PluginError
-from tracker.poller import poll_due
+from tracker.jobs.poll import poll_due
+from tracker.runtime.app import TrackerApp, build_app
 from tracker.store.models import Shipment, TrackingEvent
 from tracker.store.shipments import NewShipment, add_shipments
 

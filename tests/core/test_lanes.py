@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tracker.lanes import LaneCache, estimate, percentile
 from tracker.store.db import open_store
+from tracker.store.lanes import LaneCache, estimate, percentile
 from tracker.store.models import Shipment
 from tracker.store.shipments import NewShipment, add_shipments
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tracker.config import Thresholds
-from tracker.milestones import ShipmentFacts, decide, next_poll_delay, next_timer_at
 from tracker.model import Classification, Detail, RawEvent, Status, TrackedEvent
+from tracker.policy.milestones import ShipmentFacts, decide, next_poll_delay, next_timer_at
 
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 LIMITS = Thresholds()

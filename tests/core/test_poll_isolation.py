@@ -15,12 +15,12 @@ from structlog.testing import capture_logs
 from carriers.base import CarrierReply
 from carriers.sandbox.faults import FaultMode
 from carriers.sandbox.service import SandboxService
-from tracker import poller
-from tracker.app import TrackerApp, build_app
 from tracker.clock import SimulatedClock
 from tracker.config import CarrierConfig, StoreConfig, TrackerConfig
+from tracker.jobs import poll as poller
+from tracker.jobs.poll import poll_due
 from tracker.model import RawEvent, TrackingResult
-from tracker.poller import poll_due
+from tracker.runtime.app import TrackerApp, build_app
 from tracker.store.models import Shipment, TrackingEvent
 from tracker.store.shipments import NewShipment, add_shipments
 

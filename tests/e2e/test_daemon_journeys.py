@@ -17,11 +17,11 @@ from sqlalchemy import select
 from carriers.sandbox.journeys import load_journeys, sandbox_number
 from carriers.sandbox.service import SandboxService
 from tests.support.smtp import LoopbackSMTP
-from tracker.app import build_app
 from tracker.clock import SimulatedClock
 from tracker.config import CarrierConfig, MailConfig, SmtpConfig, StoreConfig, TrackerConfig
-from tracker.daemon import Daemon
-from tracker.demo import DEMO_START
+from tracker.runtime.app import build_app
+from tracker.runtime.daemon import Daemon
+from tracker.runtime.demo import DEMO_START
 from tracker.store.models import Shipment, TrackingEvent
 from tracker.store.shipments import NewShipment, add_shipments
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tracker.explain import SUPPORTED_LANGUAGES, explain
+from notices.explain import SUPPORTED_LANGUAGES, explain
 from tracker.model import Detail, Status
 from tracker.normalize import VALID_DETAILS
 

@@ -265,7 +265,7 @@ def test_a_missing_templates_dir_is_a_config_error(tmp_path: Path) -> None:
 
 def test_a_failing_explanation_is_logged_and_the_notice_still_goes_out() -> None:
     def explain(status: Status, detail: Detail | None, lang: str, **_: object) -> str:
-        raise ConfigError(f"tracker/explanations/{lang}.toml: missing")
+        raise ConfigError(f"notices/explanations/{lang}.toml: missing")
 
     with structlog.testing.capture_logs() as logs:
         text = NoticeRenderer(explain=explain).render(make_context(language="it")).text

@@ -23,7 +23,6 @@ from carriers.sandbox.journeys import load_journeys, sandbox_number
 from carriers.sandbox.service import SandboxService
 from tests.notices_e2e.conftest import notices
 from tests.support.smtp import LoopbackSMTP, Received
-from tracker.app import build_app
 from tracker.clock import SimulatedClock
 from tracker.config import (
     CarrierConfig,
@@ -33,7 +32,8 @@ from tracker.config import (
     StoreConfig,
     TrackerConfig,
 )
-from tracker.daemon import Daemon
+from tracker.runtime.app import build_app
+from tracker.runtime.daemon import Daemon
 from tracker.store.shipments import NewShipment, add_shipments
 
 START = datetime.fromisoformat("2026-03-02T09:00:00+00:00")

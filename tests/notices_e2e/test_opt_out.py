@@ -16,12 +16,12 @@ from sqlalchemy import select
 from carriers.sandbox.service import SandboxService
 from tests.notices_e2e.conftest import T0, notices, queue, shipment, smtp_config, stored
 from tests.support.smtp import LoopbackSMTP
-from tracker.app import build_app
 from tracker.cli import main
 from tracker.clock import SimulatedClock
 from tracker.config import CarrierConfig
-from tracker.daemon import Daemon
-from tracker.dispatcher import dispatch_due
+from tracker.jobs.dispatch import dispatch_due
+from tracker.runtime.app import build_app
+from tracker.runtime.daemon import Daemon
 from tracker.store.db import open_store
 from tracker.store.models import AuditEntry, Shipment
 

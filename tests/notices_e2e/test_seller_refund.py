@@ -28,11 +28,11 @@ from tests.notices_e2e.conftest import (
 )
 from tests.support.loopback import LoopbackHTTPServer, Reply, Request
 from tests.support.smtp import LoopbackSMTP
-from tracker.app import TrackerApp, build_app
 from tracker.cli import main
 from tracker.clock import SimulatedClock
 from tracker.config import RefundConfig, TrackerConfig
-from tracker.dispatcher import dispatch_due
+from tracker.jobs.dispatch import dispatch_due
+from tracker.runtime.app import TrackerApp, build_app
 from tracker.store.db import open_store
 from tracker.store.history import load_histories
 from tracker.store.models import AuditEntry

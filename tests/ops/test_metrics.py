@@ -13,11 +13,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from carriers.sandbox.service import SandboxService
-from tracker.app import TrackerApp, build_app
 from tracker.clock import SimulatedClock
-from tracker.daemon import Daemon
-from tracker.demo import DEMO_START, demo_config, demo_shipments
-from tracker.metrics import Metrics, serve_metrics
+from tracker.runtime.app import TrackerApp, build_app
+from tracker.runtime.daemon import Daemon
+from tracker.runtime.demo import DEMO_START, demo_config, demo_shipments
+from tracker.runtime.metrics import Metrics, serve_metrics
 from tracker.store.models import Notice, Shipment, TrackingEvent
 from tracker.store.shipments import add_shipments
 

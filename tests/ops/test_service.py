@@ -11,10 +11,10 @@ import pytest
 from structlog.testing import capture_logs
 
 from tests.ops.conftest import NotifySocket
-from tracker.app import build_app
 from tracker.clock import SimulatedClock
 from tracker.config import load_config
-from tracker.service import Service, SystemdNotifier, config_digest, watchdog_interval
+from tracker.runtime.app import build_app
+from tracker.runtime.service import Service, SystemdNotifier, config_digest, watchdog_interval
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

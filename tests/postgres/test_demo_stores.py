@@ -11,11 +11,11 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from carriers.sandbox.service import SandboxService
-from tracker.app import build_app
 from tracker.clock import SimulatedClock
 from tracker.config import StoreConfig
-from tracker.daemon import Daemon
-from tracker.demo import DEMO_START, demo_config, demo_shipments
+from tracker.runtime.app import build_app
+from tracker.runtime.daemon import Daemon
+from tracker.runtime.demo import DEMO_START, demo_config, demo_shipments
 from tracker.store.models import Notice, Shipment
 from tracker.store.shipments import add_shipments
 

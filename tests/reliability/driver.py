@@ -21,11 +21,11 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from tracker.app import build_app
 from tracker.clock import SimulatedClock
 from tracker.config import load_config
-from tracker.daemon import Daemon
 from tracker.eventlog import configure_logging
+from tracker.runtime.app import build_app
+from tracker.runtime.daemon import Daemon
 
 
 def read_clock(path: Path) -> datetime:

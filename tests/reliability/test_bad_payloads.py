@@ -17,10 +17,10 @@ from structlog.testing import capture_logs
 
 from tests.reliability.harness import START, write_config
 from tests.support.loopback import LoopbackHTTPServer, Reply, Request
-from tracker.app import TrackerApp, build_app
 from tracker.clock import SimulatedClock
 from tracker.config import load_config
-from tracker.daemon import Daemon
+from tracker.runtime.app import TrackerApp, build_app
+from tracker.runtime.daemon import Daemon
 from tracker.store.models import Shipment, TrackingEvent
 from tracker.store.shipments import NewShipment, add_shipments
 

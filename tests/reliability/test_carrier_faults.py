@@ -23,11 +23,11 @@ from carriers.sandbox.adapter import SandboxAdapter
 from carriers.sandbox.service import SandboxService
 from tests.reliability.harness import START, write_config
 from tests.support.loopback import LoopbackHTTPServer, Reply, Request
-from tracker.app import CarrierRuntime, TrackerApp, build_app
 from tracker.clock import SimulatedClock
 from tracker.config import load_config
-from tracker.daemon import Daemon
-from tracker.resilience import RateLimiter
+from tracker.runtime.app import CarrierRuntime, TrackerApp, build_app
+from tracker.runtime.daemon import Daemon
+from tracker.runtime.resilience import RateLimiter
 from tracker.store.models import Shipment, TrackingEvent
 from tracker.store.shipments import NewShipment, add_shipments
 

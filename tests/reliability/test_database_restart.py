@@ -22,10 +22,10 @@ from tests.reliability.harness import (
     write_config,
 )
 from tests.support.postgres import PostgresServer, find_bin_dir
-from tracker.app import build_app
 from tracker.clock import SimulatedClock
 from tracker.config import load_config
-from tracker.daemon import Daemon
+from tracker.runtime.app import build_app
+from tracker.runtime.daemon import Daemon
 from tracker.store.shipments import add_shipments
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]

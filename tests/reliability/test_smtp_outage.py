@@ -17,10 +17,10 @@ from structlog.testing import capture_logs
 from carriers.sandbox.service import SandboxService
 from tests.reliability.conftest import StartSmtp
 from tests.reliability.harness import START, SmtpServer, journey_set, write_config
-from tracker.app import TrackerApp, build_app
 from tracker.clock import SimulatedClock
 from tracker.config import load_config
-from tracker.daemon import Daemon
+from tracker.runtime.app import TrackerApp, build_app
+from tracker.runtime.daemon import Daemon
 from tracker.store.models import Notice, Shipment
 from tracker.store.shipments import add_shipments
 

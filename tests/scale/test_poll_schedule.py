@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from tracker.milestones import next_poll_delay
 from tracker.model import FINAL_STATUSES, Detail, Status
+from tracker.policy.milestones import next_poll_delay
 
 H = timedelta(hours=1)
 

@@ -15,14 +15,14 @@ import pytest
 from sqlalchemy import func, select, update
 from structlog.testing import capture_logs
 
-from tracker.app import TrackerApp, build_app
 from tracker.clock import SimulatedClock, SystemClock
 from tracker.config import load_config
-from tracker.daemon import Daemon
 from tracker.errors import ConfigError
+from tracker.runtime.app import TrackerApp, build_app
+from tracker.runtime.daemon import Daemon
+from tracker.runtime.webserver import SEVENTEENTRACK_PATH, WebhookServer
 from tracker.store.models import Notice, Shipment, TrackingEvent
 from tracker.store.shipments import NewShipment, add_shipments
-from tracker.webhooks import SEVENTEENTRACK_PATH, WebhookServer
 
 KEY = "push-secret"
 START = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)

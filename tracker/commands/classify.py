@@ -11,8 +11,8 @@ from typing import Any, TextIO
 
 import click
 
+from notices.explain import SUPPORTED_LANGUAGES, explain
 from tracker.errors import ConfigError, InputError
-from tracker.explain import SUPPORTED_LANGUAGES, explain
 from tracker.model import RawEvent
 from tracker.normalize import Normalizer, load_normalizer
 

@@ -10,14 +10,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tracker.app import build_app
 from tracker.clock import SystemClock
 from tracker.commands.common import DEFAULT_CONFIG, config_option, friendly_errors, load
-from tracker.daemon import Daemon
-from tracker.demo import DemoResult, run_demo
 from tracker.eventlog import configure_logging
-from tracker.metrics import serve_metrics
-from tracker.service import Service
+from tracker.runtime.app import build_app
+from tracker.runtime.daemon import Daemon
+from tracker.runtime.demo import DemoResult, run_demo
+from tracker.runtime.metrics import serve_metrics
+from tracker.runtime.service import Service
 
 
 @click.command("run")

@@ -20,12 +20,12 @@ from notices.context import EventSummary, NoticeContext
 from notices.countries import SUPPORTED_LANGUAGES, choose_language
 from notices.message import build_message, format_address, message_id_for
 from notices.render import NoticeRenderer, RenderedNotice
-from tracker.app import carrier_settings
 from tracker.commands.common import config_option, friendly_errors, load
 from tracker.config import CarrierConfig, TrackerConfig
-from tracker.dispatcher import payload_day, store_identity
 from tracker.errors import InputError, TrackerError
+from tracker.jobs.dispatch import payload_day, store_identity
 from tracker.model import Detail, Milestone, Status
+from tracker.runtime.app import carrier_settings
 from tracker.store.db import open_store
 from tracker.store.models import Notice, Shipment, TrackingEvent
 from tracker.store.optout import opt_out as store_opt_out

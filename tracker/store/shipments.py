@@ -196,16 +196,6 @@ def claim_due_for_timers(
     return _claim(factory, Shipment.next_timer_at, now, owner, lease, limit)
 
 
-def release(factory: sessionmaker[Session], shipment_ids: Sequence[int], owner: str) -> None:
-    """Give leases back early (shutdown), only those still held by ``owner``."""
-    with factory.begin() as session:
-        session.execute(
-            update(Shipment)
-            .where(Shipment.id.in_(shipment_ids), Shipment.lease_owner == owner)
-            .values(lease_owner=None, lease_until=None)
-        )
-
-
 def to_tracked(row: TrackingEvent) -> TrackedEvent:
     """Rebuild the domain event from its stored row."""
     raw = RawEvent(

@@ -150,14 +150,3 @@ def correios_rastro(message: str | None = None) -> dict[str, object]:
 
 
 CORREIOS_TOKEN = {"ambiente": "PRODUCAO", "token": "tok-1", "expiraEm": "2099-01-01T00:00:00"}
-
-CORREIOS_SRO_XML = """<?xml version="1.0" encoding="ISO-8859-1"?>
-<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">
-<soapenv:Body><ns2:buscaEventosListaResponse xmlns:ns2="http://resource.webservice.correios.com.br/">
-<return><versao>2.0</versao><qtd>1</qtd><objeto><numero>BB987654321BR</numero>
-<nome>ENCOMENDA PAC</nome>
-<evento><tipo>BDE</tipo><status>01</status><data>05/01/2017</data><hora>16:45</hora>
-<descricao>Objeto entregue ao destinatário</descricao><local>CDD AÇAÍ</local>
-<cidade>Belém</cidade><uf>PA</uf></evento>
-</objeto></return></ns2:buscaEventosListaResponse></soapenv:Body></soapenv:Envelope>
-"""

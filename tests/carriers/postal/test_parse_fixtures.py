@@ -79,15 +79,6 @@ def test_correios_rastro_message_only_is_not_found() -> None:
     assert result.extra["message"] == "SRO-020: Objeto não encontrado"
 
 
-def test_correios_legacy_sro_in_iso_8859_1() -> None:
-    body = samples.CORREIOS_SRO_XML.encode("iso-8859-1")
-    (result,) = correios.parse_sro_xml(body)
-    (event,) = result.events
-    assert event.location == "CDD AÇAÍ, Belém/PA"
-    assert event.text == "Objeto entregue ao destinatário"
-    assert event.code == "BDE.01"
-
-
 def test_russian_post_history_fixture() -> None:
     body = (samples.FIXTURES / "russian_post_history.xml").read_bytes()
     (result,) = russian_post.parse_history_xml(body)

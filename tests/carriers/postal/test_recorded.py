@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from carriers import australia_post, canada_post, correios, la_poste
+from carriers import australia_post, canada_post, la_poste
 from tracker.errors import CarrierError
 from tracker.model import TrackingResult
 
@@ -183,68 +183,6 @@ def test_la_poste_invalid_number_is_not_found(shared_data: Path) -> None:
     assert result.tracking_number == "XX123"
     assert result.extra["error_code"] == "400"
     assert "n’est pas valide" in result.extra["error_message"]
-
-
-def test_correios_legacy_sro_one_object(shared_data: Path) -> None:
-    body = (shared_data / RESPONSES / "correios_sro/sro_one_object.xml").read_bytes()
-    (result,) = correios.parse_sro_xml(body)
-    assert result.tracking_number == "SI047624825BR"
-    assert [e.code for e in result.events] == [
-        "BDI.01",
-        "LDI.01",
-        "RO.01",
-        "RO.01",
-        "DO.01",
-        "PO.01",
-    ]
-    delivered = result.events[0]
-    assert delivered.text == "Objeto entregue ao destinatário"
-    assert delivered.location == "AC SAO JOSE DE UBA, Sao Jose de Uba/RJ"
-    assert delivered.country == "BR"
-    assert delivered.occurred_at.isoformat() == "2016-05-30T12:10:00-03:00"
-    assert result.events[1].text.endswith("é preciso informar o código do objeto.")
-    _aware(result)
-
-
-def test_correios_legacy_sro_many_objects(shared_data: Path) -> None:
-    body = (shared_data / RESPONSES / "correios_sro/sro_many_objects.xml").read_bytes()
-    results = correios.parse_sro_xml(body)
-    assert [r.tracking_number for r in results] == ["SI047624825BR", "SX104110463BR"]
-    codes = [e.code for e in results[0].events]
-    assert "BDR.66" in codes
-    bdr = results[0].events[codes.index("BDR.66")]
-    assert bdr.text == (
-        "Área com distribuição sujeita a prazo diferenciado"
-        " – Restrição de entrega domiciliar temporária"
-    )
-    for result in results:
-        assert result.events
-        _aware(result)
-
-
-def test_correios_legacy_sro_not_found(shared_data: Path) -> None:
-    body = (shared_data / RESPONSES / "correios_sro/sro_not_found.xml").read_bytes()
-    (result,) = correios.parse_sro_xml(body)
-    assert result.not_found
-    assert result.extra["message"] == "Objeto não encontrado na base de dados dos Correios."
-
-
-def _cassette_body(text: str) -> str:
-    """A VCR cassette's response body: a YAML plain scalar whose line breaks fold to spaces."""
-    block = text.split("  response:", 1)[1].split("    string: ", 1)[1]
-    lines = block.split("\n    http_version:", 1)[0].splitlines()
-    return " ".join(line.strip() for line in lines)
-
-
-def test_correios_legacy_sro_recorded_cassette(shared_data: Path) -> None:
-    text = (shared_data / RESPONSES / "correios_sro/sro_found_last.yml").read_text(encoding="utf-8")
-    (result,) = correios.parse_sro_xml(_cassette_body(text).encode(), "text/xml; charset=UTF-8")
-    assert result.tracking_number == "SS123456789BR"
-    (event,) = result.events
-    assert event.code == "RO.01"
-    assert event.text == "Objeto encaminhado"
-    assert event.location == "CDD JOAO MONLEVADE, Joao Monlevade/MG"
-    assert event.occurred_at.isoformat() == "2016-06-25T08:54:00-03:00"
 
 
 def test_russian_post_fixture_codes_match_operation_types(shared_data: Path) -> None:

@@ -31,8 +31,8 @@ from tracker.normalize import Normalizer, load_normalizer
 from tracker.store.heartbeats import Beat, write_heartbeat
 
 if TYPE_CHECKING:
-    from tracker.app import TrackerApp
-    from tracker.daemon import Daemon
+    from tracker.runtime.app import TrackerApp
+    from tracker.runtime.daemon import Daemon
 
 #: seconds a notification may wait for room in systemd's socket queue before it is dropped
 SEND_TIMEOUT = 1.0

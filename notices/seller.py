@@ -23,7 +23,6 @@ from tracker.model import Milestone
 from tracker.store.outbox import ClaimedNotice, FollowUp
 
 KIND = "seller_refund_offer"
-CHANNELS = ("email", "webhook")
 CHOICE_LABELS = {
     "keep_waiting": "keep waiting",
     "resend": "free resend",

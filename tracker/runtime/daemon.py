@@ -16,14 +16,14 @@ from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from tracker.app import TrackerApp
-from tracker.dispatcher import DispatchStats, dispatch_due
 from tracker.eventlog import get_logger
-from tracker.poller import PollStats, poll_due
-from tracker.service import Service, heartbeat_of, status_line
+from tracker.jobs.dispatch import DispatchStats, dispatch_due
+from tracker.jobs.poll import PollStats, poll_due
+from tracker.jobs.timers import TimerStats, run_timers
+from tracker.runtime.app import TrackerApp
+from tracker.runtime.service import Service, heartbeat_of, status_line
+from tracker.runtime.webserver import WebhookServer
 from tracker.store.daemonlock import single_daemon
-from tracker.timers import TimerStats, run_timers
-from tracker.webhooks import WebhookServer
 
 
 class Hook(Protocol):

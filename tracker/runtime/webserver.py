@@ -24,14 +24,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from carriers import seventeentrack
-from tracker.app import TrackerApp
 from tracker.config import secret
 from tracker.errors import ConfigError, ParseError
 from tracker.eventlog import get_logger
+from tracker.jobs.record import apply_decision
 from tracker.model import TrackedEvent, TrackingResult
+from tracker.runtime.app import TrackerApp
 from tracker.store.models import Shipment
 from tracker.store.shipments import lease_free, with_leased
-from tracker.transitions import apply_decision
 
 SEVENTEENTRACK_PATH = "/webhooks/seventeentrack"
 #: how long 17TRACK is asked to wait before retrying a push whose shipment was busy

@@ -19,10 +19,10 @@ from sqlalchemy import func, select
 
 from carriers.sandbox.journeys import load_journeys, sandbox_number
 from carriers.sandbox.service import SandboxService
-from tracker.app import build_app
 from tracker.clock import SimulatedClock
 from tracker.config import CarrierConfig, MailConfig, StoreConfig, TrackerConfig
-from tracker.daemon import Daemon
+from tracker.runtime.app import build_app
+from tracker.runtime.daemon import Daemon
 from tracker.store.models import Notice, Shipment
 from tracker.store.shipments import NewShipment, add_shipments
 

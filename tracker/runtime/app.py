@@ -26,11 +26,11 @@ from tracker.clock import Clock
 from tracker.config import CarrierConfig, TrackerConfig, secret
 from tracker.errors import PluginError
 from tracker.eventlog import get_logger
-from tracker.lanes import LaneCache
-from tracker.metrics import Metrics
 from tracker.normalize import Normalizer, load_normalizer
-from tracker.resilience import CircuitBreaker, RateLimiter
+from tracker.runtime.metrics import Metrics
+from tracker.runtime.resilience import CircuitBreaker, RateLimiter
 from tracker.store.db import open_store
+from tracker.store.lanes import LaneCache
 
 
 def daemon_identity() -> str:

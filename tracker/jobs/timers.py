@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from tracker.app import TrackerApp
 from tracker.eventlog import shipment_logger
+from tracker.jobs.record import apply_decision
+from tracker.runtime.app import TrackerApp
 from tracker.store.models import Shipment
 from tracker.store.shipments import ClaimedShipment, claim_due_for_timers, with_leased
-from tracker.transitions import apply_decision
 
 
 @dataclass

@@ -14,17 +14,17 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from tracker.config import Thresholds
-from tracker.lanes import LaneEstimate
-from tracker.milestones import Decision, Due, ShipmentFacts, decide, next_poll_delay
 from tracker.model import Detail, Milestone, Status, TrackedEvent, TrackingResult
-from tracker.resilience import jitter_fraction
-from tracker.sendtime import schedule_notice
+from tracker.policy.milestones import Decision, Due, ShipmentFacts, decide, next_poll_delay
+from tracker.policy.sendtime import schedule_notice
+from tracker.runtime.resilience import jitter_fraction
 from tracker.store.history import PendingWrites, ShipmentHistory, load_histories
+from tracker.store.lanes import LaneEstimate
 from tracker.store.models import Shipment
 from tracker.store.shipments import ClaimedShipment, NoticeDraft, unseen
 
 if TYPE_CHECKING:
-    from tracker.app import TrackerApp
+    from tracker.runtime.app import TrackerApp
 
 
 @dataclass(frozen=True, slots=True)

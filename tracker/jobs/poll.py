@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from tracker.app import CarrierRuntime, TrackerApp
 from tracker.errors import (
     CarrierAuthError,
     CarrierError,
@@ -25,8 +24,10 @@ from tracker.errors import (
     PluginError,
 )
 from tracker.eventlog import get_logger, shipment_logger
+from tracker.jobs.record import apply_decision, brings_news, quiet_poll_row
 from tracker.model import Status, TrackedEvent, TrackingResult
-from tracker.resilience import backoff
+from tracker.runtime.app import CarrierRuntime, TrackerApp
+from tracker.runtime.resilience import backoff
 from tracker.store.history import PendingWrites, load_histories
 from tracker.store.models import Shipment
 from tracker.store.shipments import (
@@ -38,7 +39,6 @@ from tracker.store.shipments import (
     still_leased,
     with_each_leased,
 )
-from tracker.transitions import apply_decision, brings_news, quiet_poll_row
 
 RETRY_BASE = timedelta(minutes=15)
 RETRY_CAP = timedelta(hours=12)

@@ -1,6 +1,6 @@
 """Plain-language explanations of a status and detail, for a worried buyer, in the buyer's language.
 
-The sentences live in ``tracker/explanations/<lang>.toml`` (data, not code); place and date are
+The sentences live in ``notices/explanations/<lang>.toml`` (data, not code); place and date are
 rendered for the locale with Babel.
 """
 
@@ -78,12 +78,12 @@ def _place_name(place: str, lang: str) -> str:
 @lru_cache(maxsize=len(SUPPORTED_LANGUAGES))
 def _texts(lang: str) -> dict[str, dict[str, str]]:
     name = f"{lang}.toml"
-    source = resources.files("tracker.explanations").joinpath(name).read_text("utf-8")
+    source = resources.files("notices.explanations").joinpath(name).read_text("utf-8")
     try:
         data = tomllib.loads(source)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"tracker/explanations/{name}: not valid TOML: {exc}") from exc
+        raise ConfigError(f"notices/explanations/{name}: not valid TOML: {exc}") from exc
     for section in ("status", "detail", "context"):
         if not isinstance(data.get(section), dict):
-            raise ConfigError(f"tracker/explanations/{name}: missing [{section}] table")
+            raise ConfigError(f"notices/explanations/{name}: missing [{section}] table")
     return {section: dict(data[section]) for section in ("status", "detail", "context")}

@@ -16,14 +16,14 @@ from structlog.typing import FilteringBoundLogger
 from notices.context import EventSummary, NoticeContext, StoreIdentity
 from notices.countries import choose_language
 from notices.message import build_message, format_address, message_id_for
-from tracker.app import TrackerApp
+from notices.seller import follow_ups, offer_record, post_webhook, seller_email
 from tracker.config import TrackerConfig
 from tracker.errors import NoticeError, PermanentSendError, PluginError, TransientSendError
 from tracker.eventlog import get_logger
 from tracker.model import Detail, Milestone, Status
-from tracker.resilience import backoff
-from tracker.seller_notices import follow_ups, offer_record, post_webhook, seller_email
-from tracker.sendtime import next_allowed
+from tracker.policy.sendtime import next_allowed
+from tracker.runtime.app import TrackerApp
+from tracker.runtime.resilience import backoff
 from tracker.store.outbox import (
     SELLER_KIND_PREFIX,
     ClaimedNotice,

@@ -1,1 +1,0 @@
-"""Buyer-facing explanation texts, one TOML file per language, read by ``tracker.explain``."""
