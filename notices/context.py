@@ -8,26 +8,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
-from tracker.model import Detail, Milestone, Status
+from notices.countries import choose_language
+from notices.payload import CHOICES, DELAY_REASONS, EventSummary, NoticePayload
+from tracker.model import Milestone
 
-CHOICES = ("keep_waiting", "resend", "refund")
-"""Solutions a seller may offer in ``delayed`` and ``refund_offer`` notices."""
+if TYPE_CHECKING:
+    from tracker.config import SellerConfig
 
-DELAY_REASONS = ("stalled", "late", "exception")
-"""Why a ``delayed`` notice is sent."""
-
-
-@dataclass(frozen=True)
-class EventSummary:
-    """The latest carrier event, already classified; the evidence a notice quotes."""
-
-    occurred_at: datetime
-    text: str
-    place: str | None
-    country: str | None
-    status: Status
-    detail: Detail | None
+__all__ = [
+    "CHOICES",
+    "DELAY_REASONS",
+    "EventSummary",
+    "NoticeContext",
+    "Parcel",
+    "StoreIdentity",
+    "notice_context",
+    "store_identity",
+]
 
 
 @dataclass(frozen=True)
@@ -71,3 +70,64 @@ class NoticeContext:
     def international(self) -> bool:
         """True unless the parcel is known to stay inside one country."""
         return self.origin_country is None or self.origin_country != self.destination_country
+
+
+@dataclass(frozen=True)
+class Parcel:
+    """The shipment a notice is about, as stored: who, where, which order and which carrier."""
+
+    tracking_number: str
+    carrier_name: str
+    tracking_url: str | None
+    buyer_name: str
+    buyer_email: str
+    buyer_language: str | None
+    destination_country: str
+    origin_country: str | None
+    order_reference: str
+    shipped_at: datetime
+
+
+def store_identity(seller: SellerConfig) -> StoreIdentity:
+    """How the seller signs every notice, from the ``[seller]`` config."""
+    return StoreIdentity(
+        name=seller.store_name,
+        signature=seller.signature,
+        reply_to=seller.reply_to,
+        support_url=seller.support_url,
+        coupon_line=seller.coupon_line,
+    )
+
+
+def notice_context(
+    kind: Milestone,
+    payload: NoticePayload,
+    parcel: Parcel,
+    seller: SellerConfig,
+    *,
+    language: str | None = None,
+) -> NoticeContext:
+    """The one way a stored notice becomes what the renderer reads: the dispatch job and
+    ``tracker preview`` both call this, so a preview shows exactly what would be sent."""
+    return NoticeContext(
+        kind=kind,
+        language=language
+        or choose_language(
+            parcel.buyer_language, parcel.destination_country, seller.default_language
+        ),
+        buyer_name=parcel.buyer_name,
+        buyer_email=parcel.buyer_email,
+        tracking_number=parcel.tracking_number,
+        carrier_name=parcel.carrier_name,
+        tracking_url=parcel.tracking_url,
+        destination_country=parcel.destination_country,
+        origin_country=parcel.origin_country,
+        order_reference=parcel.order_reference,
+        shipped_at=parcel.shipped_at,
+        latest_event=payload.event,
+        expected_from=payload.expected_from.date() if payload.expected_from else None,
+        expected_by=payload.expected_by.date() if payload.expected_by else None,
+        choices=payload.choices,
+        reason=payload.reason,
+        store=store_identity(seller),
+    )

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tracker.policy.lanes import estimate, percentile
 from tracker.store.db import open_store
-from tracker.store.lanes import LaneCache, estimate, percentile
+from tracker.store.lanes import LaneCache
 from tracker.store.models import Shipment
 from tracker.store.shipments import NewShipment, add_shipments
 

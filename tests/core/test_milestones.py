@@ -8,7 +8,8 @@ import pytest
 
 from tracker.config import Thresholds
 from tracker.model import Classification, Detail, RawEvent, Status, TrackedEvent
-from tracker.policy.milestones import ShipmentFacts, decide, next_poll_delay, next_timer_at
+from tracker.policy.milestones import ShipmentFacts, decide, next_timer_at
+from tracker.policy.polling import next_poll_delay
 
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 LIMITS = Thresholds()

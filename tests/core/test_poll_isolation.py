@@ -146,7 +146,7 @@ async def test_replies_that_wait_for_the_store_are_recorded_together(
                         if service.stats["requests"].get("/v1/track", 0) == len(numbers):
                             break
                         await asyncio.sleep(0.01)
-                written.append([item.tracking_number for item, _ in args[1]])
+                written.append([item.tracking_number for item, _, _ in args[1]])
             return await in_store(work, *args)
 
         monkeypatch.setattr(app, "in_store", held_first_write)

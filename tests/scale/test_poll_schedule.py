@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from tracker.model import FINAL_STATUSES, Detail, Status
-from tracker.policy.milestones import next_poll_delay
+from tracker.policy.polling import next_poll_delay
 
 H = timedelta(hours=1)
 

@@ -7,27 +7,29 @@ config), for a built-in sample parcel or for a stored shipment and its latest ev
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from carriers.registry import default_registry
-from notices.context import EventSummary, NoticeContext
-from notices.countries import SUPPORTED_LANGUAGES, choose_language
+from notices.context import NoticeContext, Parcel, notice_context
+from notices.countries import SUPPORTED_LANGUAGES
 from notices.message import build_message, format_address, message_id_for
+from notices.payload import NoticePayload
 from notices.render import NoticeRenderer, RenderedNotice
 from tracker.commands.common import config_option, friendly_errors, load
-from tracker.config import CarrierConfig, TrackerConfig
+from tracker.config import TrackerConfig
 from tracker.errors import InputError, TrackerError
-from tracker.jobs.dispatch import payload_day, store_identity
-from tracker.model import Detail, Milestone, Status
-from tracker.runtime.app import carrier_settings
+from tracker.model import Classification, Detail, Milestone, RawEvent, Status, TrackedEvent
+from tracker.policy.milestones import Due
+from tracker.policy.notices import payload_for
+from tracker.runtime.app import load_adapter
 from tracker.store.db import open_store
-from tracker.store.models import Notice, Shipment, TrackingEvent
+from tracker.store.history import load_histories
+from tracker.store.lanes import LaneCache
+from tracker.store.models import Notice, Shipment
 from tracker.store.optout import opt_out as store_opt_out
 
 KINDS = [m.value for m in Milestone]
@@ -110,66 +112,60 @@ SAMPLE_SENT_AFTER = {
 SAMPLE_NUMBER = "RR123456785CN"
 
 
-def _window(kind: Milestone, shipped: datetime, now: datetime) -> tuple[date | None, date | None]:
-    if kind in (Milestone.DELIVERED, Milestone.SATISFACTION):
-        return None, None
-    if kind in (Milestone.DELAYED, Milestone.REFUND_OFFER):
-        return (now + timedelta(days=5)).date(), (now + timedelta(days=10)).date()
-    return (shipped + timedelta(days=18)).date(), (shipped + timedelta(days=25)).date()
-
-
 def sample_context(config: TrackerConfig, kind: Milestone, language: str) -> NoticeContext:
-    """A realistic China -> buyer's country parcel at the moment ``kind`` would be sent."""
+    """A realistic China -> buyer's country parcel at the moment ``kind`` would be sent, its
+    payload made by the same policy code as the daemon's."""
     buyer = SAMPLE_BUYERS[language]
     days, text, where, status, detail = SAMPLE_EVENTS[kind]
     sent_after = SAMPLE_SENT_AFTER.get(kind, days)
-    shipped = datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0) - timedelta(
-        days=sent_after
-    )
+    now = datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0)
+    shipped = now - timedelta(days=sent_after)
     place, country = {
         "origin": ("Shenzhen Futian", "CN"),
         "exchange": (buyer.exchange, buyer.country),
         "local": (buyer.local, buyer.country),
     }[where]
-    event = EventSummary(
+    event = RawEvent(
         occurred_at=shipped + timedelta(days=days, hours=3),
         text=text,
-        place=place,
+        location=place,
         country=country,
-        status=status,
-        detail=detail,
     )
-    expected_from, expected_by = _window(kind, shipped, shipped + timedelta(days=sent_after))
-    return NoticeContext(
-        kind=kind,
-        language=language,
-        buyer_name=buyer.name,
-        buyer_email="buyer@example.com",
+    tracked = TrackedEvent(event, Classification(status, detail))
+    reason = "stalled" if kind is Milestone.DELAYED else None
+    limits = config.thresholds.for_shipment("china_post", buyer.country)
+    payload = payload_for(
+        Due(kind, kind.value, reason=reason),
+        [tracked],
+        shipped,
+        None,
+        None,
+        limits,
+        tuple(config.refund.choices),
+        now,
+    )
+    parcel = Parcel(
         tracking_number=SAMPLE_NUMBER,
         carrier_name="China Post",
         tracking_url=None,
+        buyer_name=buyer.name,
+        buyer_email="buyer@example.com",
+        buyer_language=language,
         destination_country=buyer.country,
         origin_country="CN",
         order_reference="ORD-1001",
         shipped_at=shipped,
-        latest_event=event,
-        expected_from=expected_from,
-        expected_by=expected_by,
-        choices=tuple(config.refund.choices),
-        reason="stalled" if kind is Milestone.DELAYED else None,
-        store=store_identity(config),
     )
+    return notice_context(kind, payload, parcel, config.seller, language=language)
 
 
 def _carrier(config: TrackerConfig, name: str, number: str) -> tuple[str, str | None]:
     """The carrier's display name and tracking link, or its plain name when it cannot load."""
     try:
-        adapter_class = default_registry().load(name)
-        entry = config.carriers.get(name, CarrierConfig())
-        adapter = adapter_class(carrier_settings(name, entry, config.daemon.http_timeout))
-        return adapter.buyer_facing_name(), adapter.tracking_url(number)
+        adapter = load_adapter(config, name)
     except TrackerError:
         return name, None
+    return adapter.buyer_facing_name(), adapter.tracking_url(number)
 
 
 def stored_context(
@@ -179,59 +175,47 @@ def stored_context(
     kind: Milestone,
     language: str | None,
 ) -> NoticeContext:
-    """The notice ``kind`` for a stored shipment: its queued or sent payload when there is one,
-    else its latest stored event and the configured choices."""
-    now = datetime.now(UTC)
+    """The notice ``kind`` for a stored shipment: exactly the queued or sent one when there is
+    one; else what the policy would put in it now, from the stored timeline."""
     queued = session.scalars(
         select(Notice)
         .where(Notice.shipment_id == shipment.id, Notice.kind == kind.value)
         .order_by(Notice.id.desc())
     ).first()
-    payload: dict[str, Any] = dict(queued.payload) if queued else {}
-    latest = session.scalars(
-        select(TrackingEvent)
-        .where(TrackingEvent.shipment_id == shipment.id)
-        .order_by(TrackingEvent.occurred_at.desc(), TrackingEvent.id.desc())
-    ).first()
-    event = None
-    if latest is not None:
-        event = EventSummary(
-            occurred_at=latest.occurred_at,
-            text=latest.text,
-            place=latest.location,
-            country=latest.country,
-            status=Status(latest.status),
-            detail=Detail(latest.detail) if latest.detail else None,
+    if queued is not None:
+        payload = NoticePayload.from_json(dict(queued.payload))
+    else:
+        now = datetime.now(UTC)
+        events = load_histories(session, [shipment.id])[shipment.id].events
+        limits = config.thresholds.for_shipment(shipment.carrier, shipment.destination_country)
+        lane = LaneCache().get(
+            session, shipment.carrier, shipment.origin_country, shipment.destination_country, now
         )
-    expected_from, expected_by = _window(kind, shipment.shipped_at, now)
-    if shipment.expected_delivery is not None and shipment.expected_delivery > now:
-        expected_by = shipment.expected_delivery.date()
-        expected_from = min(expected_from or expected_by, expected_by)
+        reason = "stalled" if kind is Milestone.DELAYED else None
+        payload = payload_for(
+            Due(kind, kind.value, reason=reason),
+            events,
+            shipment.shipped_at,
+            shipment.expected_delivery,
+            lane,
+            limits,
+            tuple(config.refund.choices),
+            now,
+        )
     carrier_name, tracking_url = _carrier(config, shipment.carrier, shipment.tracking_number)
-    return NoticeContext(
-        kind=kind,
-        language=language
-        or choose_language(
-            shipment.buyer_language,
-            shipment.destination_country,
-            config.seller.default_language,
-        ),
-        buyer_name=shipment.buyer_name,
-        buyer_email=shipment.buyer_email,
+    parcel = Parcel(
         tracking_number=shipment.tracking_number,
         carrier_name=carrier_name,
         tracking_url=tracking_url,
+        buyer_name=shipment.buyer_name,
+        buyer_email=shipment.buyer_email,
+        buyer_language=shipment.buyer_language,
         destination_country=shipment.destination_country,
         origin_country=shipment.origin_country,
         order_reference=shipment.order_reference,
         shipped_at=shipment.shipped_at,
-        latest_event=event,
-        expected_from=payload_day(payload.get("expected_from")) or expected_from,
-        expected_by=payload_day(payload.get("expected_by")) or expected_by,
-        choices=tuple(payload.get("choices") or config.refund.choices),
-        reason=payload.get("reason") or ("stalled" if kind is Milestone.DELAYED else None),
-        store=store_identity(config),
     )
+    return notice_context(kind, payload, parcel, config.seller, language=language)
 
 
 def write_preview(

@@ -9,21 +9,20 @@ sent again after its lease expires, with the same Message-ID so mail systems can
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from structlog.typing import FilteringBoundLogger
 
-from notices.context import EventSummary, NoticeContext, StoreIdentity
-from notices.countries import choose_language
+from notices.context import NoticeContext, Parcel, notice_context
 from notices.message import build_message, format_address, message_id_for
+from notices.payload import NoticePayload
 from notices.seller import follow_ups, offer_record, post_webhook, seller_email
-from tracker.config import TrackerConfig
 from tracker.errors import NoticeError, PermanentSendError, PluginError, TransientSendError
 from tracker.eventlog import get_logger
-from tracker.model import Detail, Milestone, Status
+from tracker.model import Milestone
+from tracker.policy.retry import backoff
 from tracker.policy.sendtime import next_allowed
 from tracker.runtime.app import TrackerApp
-from tracker.runtime.resilience import backoff
 from tracker.store.outbox import (
     SELLER_KIND_PREFIX,
     ClaimedNotice,
@@ -45,63 +44,32 @@ class DispatchStats:
 
 
 def build_context(app: TrackerApp, notice: ClaimedNotice) -> NoticeContext:
-    """Everything the renderer needs, from the notice's payload and its shipment."""
-    payload = notice.payload
-    seller = app.config.seller
-    event = payload.get("event")
-    try:
-        runtime = app.carrier(notice.carrier)
-        carrier_name = runtime.adapter.buyer_facing_name()
-        tracking_url = runtime.adapter.tracking_url(notice.tracking_number)
-    except PluginError:
-        carrier_name, tracking_url = notice.carrier, None
-    return NoticeContext(
-        kind=Milestone(notice.kind),
-        language=choose_language(
-            notice.buyer_language, notice.destination_country, seller.default_language
-        ),
-        buyer_name=notice.buyer_name,
-        buyer_email=notice.buyer_email,
+    """Everything the renderer needs, from the notice's stored payload and its shipment."""
+    carrier_name, tracking_url = carrier_facing(app, notice.carrier, notice.tracking_number)
+    parcel = Parcel(
         tracking_number=notice.tracking_number,
         carrier_name=carrier_name,
         tracking_url=tracking_url,
+        buyer_name=notice.buyer_name,
+        buyer_email=notice.buyer_email,
+        buyer_language=notice.buyer_language,
         destination_country=notice.destination_country,
         origin_country=notice.origin_country,
         order_reference=notice.order_reference,
         shipped_at=notice.shipped_at,
-        latest_event=None
-        if not event
-        else EventSummary(
-            occurred_at=datetime.fromisoformat(event["occurred_at"]),
-            text=event["text"],
-            place=event.get("place"),
-            country=event.get("country"),
-            status=Status(event["status"]),
-            detail=Detail(event["detail"]) if event.get("detail") else None,
-        ),
-        expected_from=payload_day(payload.get("expected_from")),
-        expected_by=payload_day(payload.get("expected_by")),
-        choices=tuple(payload.get("choices") or ()),
-        reason=payload.get("reason"),
-        store=store_identity(app.config),
     )
+    payload = NoticePayload.from_json(notice.payload)
+    return notice_context(Milestone(notice.kind), payload, parcel, app.config.seller)
 
 
-def store_identity(config: TrackerConfig) -> StoreIdentity:
-    """How the seller signs every notice, from the ``[seller]`` config (daemon and preview)."""
-    seller = config.seller
-    return StoreIdentity(
-        name=seller.store_name,
-        signature=seller.signature,
-        reply_to=seller.reply_to,
-        support_url=seller.support_url,
-        coupon_line=seller.coupon_line,
-    )
-
-
-def payload_day(value: str | None) -> date | None:
-    """The date of an ISO timestamp stored in a notice payload (``expected_from``/``_by``)."""
-    return None if not value else datetime.fromisoformat(value).date()
+def carrier_facing(app: TrackerApp, carrier: str, number: str) -> tuple[str, str | None]:
+    """The carrier's name as buyers know it and its tracking link; the configured name and no
+    link when its adapter cannot load."""
+    try:
+        adapter = app.carrier(carrier).adapter
+    except PluginError:
+        return carrier, None
+    return adapter.buyer_facing_name(), adapter.tracking_url(number)
 
 
 async def dispatch_due(app: TrackerApp) -> DispatchStats:

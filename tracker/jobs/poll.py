@@ -12,7 +12,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -24,21 +23,13 @@ from tracker.errors import (
     PluginError,
 )
 from tracker.eventlog import get_logger, shipment_logger
-from tracker.jobs.record import apply_decision, brings_news, quiet_poll_row
+from tracker.jobs.record import assessor, classify, record_isolated
 from tracker.model import Status, TrackedEvent, TrackingResult
+from tracker.policy.retry import backoff
 from tracker.runtime.app import CarrierRuntime, TrackerApp
-from tracker.runtime.resilience import backoff
-from tracker.store.history import PendingWrites, load_histories
 from tracker.store.models import Shipment
-from tracker.store.shipments import (
-    ClaimedShipment,
-    claim_due_for_poll,
-    known_fingerprints,
-    leased_shipments,
-    reschedule_quiet,
-    still_leased,
-    with_each_leased,
-)
+from tracker.store.record import Observation, Recorded, record_polls
+from tracker.store.shipments import ClaimedShipment, claim_due_for_poll, with_each_leased
 
 RETRY_BASE = timedelta(minutes=15)
 RETRY_CAP = timedelta(hours=12)
@@ -119,7 +110,7 @@ async def _poll_carrier(
     await asyncio.gather(*(run(batch) for batch in batches))
 
 
-Pairs = list[tuple[ClaimedShipment, TrackingResult]]
+Pairs = list[tuple[ClaimedShipment, TrackingResult, list[TrackedEvent]]]
 
 
 async def _postponed(
@@ -177,15 +168,14 @@ async def _poll_batch(
     if runtime.breaker.record_success():
         log.info("carrier.circuit_closed")
     by_number = {r.tracking_number.upper(): r for r in results}
-    return [
-        (
-            item,
-            by_number.get(
-                item.tracking_number.upper(), TrackingResult(item.tracking_number, not_found=True)
-            ),
+    pairs: Pairs = []
+    for item in batch:
+        result = by_number.get(
+            item.tracking_number.upper(), TrackingResult(item.tracking_number, not_found=True)
         )
-        for item in batch
-    ]
+        # Classified here, in the event loop, so the store's writer thread only writes.
+        pairs.append((item, result, classify(app, result)))
+    return pairs
 
 
 @dataclass
@@ -236,7 +226,7 @@ class _ReplyWriter:
                     continue
                 for pairs, future in group:
                     recorded = _Recorded()
-                    for item, _ in pairs:
+                    for item, _, _ in pairs:
                         recorded.add(outcomes.get(item.id, _Recorded()))
                     if not future.done():
                         future.set_result(recorded)
@@ -244,95 +234,47 @@ class _ReplyWriter:
             self.draining = None
 
 
-def _classify(app: TrackerApp, result: TrackingResult) -> list[TrackedEvent]:
-    return [TrackedEvent(raw, app.normalizer.classify(raw)) for raw in result.events]
-
-
 def _store_batch(app: TrackerApp, pairs: Pairs) -> dict[int, _Recorded]:
-    """Record carrier replies in one transaction; if anything in it fails, record each
-    shipment on its own so one bad shipment cannot hold back the others. Returns what was
-    recorded per shipment id (a shipment whose lease was lost, or whose write failed, is absent).
-    """
+    """Record carrier replies (already classified) in one store call; see ``record_isolated``.
+    Returns what was recorded per shipment id (a shipment whose lease was lost, or whose write
+    failed, is absent)."""
     now = app.clock.now()
-    tracked = {item.id: _classify(app, result) for item, result in pairs}
-    try:
-        return _store_together(app, pairs, tracked, now)
-    except Exception:  # isolation is the point: any failure falls back to one-by-one
-        get_logger().exception(
-            "poll.batch_store_failed",
-            size=len(pairs),
-            carriers=sorted({item.carrier for item, _ in pairs}),
-        )
-    recorded: dict[int, _Recorded] = {}
-    for item, result in pairs:
-        try:
-            recorded.update(_store_together(app, [(item, result)], tracked, now))
-        except Exception:  # this shipment stays leased and is retried when the lease expires
-            shipment_logger(item).exception("poll.store_failed")
-    return recorded
+    assess = assessor(app, now, polled=True)
+    observations = [
+        Observation(item.id, tracked, result, claimed=item) for item, result, tracked in pairs
+    ]
+    by_id = {item.id: item for item, _, _ in pairs}
 
+    def record(group: Sequence[Observation]) -> dict[int, Recorded]:
+        return record_polls(app.store, app.owner, now, group, assess, app.lanes)
 
-def _store_together(
-    app: TrackerApp, pairs: Pairs, tracked: dict[int, list[TrackedEvent]], now: datetime
-) -> dict[int, _Recorded]:
-    recorded: dict[int, _Recorded] = {}
-    logs: list[tuple[ClaimedShipment, str, dict[str, Any]]] = []
-    with app.store.begin() as session, session.no_autoflush:
-        ids = [item.id for item, _ in pairs]
-        held = still_leased(session, ids, app.owner)
-        known = known_fingerprints(session, ids)
-        quiet: list[dict[str, Any]] = []
-        busy: list[tuple[ClaimedShipment, TrackingResult]] = []
-        for item, result in pairs:
-            if item.id not in held:
-                logs.append((item, "poll.lease_lost", {}))
-            elif brings_news(item, result, tracked[item.id], known[item.id]):
-                busy.append((item, result))
-            else:
-                quiet.append(quiet_poll_row(item, now))
-                logs.append(
-                    (
-                        item,
-                        "poll.succeeded",
-                        {"new_events": 0, "notices": 0, "not_found": result.not_found},
-                    )
-                )
-        reschedule_quiet(session, quiet, app.owner, now)
-        recorded.update((row["sid"], _Recorded(polled=1)) for row in quiet)
-        shipments = {s.id: s for s in leased_shipments(session, [i.id for i, _ in busy], app.owner)}
-        histories = load_histories(session, list(shipments))
-        writes = PendingWrites()
-        for item, result in busy:
-            shipment, history, events = shipments[item.id], histories[item.id], tracked[item.id]
-            outcome = apply_decision(app, session, shipment, events, result, now, history, writes)
-            shipment.lease_owner = None
-            shipment.lease_until = None
-            recorded[item.id] = _Recorded(1, outcome.new_events, outcome.notices)
-            logs.extend(
-                (item, "event.unclassified", {"text": e.raw.text, "code": e.raw.code})
-                for e in outcome.fresh
-                if e.status is Status.UNKNOWN
-            )
-            logs.append(
-                (
-                    item,
-                    "poll.succeeded",
-                    {
-                        "new_events": outcome.new_events,
-                        "notices": outcome.notices,
-                        "not_found": result.not_found,
-                    },
-                )
-            )
-        writes.flush(session)
+    recorded = record_isolated(record, observations, "poll")
     # Logged only once the transaction committed, so the log never claims what was rolled back.
-    for item, event_name, fields in logs:
-        log = shipment_logger(item)
-        if event_name == "poll.succeeded":
-            log.info(event_name, **fields)
-        else:
-            log.warning(event_name, **fields)
-    return recorded
+    for item, result, _ in pairs:
+        outcome = recorded.get(item.id)
+        if outcome is not None:
+            _log_outcome(by_id[item.id], result, outcome)
+    return {
+        sid: _Recorded(1, r.new_events, r.notices)
+        for sid, r in recorded.items()
+        if r.outcome != "lease_lost"
+    }
+
+
+def _log_outcome(item: ClaimedShipment, result: TrackingResult, recorded: Recorded) -> None:
+    log = shipment_logger(item)
+    if recorded.outcome == "lease_lost":
+        log.warning("poll.lease_lost")
+        return
+    for event in recorded.fresh:
+        if event.status is Status.UNKNOWN:
+            log.warning("event.unclassified", text=event.raw.text, code=event.raw.code)
+    log.info(
+        "poll.succeeded",
+        new_events=recorded.new_events,
+        notices=recorded.notices,
+        not_found=result.not_found,
+    )
 
 
 async def _record_failures(

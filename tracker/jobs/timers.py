@@ -3,15 +3,14 @@ satisfaction follow-up, expiry) are re-decided with no new events, through the s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
 from tracker.eventlog import shipment_logger
-from tracker.jobs.record import apply_decision
+from tracker.jobs.record import assessor, record_isolated
 from tracker.runtime.app import TrackerApp
-from tracker.store.models import Shipment
-from tracker.store.shipments import ClaimedShipment, claim_due_for_timers, with_leased
+from tracker.store.record import Observation, Recorded, record_observations
+from tracker.store.shipments import claim_due_for_timers
 
 
 @dataclass
@@ -34,21 +33,18 @@ async def run_timers(app: TrackerApp) -> TimerStats:
         app.config.daemon.batch_size,
     )
     stats = TimerStats(evaluated=len(claimed))
+    if not claimed:
+        return stats
+    assess = assessor(app, now, polled=False)
 
-    def evaluate(item: ClaimedShipment) -> int:
-        queued = 0
+    def record(group: Sequence[Observation]) -> dict[int, Recorded]:
+        return record_observations(app.store, app.owner, now, group, assess, app.lanes)
 
-        def work(session: Session, shipment: Shipment) -> None:
-            nonlocal queued
-            queued = apply_decision(app, session, shipment, (), None, now).notices
-
-        if with_leased(app.store, item.id, app.owner, work) and queued:
-            shipment_logger(item).info("timer.fired", notices=queued)
-        return queued
-
-    def evaluate_all() -> None:
-        for item in claimed:
-            stats.notices += evaluate(item)
-
-    await app.in_store(evaluate_all)
+    observations = [Observation(item.id, ()) for item in claimed]
+    recorded = await app.in_store(record_isolated, record, observations, "timer")
+    for item in claimed:
+        done = recorded.get(item.id)
+        if done is not None and done.notices:
+            stats.notices += done.notices
+            shipment_logger(item).info("timer.fired", notices=done.notices)
     return stats

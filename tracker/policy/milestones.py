@@ -232,27 +232,3 @@ def next_timer_at(
     if "refund_offer" not in reached:
         candidates.append(facts.shipped_at + limits.refund_offer_after)
     return min(candidates)
-
-
-def next_poll_delay(
-    status: Status, detail: Detail | None, unchanged_polls: int
-) -> timedelta | None:
-    """How long to wait before polling again, by state; None once the status is final.
-
-    Near delivery we look often; during long legs rarely; with every poll that finds nothing
-    new the wait grows, capped at 8 hours near delivery and a day otherwise.
-    """
-    if status in FINAL_STATUSES:
-        return None
-    if status in (Status.OUT_FOR_DELIVERY, Status.AVAILABLE_FOR_PICKUP, Status.DELIVERY_FAILED):
-        base = timedelta(hours=2)
-    elif detail in (Detail.ARRIVED_DELIVERY_OFFICE, Detail.CUSTOMS_RELEASED):
-        base = timedelta(hours=3)
-    elif status in (Status.PENDING, Status.INFO_RECEIVED) or detail in SLOW_LEG_DETAILS:
-        base = timedelta(hours=8)
-    else:
-        base = timedelta(hours=6)
-    # Near delivery the news comes within hours: backing off never waits past 8 hours there.
-    cap = timedelta(hours=8) if base <= timedelta(hours=3) else timedelta(hours=24)
-    grown = base * (1.5 ** min(unchanged_polls, 8))
-    return min(grown, cap)

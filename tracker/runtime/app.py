@@ -53,6 +53,16 @@ def carrier_settings(
     )
 
 
+def load_adapter(config: TrackerConfig, name: str) -> CarrierAdapter:
+    """The adapter of the carrier configured as ``name`` (its ``adapter`` key, else the name
+    itself); PluginError if it is disabled or cannot load, ConfigError if a secret is missing."""
+    entry = config.carriers.get(name, CarrierConfig())
+    if not entry.enabled:
+        raise PluginError(f"carrier {name!r} is disabled in config (carriers.{name}.enabled)")
+    adapter_class = default_registry().load(entry.adapter or name)
+    return adapter_class(carrier_settings(name, entry, config.daemon.http_timeout))
+
+
 def build_transport(config: TrackerConfig) -> Transport:
     """The configured mail transport (Maildir by default)."""
     mail = config.mail
@@ -134,11 +144,7 @@ class TrackerApp:
         if runtime is not None:
             return runtime
         entry = self.config.carriers.get(name, CarrierConfig())
-        if not entry.enabled:
-            raise PluginError(f"carrier {name!r} is disabled in config (carriers.{name}.enabled)")
-        adapter_class = default_registry().load(entry.adapter or name)
-        settings = carrier_settings(name, entry, self.config.daemon.http_timeout)
-        adapter = adapter_class(settings)
+        adapter = load_adapter(self.config, name)
         runtime = CarrierRuntime(
             adapter=adapter,
             limiter=RateLimiter(
@@ -149,7 +155,7 @@ class TrackerApp:
             batch_size=entry.numbers_per_request or 0,
         )
         self.carriers[name] = runtime
-        get_logger(carrier=name).info("carrier.loaded", adapter=adapter_class.name)
+        get_logger(carrier=name).info("carrier.loaded", adapter=adapter.name)
         return runtime
 
     async def close(self) -> None:

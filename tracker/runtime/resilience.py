@@ -1,13 +1,13 @@
-"""Politeness and resilience towards carriers: rate limits, backoff with jitter, circuit breakers.
+"""Politeness and resilience towards carriers: rate limits and circuit breakers.
 
-Rate limiting runs on the monotonic wall clock (carriers count real requests); breaker and backoff
-decisions take the injected clock's ``now`` so accelerated runs behave like real ones.
+Rate limiting runs on the monotonic wall clock (carriers count real requests); breaker decisions
+take the injected clock's ``now`` so accelerated runs behave like real ones. Backoff delays are
+pure policy (``tracker.policy.retry``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,21 +36,6 @@ class RateLimiter:
                     self._tokens -= 1
                     return
                 await asyncio.sleep((1 - self._tokens) / self.rate)
-
-
-def jitter_fraction(key: str) -> float:
-    """A stable pseudo-random number in [0, 1) for ``key``: spreads retries without randomness
-    that would make replays differ."""
-    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
-
-
-def backoff(failures: int, key: str, *, base: timedelta, cap: timedelta) -> timedelta:
-    """Exponential backoff with +-25% jitter: base, 2*base, 4*base ... up to ``cap``."""
-    exponent: int = max(0, min(failures - 1, 20))
-    raw: timedelta = base * (1 << exponent)
-    bounded = min(raw, cap)
-    return bounded * (0.75 + 0.5 * jitter_fraction(key))
 
 
 @dataclass

@@ -4,8 +4,9 @@
 header as hex SHA-256 of ``body + "/" + key``. A push with a bad or missing signature is
 answered 401 and logged ``webhook.rejected``; nothing is read from it.
 
-A verified push is parsed, classified with ``app.normalizer`` and applied with
-``apply_decision`` in one transaction per shipment, under a short lease of the push's own so it
+A verified push is parsed, classified with ``app.normalizer`` and recorded through the policy
+and the store (``tracker.jobs.record``) in one transaction per shipment, under a short lease of
+the push's own so it
 never interleaves with a poll. When a poll (or another push) holds the shipment's lease the
 server answers 503 with Retry-After and records nothing for that push: 17TRACK retries, and a
 retried push is idempotent because events are deduplicated by fingerprint. Numbers we do not
@@ -27,11 +28,12 @@ from carriers import seventeentrack
 from tracker.config import secret
 from tracker.errors import ConfigError, ParseError
 from tracker.eventlog import get_logger
-from tracker.jobs.record import apply_decision
+from tracker.jobs.record import classify, record_now
 from tracker.model import TrackedEvent, TrackingResult
 from tracker.runtime.app import TrackerApp
 from tracker.store.models import Shipment
-from tracker.store.shipments import lease_free, with_leased
+from tracker.store.record import Observation
+from tracker.store.shipments import lease_free
 
 SEVENTEENTRACK_PATH = "/webhooks/seventeentrack"
 #: how long 17TRACK is asked to wait before retrying a push whose shipment was busy
@@ -91,7 +93,7 @@ def record_push(app: TrackerApp, result: TrackingResult) -> list[PushOutcome]:
         )
     if not ids:
         return [PushOutcome(number, "unknown")]
-    tracked = [TrackedEvent(raw, app.normalizer.classify(raw)) for raw in result.events]
+    tracked = classify(app, result)
     return [_apply(app, shipment_id, tracked, result) for shipment_id in ids]
 
 
@@ -103,15 +105,13 @@ def _apply(
     with app.store.begin() as session:
         if not _take_lease(session, shipment_id, owner, now, app):
             return PushOutcome(result.tracking_number, "busy", shipment_id)
-    counts = [0, 0]
-
-    def work(session: Session, shipment: Shipment) -> None:
-        outcome = apply_decision(app, session, shipment, tracked, result, now)
-        counts[0], counts[1] = outcome.new_events, outcome.notices
-
-    if not with_leased(app.store, shipment_id, owner, work):
+    observation = Observation(shipment_id, tracked, result)
+    done = record_now(app, owner, now, [observation], polled=True)[shipment_id]
+    if done.outcome != "recorded":
         return PushOutcome(result.tracking_number, "busy", shipment_id)
-    return PushOutcome(result.tracking_number, "recorded", shipment_id, counts[0], counts[1])
+    return PushOutcome(
+        result.tracking_number, "recorded", shipment_id, done.new_events, done.notices
+    )
 
 
 class WebhookServer:

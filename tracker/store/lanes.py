@@ -1,4 +1,7 @@
-"""Expected delivery learned per lane (carrier, origin, destination) from delivered shipments.
+"""Lane transit times read from the store, and a cache of their estimates (see
+``tracker.policy.lanes`` for how an estimate is made).
+
+Expected delivery is learned per lane (carrier, origin, destination) from delivered shipments.
 
 Until a lane has enough deliveries the configured default applies; after that the emails quote
 the lane's own median-to-90th-percentile window, and "late" means later than the lane's 90th.
@@ -6,48 +9,16 @@ the lane's own median-to-90th-percentile window, and "late" means later than the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker.policy.lanes import MIN_SAMPLES, LaneEstimate, estimate
 from tracker.store.models import Shipment
 
-#: deliveries a lane needs before its own figures replace the configured default
-MIN_SAMPLES = 20
 #: most recent deliveries considered, so a lane's figures follow seasonal change
 WINDOW = 500
-
-
-@dataclass(frozen=True, slots=True)
-class LaneEstimate:
-    """Transit-time percentiles of one lane."""
-
-    median: timedelta
-    p90: timedelta
-    samples: int
-
-
-def percentile(sorted_values: Sequence[timedelta], fraction: float) -> timedelta:
-    """Linear-interpolated percentile of already sorted values (fraction in [0, 1])."""
-    if not sorted_values:
-        raise ValueError("percentile of no values")
-    position = (len(sorted_values) - 1) * fraction
-    low = int(position)
-    high = min(low + 1, len(sorted_values) - 1)
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
-
-
-def estimate(
-    transit_times: Sequence[timedelta], min_samples: int = MIN_SAMPLES
-) -> LaneEstimate | None:
-    """Median and 90th percentile, or None while there are too few deliveries to trust."""
-    if len(transit_times) < min_samples:
-        return None
-    ordered = sorted(transit_times)
-    return LaneEstimate(percentile(ordered, 0.5), percentile(ordered, 0.9), len(ordered))
 
 
 def lane_transit_times(

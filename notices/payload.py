@@ -1,0 +1,118 @@
+"""What a buyer notice says, fixed when the notice became due and stored with its outbox row.
+
+The payload is the one typed record between the policy that decides a notice and everything
+that shows it (the dispatch job, ``tracker preview``, ``tracker show``). It is versioned JSON:
+rows written before the version field existed (version 1, a plain dict of the same keys) are
+still read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from tracker.errors import NoticeError
+from tracker.model import Detail, Status
+
+PAYLOAD_VERSION = 2
+CHOICES = ("keep_waiting", "resend", "refund")
+"""Solutions a seller may offer in ``delayed`` and ``refund_offer`` notices."""
+
+DELAY_REASONS = ("stalled", "late", "exception")
+"""Why a ``delayed`` notice is sent."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventSummary:
+    """The carrier event a notice quotes as its evidence, already classified."""
+
+    occurred_at: datetime
+    text: str
+    place: str | None
+    country: str | None
+    status: Status
+    detail: Detail | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object stored inside the payload."""
+        return {
+            "occurred_at": self.occurred_at.isoformat(),
+            "text": self.text,
+            "place": self.place,
+            "country": self.country,
+            "status": self.status.value,
+            "detail": self.detail.value if self.detail else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EventSummary:
+        """Read back what ``to_json`` wrote."""
+        return cls(
+            occurred_at=datetime.fromisoformat(data["occurred_at"]),
+            text=str(data["text"]),
+            place=data.get("place"),
+            country=data.get("country"),
+            status=Status(data["status"]),
+            detail=Detail(data["detail"]) if data.get("detail") else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NoticePayload:
+    """The facts of one buyer notice: why it is sent, the evidence, the expected window and the
+    buyer's choices. ``expected_by`` is None when no delivery date may be promised."""
+
+    reason: str | None = None
+    event: EventSummary | None = None
+    expected_from: datetime | None = None
+    expected_by: datetime | None = None
+    choices: tuple[str, ...] = field(default_factory=tuple)
+    version: int = PAYLOAD_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object stored in the outbox row's ``payload`` column."""
+        return {
+            "v": self.version,
+            "reason": self.reason,
+            "event": self.event.to_json() if self.event else None,
+            "expected_from": _iso(self.expected_from),
+            "expected_by": _iso(self.expected_by),
+            "choices": list(self.choices),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> NoticePayload:
+        """Read a stored payload of any version; a malformed one is a ``NoticeError`` naming
+        the bad key, never a half-read notice."""
+        version = data.get("v", 1)
+        if not isinstance(version, int) or not 1 <= version <= PAYLOAD_VERSION:
+            raise NoticeError(f"notice payload: unknown version {version!r}")
+        try:
+            event = data.get("event")
+            choices = tuple(str(c) for c in data.get("choices") or ())
+            unknown = [c for c in choices if c not in CHOICES]
+            if unknown:
+                raise ValueError(f"unknown choice(s) {unknown}")
+            return cls(
+                reason=data.get("reason"),
+                event=EventSummary.from_json(event) if event else None,
+                expected_from=_moment(data.get("expected_from")),
+                expected_by=_moment(data.get("expected_by")),
+                choices=choices,
+                version=PAYLOAD_VERSION,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise NoticeError(f"notice payload (version {version}): {exc}") from exc
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _moment(value: object) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"expected an ISO timestamp, got {value!r}")
+    return datetime.fromisoformat(value)

@@ -1,0 +1,55 @@
+"""What a due notice says: the evidence it quotes, the window it promises and the choices it
+offers, fixed in a ``NoticePayload`` when the notice becomes due."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from notices.payload import EventSummary, NoticePayload
+from tracker.config import Thresholds
+from tracker.model import Milestone, TrackedEvent
+from tracker.policy.lanes import LaneEstimate
+from tracker.policy.milestones import Due
+from tracker.policy.window import expected_window
+
+#: notices that offer the buyer a choice
+WITH_CHOICES = frozenset({Milestone.DELAYED, Milestone.REFUND_OFFER})
+
+
+def payload_for(
+    due: Due,
+    events: Sequence[TrackedEvent],
+    shipped_at: datetime,
+    carrier_estimate: datetime | None,
+    lane: LaneEstimate | None,
+    limits: Thresholds,
+    choices: tuple[str, ...],
+    now: datetime,
+) -> NoticePayload:
+    """The payload of ``due``: the event that triggered it (else the latest), the window and,
+    for delays and refund offers, the seller's choices."""
+    index = due.event_index if due.event_index is not None else len(events) - 1
+    event = events[index] if events and index >= 0 else None
+    expected_from, expected_by = expected_window(
+        due.milestone, shipped_at, carrier_estimate, lane, limits, now
+    )
+    return NoticePayload(
+        reason=due.reason,
+        event=summary_of(event) if event is not None else None,
+        expected_from=expected_from,
+        expected_by=expected_by,
+        choices=choices if due.milestone in WITH_CHOICES else (),
+    )
+
+
+def summary_of(event: TrackedEvent) -> EventSummary:
+    """The evidence line's facts for one classified event."""
+    return EventSummary(
+        occurred_at=event.raw.occurred_at,
+        text=event.raw.text,
+        place=event.raw.location,
+        country=event.raw.country,
+        status=event.status,
+        detail=event.detail,
+    )

@@ -1,0 +1,231 @@
+"""Recording what the jobs learned: one call per group of shipments, one transaction, leases
+checked and given back inside it.
+
+A poll, a push and a timer all end the same way: merge the new events into the stored timeline,
+ask the (pure) policy for an assessment, write the shipment's new state, its outbox rows and its
+audit rows together, and release the lease. Only shipments whose lease the caller still holds
+are touched, so a daemon that lost a lease can never overwrite another daemon's work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from tracker.model import Detail, Status, TrackedEvent, TrackingResult
+from tracker.policy.assess import Assessment, ShipmentState, Timeline
+from tracker.policy.lanes import LaneEstimate
+from tracker.policy.polling import next_poll_at
+from tracker.store.history import PendingWrites, ShipmentHistory, load_histories
+from tracker.store.lanes import LaneCache
+from tracker.store.models import Shipment
+from tracker.store.shipments import (
+    ClaimedShipment,
+    NoticeDraft,
+    known_fingerprints,
+    leased_shipments,
+    reschedule_quiet,
+    still_leased,
+    unseen,
+)
+
+#: the pure decision the store calls for each shipment with news
+Assess = Callable[[ShipmentState, Timeline, datetime | None, LaneEstimate | None], Assessment]
+
+Outcome = Literal["recorded", "quiet", "lease_lost"]
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What a job learned about one leased shipment: classified events and, for polls and
+    pushes, the carrier's result (None when only time has passed)."""
+
+    shipment_id: int
+    tracked: Sequence[TrackedEvent]
+    result: TrackingResult | None = None
+    claimed: ClaimedShipment | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What recording one observation did."""
+
+    shipment_id: int
+    outcome: Outcome
+    new_events: int = 0
+    notices: int = 0
+    fresh: tuple[TrackedEvent, ...] = field(default_factory=tuple)
+
+
+def record_polls(
+    factory: sessionmaker[Session],
+    owner: str,
+    now: datetime,
+    observations: Sequence[Observation],
+    assess: Assess,
+    lanes: LaneCache,
+) -> dict[int, Recorded]:
+    """Record poll replies (each observation carries its ``claimed`` row and ``result``).
+
+    Replies that bring nothing new (most of them) only reschedule the next poll, in one
+    statement; the others are assessed and written in full. One transaction for all.
+    """
+    recorded: dict[int, Recorded] = {}
+    with factory.begin() as session, session.no_autoflush:
+        ids = [o.shipment_id for o in observations]
+        held = still_leased(session, ids, owner)
+        known = known_fingerprints(session, ids)
+        quiet: list[dict[str, Any]] = []
+        busy: list[Observation] = []
+        for item in observations:
+            if item.shipment_id not in held:
+                recorded[item.shipment_id] = Recorded(item.shipment_id, "lease_lost")
+            elif _brings_news(item, known[item.shipment_id]):
+                busy.append(item)
+            else:
+                quiet.append(_quiet_row(item, now))
+                recorded[item.shipment_id] = Recorded(item.shipment_id, "quiet")
+        reschedule_quiet(session, quiet, owner, now)
+        recorded.update(_record_busy(session, owner, now, busy, assess, lanes))
+    return recorded
+
+
+def record_observations(
+    factory: sessionmaker[Session],
+    owner: str,
+    now: datetime,
+    observations: Sequence[Observation],
+    assess: Assess,
+    lanes: LaneCache,
+) -> dict[int, Recorded]:
+    """Record pushes and timer firings: every observation is assessed; one transaction."""
+    with factory.begin() as session, session.no_autoflush:
+        recorded = _record_busy(session, owner, now, observations, assess, lanes)
+    for item in observations:
+        recorded.setdefault(item.shipment_id, Recorded(item.shipment_id, "lease_lost"))
+    return recorded
+
+
+def _record_busy(
+    session: Session,
+    owner: str,
+    now: datetime,
+    observations: Sequence[Observation],
+    assess: Assess,
+    lanes: LaneCache,
+) -> dict[int, Recorded]:
+    shipments = {
+        s.id: s for s in leased_shipments(session, [o.shipment_id for o in observations], owner)
+    }
+    histories = load_histories(session, list(shipments))
+    writes = PendingWrites()
+    recorded: dict[int, Recorded] = {}
+    for item in observations:
+        shipment = shipments.get(item.shipment_id)
+        if shipment is None:
+            continue
+        history = histories[shipment.id]
+        fresh = writes.add_events(shipment, history, item.tracked, now)
+        lane = lanes.get(
+            session, shipment.carrier, shipment.origin_country, shipment.destination_country, now
+        )
+        estimate = item.result.expected_delivery if item.result is not None else None
+        assessment = assess(state_of(shipment), _timeline(history, len(fresh)), estimate, lane)
+        notices = _apply(shipment, assessment, history, writes, now)
+        shipment.lease_owner = None
+        shipment.lease_until = None
+        recorded[shipment.id] = Recorded(shipment.id, "recorded", len(fresh), notices, tuple(fresh))
+    writes.flush(session)
+    return recorded
+
+
+def state_of(shipment: Shipment) -> ShipmentState:
+    """The policy's view of a stored shipment row."""
+    return ShipmentState(
+        id=shipment.id,
+        carrier=shipment.carrier,
+        shipped_at=shipment.shipped_at,
+        destination_country=shipment.destination_country,
+        origin_country=shipment.origin_country,
+        status=Status(shipment.status),
+        detail=shipment.detail,
+        delivered_at=shipment.delivered_at,
+        last_event_at=shipment.last_event_at,
+        expected_delivery=shipment.expected_delivery,
+        unchanged_polls=shipment.unchanged_polls,
+        opted_out=shipment.opted_out,
+    )
+
+
+def _timeline(history: ShipmentHistory, added: int) -> Timeline:
+    return Timeline(
+        events=history.events,
+        added=added,
+        notice_keys=frozenset(history.notice_keys),
+        last_notice_at=history.last_notice_at,
+    )
+
+
+def _apply(
+    shipment: Shipment,
+    assessment: Assessment,
+    history: ShipmentHistory,
+    writes: PendingWrites,
+    now: datetime,
+) -> int:
+    """Write ``assessment`` onto the row and queue its outbox and audit rows; returns how many
+    notices were queued."""
+    decision = assessment.decision
+    shipment.status = decision.status.value
+    shipment.detail = decision.detail.value if decision.detail else None
+    shipment.last_event_at = decision.last_event_at
+    shipment.delivered_at = decision.delivered_at
+    shipment.next_timer_at = decision.next_timer_at
+    shipment.expected_delivery = assessment.expected_delivery
+    if assessment.polled:
+        shipment.last_polled_at = now
+        shipment.poll_failures = 0
+        shipment.unchanged_polls = assessment.unchanged_polls
+        shipment.next_poll_at = assessment.next_poll_at
+    elif decision.final:
+        shipment.next_poll_at = None
+    if assessment.status_changed:
+        writes.add_audit(
+            shipment,
+            now,
+            "shipment.status_changed",
+            status=decision.status.value,
+            detail=shipment.detail,
+        )
+    drafts = [
+        NoticeDraft(n.kind.value, n.key, n.not_before, n.payload.to_json())
+        for n in assessment.notices
+    ]
+    writes.add_notices(shipment, history, drafts, now)
+    return len(drafts)
+
+
+def _brings_news(item: Observation, known: set[str]) -> bool:
+    """Whether a poll reply needs a decision: a first poll, a new estimate or a new event."""
+    claimed, result = item.claimed, item.result
+    if claimed is None or result is None:
+        return True
+    estimate_changed = (
+        result.expected_delivery is not None
+        and result.expected_delivery != claimed.expected_delivery
+    )
+    return claimed.last_polled_at is None or estimate_changed or bool(unseen(item.tracked, known))
+
+
+def _quiet_row(item: Observation, now: datetime) -> dict[str, Any]:
+    """The reschedule of a poll that brought nothing new, for ``reschedule_quiet``."""
+    claimed = item.claimed
+    assert claimed is not None  # _brings_news is True without it
+    unchanged = claimed.unchanged_polls + 1
+    detail = Detail(claimed.detail) if claimed.detail else None
+    next_poll = next_poll_at(claimed.id, Status(claimed.status), detail, unchanged, now)
+    return {"sid": claimed.id, "unchanged": unchanged, "next_poll": next_poll}
