@@ -51,24 +51,42 @@ def timeline(
     [
         ("nothing yet", [], 1, Status.PENDING, []),
         ("label only", [event(0.5, Status.INFO_RECEIVED)], 1, Status.INFO_RECEIVED, []),
-        ("accepted", [event(1, Status.IN_TRANSIT, Detail.ACCEPTED)], 1.5, Status.IN_TRANSIT, ["shipped"]),
+        (
+            "accepted",
+            [event(1, Status.IN_TRANSIT, Detail.ACCEPTED)],
+            1.5,
+            Status.IN_TRANSIT,
+            ["shipped"],
+        ),
         (
             "first look at a long history tells only the latest news",
-            [event(1, Status.IN_TRANSIT, Detail.ACCEPTED), event(9, Status.IN_TRANSIT, Detail.ARRIVED_DESTINATION_COUNTRY, "DE")],
+            [
+                event(1, Status.IN_TRANSIT, Detail.ACCEPTED),
+                event(9, Status.IN_TRANSIT, Detail.ARRIVED_DESTINATION_COUNTRY, "DE"),
+            ],
             9.5,
             Status.IN_TRANSIT,
             ["in_transit"],
         ),
         (
             "customs duties",
-            [event(1, Status.IN_TRANSIT, Detail.ACCEPTED), event(9, Status.EXCEPTION, Detail.CUSTOMS_DUTIES_DUE, "DE")],
+            [
+                event(1, Status.IN_TRANSIT, Detail.ACCEPTED),
+                event(9, Status.EXCEPTION, Detail.CUSTOMS_DUTIES_DUE, "DE"),
+            ],
             9.5,
             Status.EXCEPTION,
             ["in_transit", "customs_action"],
         ),
-        ("delivered", [event(1, Status.IN_TRANSIT), event(12, Status.DELIVERED, country="DE")], 12.5, Status.DELIVERED, ["delivered"]),
+        (
+            "delivered",
+            [event(1, Status.IN_TRANSIT), event(12, Status.DELIVERED, country="DE")],
+            12.5,
+            Status.DELIVERED,
+            ["delivered"],
+        ),
     ],
-)  # fmt: skip
+)
 def test_status_and_notices(
     case: str, events: list[TrackedEvent], now_days: float, status: Status, kinds: list[str]
 ) -> None:
@@ -84,7 +102,8 @@ def test_a_poll_with_news_resets_the_backoff_and_one_without_grows_it() -> None:
         STATE, timeline(event(1, Status.IN_TRANSIT), added=0), SETTINGS, now, polled=True
     )
     assert (news.unchanged_polls, quiet.unchanged_polls) == (0, 4)
-    assert news.next_poll_at is not None and quiet.next_poll_at is not None
+    assert news.next_poll_at is not None
+    assert quiet.next_poll_at is not None
     assert quiet.next_poll_at > news.next_poll_at > now
 
 
@@ -97,9 +116,13 @@ def test_the_carrier_estimate_replaces_the_stored_one_and_sets_the_window() -> N
     stored = replace(STATE, expected_delivery=SHIPPED + 30 * DAY)
     fresh = SHIPPED + 8 * DAY
     result = assess(
-        stored, timeline(event(1, Status.IN_TRANSIT)), SETTINGS, SHIPPED + 2 * DAY,
-        polled=True, carrier_estimate=fresh,
-    )  # fmt: skip
+        stored,
+        timeline(event(1, Status.IN_TRANSIT)),
+        SETTINGS,
+        SHIPPED + 2 * DAY,
+        polled=True,
+        carrier_estimate=fresh,
+    )
     assert result.expected_delivery == fresh
     (shipped,) = result.notices
     assert shipped.payload.expected_by == fresh
@@ -119,10 +142,14 @@ def test_a_lane_estimate_moves_late_earlier_than_the_default() -> None:
 
 def test_an_opted_out_buyer_gets_no_notices_but_the_state_moves() -> None:
     result = assess(
-        replace(STATE, opted_out=True), timeline(event(1, Status.IN_TRANSIT)), SETTINGS,
-        SHIPPED + 2 * DAY, polled=True,
-    )  # fmt: skip
-    assert result.decision.status is Status.IN_TRANSIT and result.notices == ()
+        replace(STATE, opted_out=True),
+        timeline(event(1, Status.IN_TRANSIT)),
+        SETTINGS,
+        SHIPPED + 2 * DAY,
+        polled=True,
+    )
+    assert result.decision.status is Status.IN_TRANSIT
+    assert result.notices == ()
 
 
 def test_disabled_kinds_are_not_planned() -> None:

@@ -23,20 +23,70 @@ def local(zone: ZoneInfo, *parts: int) -> datetime:
 @pytest.mark.parametrize(
     ("case", "country", "moment", "expected"),
     [
-        ("afternoon passes", "DE", local(BERLIN, 2026, 6, 10, 15, 0), local(BERLIN, 2026, 6, 10, 15, 0)),
-        ("late evening waits", "DE", local(BERLIN, 2026, 6, 10, 22, 30), local(BERLIN, 2026, 6, 11, 8, 0)),
-        ("small hours wait", "DE", local(BERLIN, 2026, 6, 11, 3, 0), local(BERLIN, 2026, 6, 11, 8, 0)),
-        ("end is allowed", "DE", local(BERLIN, 2026, 6, 11, 8, 0), local(BERLIN, 2026, 6, 11, 8, 0)),
-        ("start is quiet", "DE", local(BERLIN, 2026, 6, 10, 21, 0), local(BERLIN, 2026, 6, 11, 8, 0)),
+        (
+            "afternoon passes",
+            "DE",
+            local(BERLIN, 2026, 6, 10, 15, 0),
+            local(BERLIN, 2026, 6, 10, 15, 0),
+        ),
+        (
+            "late evening waits",
+            "DE",
+            local(BERLIN, 2026, 6, 10, 22, 30),
+            local(BERLIN, 2026, 6, 11, 8, 0),
+        ),
+        (
+            "small hours wait",
+            "DE",
+            local(BERLIN, 2026, 6, 11, 3, 0),
+            local(BERLIN, 2026, 6, 11, 8, 0),
+        ),
+        (
+            "end is allowed",
+            "DE",
+            local(BERLIN, 2026, 6, 11, 8, 0),
+            local(BERLIN, 2026, 6, 11, 8, 0),
+        ),
+        (
+            "start is quiet",
+            "DE",
+            local(BERLIN, 2026, 6, 10, 21, 0),
+            local(BERLIN, 2026, 6, 11, 8, 0),
+        ),
         # Spring forward: Berlin skips 02:00-03:00 on 29 March 2026; the wake-up is 08:00 CEST.
-        ("DE spring forward", "DE", local(BERLIN, 2026, 3, 28, 23, 0), local(BERLIN, 2026, 3, 29, 8, 0)),
+        (
+            "DE spring forward",
+            "DE",
+            local(BERLIN, 2026, 3, 28, 23, 0),
+            local(BERLIN, 2026, 3, 29, 8, 0),
+        ),
         # Fall back: 25 October 2026 has 02:00-03:00 twice; still 08:00 local, now CET.
-        ("DE fall back", "DE", local(BERLIN, 2026, 10, 24, 23, 0), local(BERLIN, 2026, 10, 25, 8, 0)),
-        ("US spring forward", "US", local(NEW_YORK, 2026, 3, 8, 1, 30), local(NEW_YORK, 2026, 3, 8, 8, 0)),
-        ("US fall back", "US", local(NEW_YORK, 2026, 11, 1, 1, 30), local(NEW_YORK, 2026, 11, 1, 8, 0)),
-        ("BR has no DST", "BR", local(SAO_PAULO, 2026, 11, 1, 23, 0), local(SAO_PAULO, 2026, 11, 2, 8, 0)),
+        (
+            "DE fall back",
+            "DE",
+            local(BERLIN, 2026, 10, 24, 23, 0),
+            local(BERLIN, 2026, 10, 25, 8, 0),
+        ),
+        (
+            "US spring forward",
+            "US",
+            local(NEW_YORK, 2026, 3, 8, 1, 30),
+            local(NEW_YORK, 2026, 3, 8, 8, 0),
+        ),
+        (
+            "US fall back",
+            "US",
+            local(NEW_YORK, 2026, 11, 1, 1, 30),
+            local(NEW_YORK, 2026, 11, 1, 8, 0),
+        ),
+        (
+            "BR has no DST",
+            "BR",
+            local(SAO_PAULO, 2026, 11, 1, 23, 0),
+            local(SAO_PAULO, 2026, 11, 2, 8, 0),
+        ),
     ],
-)  # fmt: skip
+)
 def test_next_allowed(case: str, country: str, moment: datetime, expected: datetime) -> None:
     assert next_allowed(moment, country, QUIET) == expected, case
 
