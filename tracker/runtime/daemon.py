@@ -1,8 +1,9 @@
 """The daemon: three jobs (poll, timers, dispatch) on an APScheduler AsyncIOScheduler, with a
 graceful stop that lets in-flight work finish.
 
-``Daemon.step`` runs whichever jobs are due by the injected clock; the demo and the tests call it
-in accelerated simulated time, so they exercise the very job functions production runs.
+The job list (``Daemon.jobs``) is the one definition both drivers read: APScheduler runs it on
+the wall clock, and ``Daemon.step`` runs it in accelerated simulated time (the demo, the tests),
+asking the same interval triggers when each job is next due.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 
 from tracker.eventlog import get_logger
 from tracker.jobs.dispatch import DispatchStats, dispatch_due
@@ -24,6 +26,19 @@ from tracker.runtime.app import TrackerApp
 from tracker.runtime.service import Service, heartbeat_of, status_line
 from tracker.runtime.webserver import WebhookServer
 from tracker.store.daemonlock import single_daemon
+
+
+@dataclass(frozen=True)
+class Job:
+    """One scheduled job: its name, how often it runs and what it runs."""
+
+    name: str
+    every: timedelta
+    run: Callable[[], Awaitable[Any]]
+
+    def trigger(self, start: datetime) -> IntervalTrigger:
+        """The interval trigger both the scheduler and ``Daemon.step`` follow."""
+        return IntervalTrigger(seconds=self.every.total_seconds(), start_date=start, timezone="UTC")
 
 
 class Hook(Protocol):
@@ -59,7 +74,8 @@ class Daemon:
         self._scheduler: AsyncIOScheduler | None = None
         self._reloads: set[asyncio.Task[bool]] = set()
         self.totals = Totals()
-        self._last_run: dict[str, datetime] = {}
+        #: when each job is next due in simulated time (``step``)
+        self._next_due: dict[str, datetime] = {}
         self._in_flight: set[asyncio.Task[Any]] = set()
         self.log = get_logger(daemon=app.owner)
         #: started before the jobs and stopped after they drain, by ``run_forever``
@@ -116,22 +132,28 @@ class Daemon:
         self.totals.notices_failed += total.failed
         return total
 
-    def _jobs(self) -> list[tuple[str, timedelta, Callable[[], Awaitable[Any]]]]:
+    def jobs(self) -> list[Job]:
+        """The work jobs, in the order ``step`` runs them when several are due."""
         daemon = self.app.config.daemon
         return [
-            ("poll", daemon.poll_every, self.poll_job),
-            ("timers", daemon.timers_every, self.timers_job),
-            ("dispatch", daemon.dispatch_every, self.dispatch_job),
+            Job("poll", daemon.poll_every, self.poll_job),
+            Job("timers", daemon.timers_every, self.timers_job),
+            Job("dispatch", daemon.dispatch_every, self.dispatch_job),
         ]
 
+    def _all_jobs(self) -> list[Job]:
+        heartbeat = Job("heartbeat", self.app.config.daemon.heartbeat_every, self.heartbeat_job)
+        return [*self.jobs(), heartbeat]
+
     async def step(self) -> None:
-        """Run, in order, each job whose interval has elapsed on the injected clock."""
+        """Run, in order, each job that is due on the injected clock (coalesced like the
+        scheduler's runs: one run however many intervals were missed)."""
         now = self.app.clock.now()
-        for name, every, job in self._jobs():
-            last = self._last_run.get(name)
-            if last is None or now - last >= every:
-                self._last_run[name] = now
-                await job()
+        for job in self.jobs():
+            due = self._next_due.get(job.name, now)
+            if due <= now:
+                await job.run()
+                self._next_due[job.name] = job.trigger(now).get_next_fire_time(now, now)
 
     async def _guarded(self, name: str, job: Callable[[], Awaitable[Any]]) -> None:
         task = asyncio.current_task()
@@ -172,22 +194,21 @@ class Daemon:
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, self._request_reload)
         scheduler = AsyncIOScheduler(event_loop=loop)
-        heartbeat = ("heartbeat", self.app.config.daemon.heartbeat_every, self.heartbeat_job)
-        for name, every, job in [*self._jobs(), heartbeat]:
+        start = self.app.clock.now()
+        for job in self._all_jobs():
             scheduler.add_job(
                 self._guarded,
-                "interval",
-                args=(name, job),
-                seconds=every.total_seconds(),
-                id=name,
+                job.trigger(start),
+                args=(job.name, job.run),
+                id=job.name,
                 max_instances=1,
                 coalesce=True,
-                next_run_time=self.app.clock.now(),
+                next_run_time=start,
                 misfire_grace_time=None,
             )
         scheduler.start()
         self._scheduler = scheduler
-        self.log.info("daemon.started", jobs=[name for name, _, _ in self._jobs()])
+        self.log.info("daemon.started", jobs=[job.name for job in self.jobs()])
         self.service.ready(status_line(self.summary()))
         try:
             await stop.wait()
@@ -224,12 +245,11 @@ class Daemon:
         if not await self.service.reload(self.app):
             return False
         if self._scheduler is not None:
-            jobs = [*self._jobs(), ("heartbeat", self.app.config.daemon.heartbeat_every, None)]
-            for name, every, _job in jobs:
-                job = self._scheduler.get_job(name)
-                if job is not None and job.trigger.interval != every:
-                    seconds = every.total_seconds()
-                    self._scheduler.reschedule_job(name, trigger="interval", seconds=seconds)
+            now = self.app.clock.now()
+            for job in self._all_jobs():
+                scheduled = self._scheduler.get_job(job.name)
+                if scheduled is not None and scheduled.trigger.interval != job.every:
+                    self._scheduler.reschedule_job(job.name, trigger=job.trigger(now))
         await self._beat_safely("running")
         return True
 
