@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from tests.ops.conftest import NotifySocket
 from tracker.cli import main
 from tracker.config import load_config
-from tracker.runtime.service import config_digest
+from tracker.runtime.reload import config_digest
 
 TRACKER = Path(sys.executable).with_name("tracker")
 

@@ -14,7 +14,9 @@ from tests.ops.conftest import NotifySocket
 from tracker.clock import SimulatedClock
 from tracker.config import load_config
 from tracker.runtime.app import build_app
-from tracker.runtime.service import Service, SystemdNotifier, config_digest, watchdog_interval
+from tracker.runtime.reload import config_digest
+from tracker.runtime.service import Service
+from tracker.runtime.systemd import SystemdNotifier, watchdog_interval
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

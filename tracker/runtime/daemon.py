@@ -23,7 +23,8 @@ from tracker.jobs.dispatch import DispatchStats, dispatch_due
 from tracker.jobs.poll import PollStats, poll_due
 from tracker.jobs.timers import TimerStats, run_timers
 from tracker.runtime.app import TrackerApp
-from tracker.runtime.service import Service, heartbeat_of, status_line
+from tracker.runtime.heartbeat import heartbeat_of, status_line
+from tracker.runtime.service import Service
 from tracker.runtime.webserver import WebhookServer
 from tracker.store.daemonlock import single_daemon
 
