@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from carriers.base import CarrierReply
+from carriers.redirects import RedirectRefused
 from tracker.errors import CarrierAuthError, CarrierRateLimited, CarrierUnavailable, ParseError
 
 #: bodies larger than this are refused rather than buffered
@@ -129,6 +130,8 @@ async def send_for_reply(
     except httpx.TransportError as exc:
         message = f"{carrier}: transport failure ({exc!r})"
         raise CarrierUnavailable(message, carrier=carrier) from exc
+    except RedirectRefused as exc:
+        raise CarrierUnavailable(f"{carrier}: {exc}", carrier=carrier) from exc
     except httpx.TooManyRedirects as exc:
         message = f"{carrier}: too many redirects (a redirect loop?) from {request.url}"
         raise CarrierUnavailable(message, carrier=carrier) from exc

@@ -9,6 +9,9 @@ bug in our code.
 
 The request body is read into memory before sending: carrier requests are small forms, JSON and
 SOAP envelopes, and a known length keeps redirects and retries (which resend it) simple.
+
+Redirects stay httpx's, under one rule (:mod:`carriers.redirects`): credentials never leave the
+origin they were configured for, and nothing follows a redirect from https down to http.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from contextlib import contextmanager
 
 import aiohttp
 import httpx
+
+from carriers.redirects import guard_redirect
 
 #: request headers aiohttp must work out itself from the bytes it sends
 _FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding"})
@@ -146,7 +151,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
 def carrier_client(timeout: float = 30.0, *, max_redirects: int = 5) -> httpx.AsyncClient:
     """The HTTP client the daemon hands every adapter: httpx over :class:`AiohttpTransport`,
-    redirects followed up to ``max_redirects``, ``timeout`` seconds per phase.
+    redirects followed up to ``max_redirects`` under :func:`guard_redirect`, ``timeout`` seconds
+    per phase.
 
     httpx ignores HTTP(S)_PROXY once it is given a transport, so where the environment names a
     proxy (a seller behind a company gateway) the client keeps httpx's own transport, which
@@ -160,4 +166,5 @@ def carrier_client(timeout: float = 30.0, *, max_redirects: int = 5) -> httpx.As
         timeout=timeout,
         follow_redirects=True,
         max_redirects=max_redirects,
+        event_hooks={"request": [guard_redirect]},
     )
