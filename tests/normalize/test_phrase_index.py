@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tracker.normalize import Normalizer, fold, load_normalizer
-from tracker.normalize.classifier import phrase_anchors
+from tracker.normalize.pattern import anchors as phrase_anchors
 
 DEVSET = Path(__file__).with_name("devset.jsonl")
 _BASE = str.maketrans({"ł": "l", "đ": "d", "ø": "o", "œ": "oe", "æ": "ae", "ı": "i"})
@@ -154,3 +154,20 @@ def test_word_starts_and_substrings(normalizer: Normalizer, text: str, matched: 
     fast = normalizer.classify_text(text)
     assert fast == normalizer.classify_text_exhaustively(text)
     assert (fast.rule is not None) is matched, fast
+
+
+@pytest.mark.parametrize(
+    ("pattern", "must_hold"),
+    [
+        ("a{,3}b", {"b"}),  # {,n} is a repeat, not literal text
+        ("x{2}y{", {"xxy{"}),  # a brace without bounds is literal
+        ("[a-c]x", {"ax", "bx", "cx"}),
+        ("[^a]xyz", {"xyz"}),
+        ("(?<!not )delivered", {"delivered"}),
+        ("(?P<name>abc)", None),  # named groups: not followed, so nothing is promised
+        ("ab\\ncd", {"ab"}),  # \n is not followed: only what surrounds it counts
+    ],
+)
+def test_phrase_anchors_of_less_common_syntax(pattern: str, must_hold: set[str] | None) -> None:
+    anchors = phrase_anchors(pattern)
+    assert (None if anchors is None else set(anchors)) == must_hold

@@ -1,7 +1,12 @@
 """Normalization: every raw carrier event becomes a canonical status and detail (DESIGN.md).
 
-Rules are data: ``tracker/rules/*.toml`` ship with the package, ops add or override rules in their
-own TOML files (format in ``config/rules.example.toml``).
+Rules are data: ``tracker/rules/*.toml`` ship with the package, each carrier's event codes ship
+beside its adapter (``<module>_codes.toml``), and ops add or override rules in their own TOML
+files (format in ``config/rules.example.toml``).
+
+Modules by role: ``folding`` (case, accents, language hints), ``pattern`` (what a phrase regex
+requires), ``scans`` and ``phrase_index`` (finding candidate phrases fast), ``codes`` (code
+maps), ``rules`` (the rule vocabulary), ``loader`` (rule files), ``classifier`` (``Normalizer``).
 """
 
 from __future__ import annotations
@@ -9,16 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from tracker.normalize.classifier import (
-    DEFAULT_CACHE_SIZE,
-    TEXT_LANGUAGES,
-    VALID_DETAILS,
-    Normalizer,
-    RuleSet,
-    TextRule,
-    fold,
-)
+from tracker.normalize.classifier import DEFAULT_CACHE_SIZE, Normalizer
+from tracker.normalize.folding import TEXT_LANGUAGES, fold
 from tracker.normalize.loader import load_builtin_rules, merge_ops_file
+from tracker.normalize.rules import VALID_DETAILS, RuleSet, TextRule
 
 __all__ = [
     "TEXT_LANGUAGES",

@@ -1,27 +1,48 @@
-"""Reading rule files (built-in package data and ops files) into a validated ``RuleSet``.
+"""Reading rule files (built-in package data, carrier code files, ops files) into a ``RuleSet``.
 
 Every problem becomes a ``ConfigError`` naming the file and the rule or key, so a broken ops file
 stops the daemon at start-up with a message ops can act on.
+
+A carrier's event codes ship beside its adapter: the module a ``tracker.carriers`` entry point
+names (``carriers.usps:USPSAdapter``) has its codes in ``<module>_codes.toml`` next to it
+(``carriers/usps_codes.toml``), or in ``codes.toml`` inside it when the module is a package. The
+family is the entry point's name; the file may list other carrier names (``aliases``) that use
+it. The files are found without importing the adapters, so classifying stays cheap to start.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from functools import cache
 from importlib import resources
+from importlib.metadata import EntryPoint, entry_points
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
 from tracker.errors import ConfigError
 from tracker.model import Classification, Detail, Status
-from tracker.normalize.classifier import VALID_DETAILS, RuleSet, TextRule, _fold_pattern
+from tracker.normalize.codes import carrier_key
+from tracker.normalize.folding import fold_pattern
+from tracker.normalize.rules import VALID_DETAILS, RuleSet, TextRule
 
 _BUILTIN_PACKAGE = "tracker.rules"
+#: the entry-point group carrier adapters register in (``carriers.registry.GROUP``)
+CARRIER_GROUP = "tracker.carriers"
 
 
 def load_builtin_rules() -> RuleSet:
-    """The rules shipped in ``tracker/rules``: ``codes.toml`` and one ``text_<lang>.toml`` each."""
+    """The shipped rules: ``tracker/rules`` (UPU codes, phrases) and every carrier's own codes.
+
+    Read once per process; each call returns a copy the caller may extend with ops rules.
+    """
+    return _builtin_rules().copy()
+
+
+@cache
+def _builtin_rules() -> RuleSet:
     rules = RuleSet()
     root = resources.files(_BUILTIN_PACKAGE)
     codes_file = root.joinpath("codes.toml")
@@ -33,7 +54,54 @@ def load_builtin_rules() -> RuleSet:
             name = f"tracker/rules/{entry.name}"
             data = _parse(entry.read_text("utf-8"), name)
             rules.text.extend(_builtin_text_rules(data, name))
+    merge_carrier_codes(rules, entry_points(group=CARRIER_GROUP))
     return rules
+
+
+def merge_carrier_codes(rules: RuleSet, points: Iterable[EntryPoint]) -> None:
+    """Merge the code file shipped beside each carrier adapter ``points`` name, where there is one.
+
+    The first entry point of a name wins, as in the carrier registry.
+    """
+    seen: set[str] = set()
+    for point in points:
+        if point.name in seen:
+            continue
+        seen.add(point.name)
+        found = carrier_codes_file(point)
+        if found is None:
+            continue
+        where = f"{point.name} codes ({point.module.replace('.', '/')}: {found.name})"
+        data = _parse(found.read_text("utf-8"), where)
+        unknown = set(data) - {"aliases", "codes"}
+        if unknown:
+            raise ConfigError(f"{where}: unknown top-level key(s) {sorted(unknown)}")
+        aliases = data.get("aliases", [])
+        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+            raise ConfigError(f"{where}: aliases must be a list of carrier names")
+        family = point.name.casefold()
+        carriers = {name: family for name in (family, *aliases)}
+        _merge_codes(rules, {"carriers": carriers, family: _table(data, "codes", where)}, where)
+
+
+def carrier_codes_file(point: EntryPoint) -> Path | None:
+    """``<module>_codes.toml`` beside the adapter's module, or ``codes.toml`` in its package.
+
+    Found through the module's import spec, which imports its parent packages but not the
+    adapter itself.
+    """
+    try:
+        spec = find_spec(point.module)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.has_location or spec.origin is None:
+        return None  # not importable: the carrier registry reports that
+    origin = Path(spec.origin)
+    if spec.submodule_search_locations is not None:
+        found = origin.with_name("codes.toml")
+    else:
+        found = origin.with_name(f"{origin.stem}_codes.toml")
+    return found if found.is_file() else None
 
 
 def merge_ops_file(rules: RuleSet, path: Path) -> list[str]:
@@ -71,7 +139,7 @@ def _merge_codes(rules: RuleSet, data: Mapping[str, Any], where: object) -> None
     for name, family in _table(data, "carriers", where).items():
         if not isinstance(family, str):
             raise ConfigError(f"{where}: carriers.{name} must name a code family (a string)")
-        rules.carriers[name.casefold()] = family
+        rules.carriers[carrier_key(name)] = family
     for family, table in data.items():
         if family == "carriers":
             continue
@@ -129,7 +197,7 @@ def _builtin_text_rules(data: Mapping[str, Any], where: str) -> Iterator[TextRul
         raise ConfigError(f'{where}: missing top-level lang = "xx"')
     for spec in _rule_list(data.get("rule", []), where):
         short = spec.get("id")
-        yield _text_rule(spec, f"text.{lang}.{short}", lang, where)
+        yield _text_rule(spec, f"text.{lang}.{short}", lang, where, check_phrases=False)
 
 
 def _ops_text_rules(specs: object, where: object) -> Iterator[TextRule]:
@@ -146,14 +214,19 @@ def _rule_list(specs: object, where: object) -> list[dict[str, Any]]:
     return specs
 
 
-def _text_rule(spec: Mapping[str, Any], rule_id: str, lang: str, where: object) -> TextRule:
+def _text_rule(
+    spec: Mapping[str, Any], rule_id: str, lang: str, where: object, *, check_phrases: bool = True
+) -> TextRule:
+    """One text rule; ``check_phrases`` compiles every phrase (built-in ones are checked by a
+    test instead, since compiling them all is most of what loading would cost)."""
     status = _status(spec.get("status"), rule_id, where)
     detail = _detail(spec.get("detail"), status, rule_id, where)
     phrases = spec.get("phrases")
     if not isinstance(phrases, list) or not phrases or not all(isinstance(p, str) for p in phrases):
         raise ConfigError(f'{where}: rule {rule_id!r} needs phrases = ["..."] (non-empty strings)')
-    for phrase in phrases:
-        _check_phrase(phrase, rule_id, where)
+    if check_phrases:
+        for phrase in phrases:
+            _check_phrase(phrase, rule_id, where)
     fallback = spec.get("fallback", False)
     if not isinstance(fallback, bool):
         raise ConfigError(f"{where}: rule {rule_id!r}: fallback must be true or false")
@@ -166,6 +239,6 @@ def _check_phrase(phrase: str, rule_id: str, where: object) -> None:
     if "(?P<" in phrase:
         raise ConfigError(f"{where}: rule {rule_id!r}: named groups are not allowed in phrases")
     try:
-        re.compile(_fold_pattern(phrase))
+        re.compile(fold_pattern(phrase))
     except re.error as exc:
         raise ConfigError(f"{where}: rule {rule_id!r}: bad phrase {phrase!r}: {exc}") from exc

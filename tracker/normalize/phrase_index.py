@@ -1,0 +1,288 @@
+"""The phrase index: which of many phrase rules a folded text holds, at the cost of two scans."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
+
+from tracker.model import Classification
+from tracker.normalize import pattern
+from tracker.normalize.folding import WORD_START_LANGUAGES, fold_pattern, language_order_for
+from tracker.normalize.rules import TextRule
+from tracker.normalize.scans import (
+    ASCII_NON_WORD,
+    NON_WORD,
+    SubstringScan,
+    substring_keys,
+    word_start_scan,
+)
+
+#: how many (script, country) pairs the phrase index remembers the language order of
+_MAX_HINTS = 4096
+#: the longest word-start beginning the scan looks for: longer ones are cut, which keeps the
+#: compiled scan (most of what building an index costs) small
+_BEGINNING_LENGTH = 12
+
+
+class _Phrase:
+    """One phrase of one rule; its regex is compiled the first time a text may hold it.
+
+    Compiling every phrase up front is most of what building an index would cost, and most
+    phrases are never a candidate in a given process (a CLI call classifies a few events).
+    """
+
+    __slots__ = ("_anchored", "_regex", "fallback", "folded", "lang", "result", "word_start")
+
+    def __init__(
+        self,
+        result: Classification,
+        lang: str | None,
+        fallback: bool,
+        folded: str,
+        word_start: bool,
+    ) -> None:
+        self.result = result
+        self.lang = lang  # None for ops rules, which are tried first whatever the language
+        self.fallback = fallback
+        self.folded = folded
+        #: whether a match must also begin a word
+        self.word_start = word_start
+        self._regex: re.Pattern[str] | None = None
+        self._anchored: re.Pattern[str] | None = None
+
+    def search(self, folded: str) -> bool:
+        """Whether ``folded`` holds this phrase (at a word start, where that is required)."""
+        regex = self._regex
+        if regex is None:
+            regex = self._regex = re.compile(self.folded)
+        found = regex.search(folded)
+        if found is None:
+            return False
+        if not self.word_start:
+            return True
+        anchored = self._anchored
+        if anchored is None:
+            anchored = self._anchored = re.compile(rf"\b(?:{self.folded})")
+        if anchored.match(folded, found.start()):
+            return True
+        # the first hit is inside a word; a later one may still begin a word
+        return anchored.search(folded) is not None
+
+
+class _Plans:
+    """For one language order: each phrase's rank, and each scan hit's candidates in rank order."""
+
+    __slots__ = ("always", "beyond", "rank", "sub_any", "sub_ascii", "sub_floor", "word")
+
+    def __init__(self, rank: tuple[int, ...], always: tuple[int, ...]) -> None:
+        self.rank = rank
+        self.always = always
+        #: a code above every candidate's
+        self.beyond = 0
+        #: the best code any phrase of the substring scans can have
+        self.sub_floor = 0
+        self.word: dict[str, tuple[tuple[int, ...], int]] = {}
+        self.sub_ascii: dict[str, tuple[int, ...]] = {}
+        self.sub_any: dict[str, tuple[int, ...]] = {}
+
+
+class PhraseIndex:
+    """Ops and built-in phrases behind two scans; the first phrase in priority order wins.
+
+    Priority: ops rules (in file order), then every language's specific rules, then every
+    language's catch-alls; languages in the order the text's script and country suggest.
+    """
+
+    def __init__(self, ops: Sequence[TextRule], builtin: Sequence[TextRule]) -> None:
+        phrases: list[_Phrase] = []
+        for is_ops, rule in (*((True, r) for r in ops), *((False, r) for r in builtin)):
+            word_start = not is_ops and rule.lang in WORD_START_LANGUAGES
+            result = Classification(rule.status, rule.detail, rule.rule_id)
+            for text in rule.phrases:
+                folded = fold_pattern(text)
+                lang = None if is_ops else rule.lang
+                phrases.append(_Phrase(result, lang, rule.fallback, folded, word_start))
+        self._phrases = tuple(phrases)
+        self._results = tuple(phrase.result for phrase in phrases)
+        # what confirms a candidate
+        self._verify: tuple[Callable[[str], bool], ...] = tuple(p.search for p in phrases)
+        # (0, None) for ops phrases; (1, lang) for specific and (2, lang) for catch-all ones
+        self._tiers: dict[tuple[int, str | None], list[int]] = {}
+        for index, phrase in enumerate(phrases):
+            tier = 0 if phrase.lang is None else 1 + phrase.fallback
+            self._tiers.setdefault((tier, phrase.lang), []).append(index)
+        beginnings: dict[str, set[int]] = {}
+        by_anchor: dict[str, set[int]] = {}
+        always: set[int] = set()
+        proven: list[bool] = []
+        for index, phrase in enumerate(phrases):
+            found = pattern.beginnings(phrase.folded) if phrase.word_start else None
+            if found is not None:
+                texts, complete = found
+                # a beginning cut short no longer proves the whole phrase present
+                proven.append(complete and all(len(t) <= _BEGINNING_LENGTH for t in texts))
+                for text in texts:
+                    beginnings.setdefault(text[:_BEGINNING_LENGTH], set()).add(index)
+                continue
+            proven.append(False)
+            anchors = pattern.anchors(phrase.folded)
+            if anchors is None:
+                always.add(index)
+            for anchor in anchors or ():
+                by_anchor.setdefault(anchor, set()).add(index)
+        #: phrases that a hit of the word-start scan proves present (no regex of their own)
+        self._proven = tuple(proven)
+        self._always = frozenset(always)
+        # word-start scan: hit -> every phrase with a beginning that is a prefix of it
+        self._word_ids = {
+            text: frozenset().union(
+                *(
+                    beginnings[text[:end]]
+                    for end in range(1, len(text) + 1)
+                    if text[:end] in beginnings
+                )
+            )
+            for text in beginnings
+        }
+        ascii_beginnings = [text for text in beginnings if text.isascii()]
+        self._word_ascii = (
+            word_start_scan(dict.fromkeys(ascii_beginnings, ()), ASCII_NON_WORD)
+            if ascii_beginnings
+            else None
+        )
+        self._word_any = word_start_scan(beginnings, NON_WORD) if beginnings else None
+        # substring scans: one for ASCII text (only ASCII anchors can be in it), one for the rest
+        key_of = substring_keys(by_anchor)
+        keys: dict[str, set[int]] = {}
+        ascii_keys: dict[str, set[int]] = {}
+        for anchor, ids in by_anchor.items():
+            keys.setdefault(key_of[anchor], set()).update(ids)
+            if anchor.isascii():
+                ascii_keys.setdefault(key_of[anchor], set()).update(ids)
+        self._sub_ids = frozenset().union(*by_anchor.values())
+        self._sub_any = SubstringScan({k: frozenset(v) for k, v in keys.items()})
+        self._sub_ascii = SubstringScan({k: frozenset(v) for k, v in ascii_keys.items()})
+        self._shift = max(len(phrases), 1).bit_length()
+        self._mask = (1 << self._shift) - 1
+        self._plans: dict[tuple[str, ...], _Plans] = {}
+        self._plans_by_hint: dict[tuple[str | None, str | None], _Plans] = {}
+
+    @property
+    def unanchored(self) -> int:
+        """How many phrases have no anchor and so are tried on every text."""
+        return len(self._always)
+
+    def match(self, folded: str, script: str | None, country: str | None) -> Classification | None:
+        """The highest-priority phrase found in ``folded``, trying only phrases it may contain.
+
+        ``script``: what ``script_lang`` says of ``folded``; ``country``: the event's country.
+        """
+        plans = self._plans_by_hint.get((script, country))
+        if plans is None:
+            plans = self._plans_for_hint(script, country)
+        if folded.isascii():
+            word, sub, sub_plans = self._word_ascii, self._sub_ascii, plans.sub_ascii
+        else:
+            word, sub, sub_plans = self._word_any, self._sub_any, plans.sub_any
+        # candidates as rank << shift | index, so sorting them sorts by priority
+        codes = list(plans.always)
+        best = plans.beyond  # the best candidate already known to be present
+        if word is not None:
+            word_plans = plans.word
+            for hit in word.findall(" " + folded):
+                entry = word_plans.get(hit)
+                if entry is None:
+                    entry = word_plans[hit] = self._word_plan(hit, plans)
+                codes += entry[0]
+                if entry[1] < best:
+                    best = entry[1]
+        # the substring scan can only add phrases of its own (German, Chinese, ops); skip it when
+        # none of them could outrank a phrase already found
+        if sub.pattern is not None and best > plans.sub_floor:
+            for hit in sub.pattern.findall(folded):
+                plan = sub_plans.get(hit)
+                if plan is None:
+                    plan = sub_plans[hit] = self._plan(sub.ids[hit], plans.rank)
+                codes += plan
+        if not codes:
+            return None
+        if len(codes) > 1:
+            codes.sort()
+        mask = self._mask
+        proven = self._proven
+        verify = self._verify
+        for code in codes:
+            index = code & mask
+            if proven[index] or verify[index](folded):
+                return self._results[index]
+        return None
+
+    def _plans_for_hint(self, script: str | None, country: str | None) -> _Plans:
+        order = language_order_for(script, country)
+        plans = self._plans.get(order)
+        if plans is None:
+            plans = self._new_plans(order)
+        if len(self._plans_by_hint) < _MAX_HINTS:  # countries are a short list, unless garbled
+            self._plans_by_hint[(script, country)] = plans
+        return plans
+
+    def _new_plans(self, order: tuple[str, ...]) -> _Plans:
+        rank = self._rank(order)
+        plans = _Plans(rank, self._plan(self._always, rank))
+        plans.beyond = len(rank) << self._shift
+        plans.sub_floor = min(
+            (rank[i] << self._shift | i for i in self._sub_ids if rank[i] < len(rank)),
+            default=plans.beyond,
+        )
+        self._plans[order] = plans
+        return plans
+
+    def _word_plan(self, hit: str, plans: _Plans) -> tuple[tuple[int, ...], int]:
+        """A word-start hit's plan, and the code of the phrase it proves present (if any)."""
+        plan = self._plan(self._word_ids[hit], plans.rank)
+        found = plan and self._proven[plan[-1] & self._mask]
+        return plan, plan[-1] if found else plans.beyond
+
+    def _plan(self, ids: Iterable[int], rank: tuple[int, ...]) -> tuple[int, ...]:
+        """``ids`` in priority order, as codes, up to the first one a scan hit proves present."""
+        excluded = len(rank)
+        codes = sorted(rank[i] << self._shift | i for i in ids if rank[i] < excluded)
+        for end, code in enumerate(codes, 1):
+            if self._proven[code & self._mask]:
+                return tuple(codes[:end])
+        return tuple(codes)
+
+    def match_all(self, folded: str, order: tuple[str, ...]) -> Classification | None:
+        """The same answer as ``match`` by trying every phrase: the reference for tests."""
+        rank = self._rank(order)
+        for index in sorted(range(len(self._phrases)), key=rank.__getitem__):
+            if rank[index] < len(self._phrases) and self._phrases[index].search(folded):
+                return self._phrases[index].result
+        return None
+
+    def _rank(self, order: tuple[str, ...]) -> tuple[int, ...]:
+        """Each phrase's place in the priority order for ``order``; excluded ones sort last.
+
+        Ops phrases first, then each language's specific phrases, then each language's catch-alls
+        (languages as ``order`` lists them, phrases in file order within one).
+        """
+        tiers = self._tiers
+        sequence = list(tiers.get((0, None), ()))
+        for tier in (1, 2):
+            for lang in order:
+                sequence += tiers.get((tier, lang), ())
+        rank = [len(self._phrases)] * len(self._phrases)
+        for place, index in enumerate(sequence):
+            rank[index] = place
+        return tuple(rank)
+
+
+@lru_cache(maxsize=8)
+def phrase_index(ops: tuple[TextRule, ...], builtin: tuple[TextRule, ...]) -> PhraseIndex:
+    """The index of these rules, built once per process and shared by every ``Normalizer``.
+
+    Sharing is safe: an index only ever adds entries to its memo of plans, each the same
+    whichever thread computes it first.
+    """
+    return PhraseIndex(ops, builtin)
