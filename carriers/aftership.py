@@ -1,19 +1,25 @@
 """AfterShip Tracking API (dated versions, ``as-api-key`` header): the other aggregator.
 
 A number is created once (``POST /trackings``), then read in batches through
-``GET /trackings?tracking_numbers=a,b,...``. Times: ``checkpoint_time`` is ISO 8601, usually with
-the checkpoint's offset (kept); without one it is read as UTC.
+``GET /trackings?tracking_numbers=a,b,...``. AfterShip also pushes each change to a webhook,
+signed in ``aftership-hmac-sha256`` (base64 HMAC-SHA256 of the raw body with the webhook
+secret): ``verify_push`` and ``parse_push`` handle those. Times: ``checkpoint_time`` is ISO 8601,
+usually with the checkpoint's offset (kept); without one it is read as UTC.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC
 from typing import Any, ClassVar
 
 import httpx
 
-from carriers.base import CarrierAdapter, CarrierReply, CarrierSettings
+from carriers.base import CarrierAdapter, CarrierReply, CarrierSettings, PushReceiver
 from carriers.http import parse_timestamp, reply_json, send_for_reply
 from tracker.errors import CarrierAuthError, ParseError
 from tracker.model import RawEvent, TrackingResult
@@ -34,6 +40,7 @@ class AfterShipAdapter(CarrierAdapter):
     max_concurrency: ClassVar[int] = 4
     tracking_url_template: ClassVar[str | None] = None
     default_base_url: ClassVar[str] = f"https://api.aftership.com/tracking/{API_VERSION}"
+    required_settings: ClassVar[tuple[str, ...]] = ("api_key",)
 
     def __init__(self, settings: CarrierSettings | None = None) -> None:
         super().__init__(settings)
@@ -134,3 +141,41 @@ def _checkpoint(checkpoint: Mapping[str, Any], slug: str) -> RawEvent:
         country=country if isinstance(country, str) and len(country) == 2 else None,
         carrier=slug,
     )
+
+
+#: the header AfterShip's tracking webhooks carry their signature in
+SIGNATURE_HEADER = "aftership-hmac-sha256"
+
+
+def push_signature(body: bytes, secret: str) -> str:
+    """What AfterShip sends for ``body``: base64 of HMAC-SHA256 keyed with the webhook secret."""
+    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def verify_push(body: bytes, headers: Mapping[str, str], secret: str) -> bool:
+    """True when the push carries AfterShip's signature of exactly this body."""
+    given = headers.get(SIGNATURE_HEADER, "").strip()
+    return (
+        bool(given) and given.isascii() and hmac.compare_digest(push_signature(body, secret), given)
+    )
+
+
+def parse_push(body: bytes) -> list[TrackingResult]:
+    """A webhook's tracking (``msg``) as one result; events without a tracking give none."""
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        message = f"aftership: webhook body is not JSON ({exc})"
+        raise ParseError(message, body=body, carrier=NAME) from exc
+    if not isinstance(payload, dict):
+        raise ParseError("aftership: webhook body is not an object", body=body, carrier=NAME)
+    tracking = payload.get("msg")
+    if not isinstance(tracking, dict) or not tracking.get("tracking_number"):
+        return []
+    return [_tracking(tracking)]
+
+
+AfterShipAdapter.push_receiver = PushReceiver(
+    path="/webhooks/aftership", verify=verify_push, parse=parse_push
+)

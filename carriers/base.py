@@ -3,12 +3,14 @@
 An adapter is two halves: ``fetch`` does network I/O only and returns the reply untouched;
 ``parse`` is a pure function of that reply, so it can be tested on recorded responses.
 Limits are class attributes so the poller can batch and rate-limit without knowing the carrier.
+An adapter whose service pushes updates declares a ``PushReceiver``: the webhook server mounts it
+without knowing the carrier, and the receiver's checks and parsing stay pure and testable here.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -46,6 +48,20 @@ class CarrierReply:
         return decode_body(self.body, self.content_type)
 
 
+@dataclass(frozen=True, slots=True)
+class PushReceiver:
+    """Where and how an adapter takes pushes (webhooks) from its service.
+
+    The webhook server answers POSTs on ``path``: ``verify(body, headers, secret)`` must be True
+    (else 401 and nothing is read; ``headers`` look up case-insensitively), then ``parse(body)``
+    turns the body into results recorded like a poll's. Both are pure functions.
+    """
+
+    path: str
+    verify: Callable[[bytes, Mapping[str, str], str], bool]
+    parse: Callable[[bytes], list[TrackingResult]]
+
+
 class CarrierAdapter(ABC):
     """Base class of all carrier adapters; subclasses are registered as entry points."""
 
@@ -59,6 +75,11 @@ class CarrierAdapter(ABC):
     max_concurrency: ClassVar[int] = 4
     #: public tracking page for buyers, with ``{number}`` in it
     tracking_url_template: ClassVar[str | None] = None
+    #: settings without which every call fails (``api_key``, ``client_id``, ...); checked by
+    #: ``check-config`` and before ``run`` starts
+    required_settings: ClassVar[tuple[str, ...]] = ()
+    #: the webhook this carrier's service pushes to, when it pushes
+    push_receiver: ClassVar[PushReceiver | None] = None
 
     def __init__(self, settings: CarrierSettings | None = None) -> None:
         self.settings = settings or CarrierSettings()

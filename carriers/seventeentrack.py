@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from carriers.base import CarrierAdapter, CarrierReply, CarrierSettings
+from carriers.base import CarrierAdapter, CarrierReply, CarrierSettings, PushReceiver
 from carriers.http import parse_timestamp, reply_json, send_for_reply
 from tracker.errors import CarrierAuthError, CarrierRateLimited, ParseError
 from tracker.model import RawEvent, TrackingResult
@@ -39,6 +39,7 @@ class SeventeenTrackAdapter(CarrierAdapter):
     max_concurrency: ClassVar[int] = 2
     tracking_url_template: ClassVar[str | None] = "https://t.17track.net/en#nums={number}"
     default_base_url: ClassVar[str] = "https://api.17track.net/track/v2.2"
+    required_settings: ClassVar[tuple[str, ...]] = ("api_key",)
 
     def __init__(self, settings: CarrierSettings | None = None) -> None:
         super().__init__(settings)
@@ -149,7 +150,14 @@ def _event(event: Mapping[str, Any], provider: str) -> RawEvent:
 def verify_webhook_signature(body: bytes, signature: str, key: str) -> bool:
     """17TRACK signs a push as hex SHA-256 of ``body + "/" + key``; compare in constant time."""
     expected = hashlib.sha256(body + b"/" + key.encode("utf-8")).hexdigest()
-    return hmac.compare_digest(expected, signature.strip().lower())
+    given = signature.strip().lower()
+    return given.isascii() and hmac.compare_digest(expected, given)
+
+
+def verify_push(body: bytes, headers: Mapping[str, str], key: str) -> bool:
+    """A push is 17TRACK's when its ``sign`` header matches the body and our key."""
+    signature = headers.get("sign", "")
+    return bool(signature) and verify_webhook_signature(body, signature, key)
 
 
 def parse_webhook(body: bytes) -> list[TrackingResult]:
@@ -168,3 +176,8 @@ def parse_webhook(body: bytes) -> list[TrackingResult]:
     if payload.get("event") != "TRACKING_UPDATED":
         return []
     return [_accepted(payload["data"])]
+
+
+SeventeenTrackAdapter.push_receiver = PushReceiver(
+    path="/webhooks/seventeentrack", verify=verify_push, parse=parse_webhook
+)

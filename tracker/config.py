@@ -183,6 +183,9 @@ class CarrierConfig(_Strict):
     requests_per_second: float | None = Field(None, gt=0)
     #: fewer numbers per request than the adapter allows (some plans cap batch sizes)
     numbers_per_request: int | None = Field(None, ge=1)
+    #: environment variable holding the secret this carrier's pushes are signed with; set, and
+    #: with ``webhooks.port`` on, its adapter's push receiver is served
+    webhook_secret_env: str | None = None
     options: dict[str, str] = {}
 
 
@@ -222,11 +225,12 @@ class MetricsConfig(_Strict):
 
 
 class WebhooksConfig(_Strict):
-    """Inbound pushes (17TRACK's webhook); off unless a port is given (0 = any free port)."""
+    """Inbound pushes from the carriers that have ``webhook_secret_env``; off unless a port is
+    given (0 = any free port)."""
 
     host: str = "127.0.0.1"
     port: int | None = Field(None, ge=0, le=65535)
-    #: environment variable holding 17TRACK's webhook security key (required when on)
+    #: older spelling of ``carriers.seventeentrack.webhook_secret_env`` (still read)
     seventeentrack_key_env: str | None = None
     #: how long a push holds a shipment; polls skip it meanwhile
     lease: Duration = timedelta(seconds=60)

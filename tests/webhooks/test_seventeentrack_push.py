@@ -20,7 +20,7 @@ from tracker.config import load_config
 from tracker.errors import ConfigError
 from tracker.runtime.app import TrackerApp, build_app
 from tracker.runtime.daemon import Daemon
-from tracker.runtime.webserver import SEVENTEENTRACK_PATH, WebhookServer
+from tracker.runtime.webserver import WebhookServer
 from tracker.store.models import Notice, Shipment, TrackingEvent
 from tracker.store.shipments import NewShipment, add_shipments
 
@@ -29,6 +29,8 @@ START = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "carriers" / "seventeentrack"
 PUSH = (FIXTURE / "webhook.json").read_bytes()
 NUMBER = "RB123456785BR"
+#: the URL sellers enter in 17TRACK's dashboard: a public interface
+SEVENTEENTRACK_PATH = "/webhooks/seventeentrack"
 
 
 def sign(body: bytes, key: str = KEY) -> str:

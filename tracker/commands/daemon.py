@@ -17,6 +17,7 @@ from tracker.runtime.app import build_app
 from tracker.runtime.daemon import Daemon
 from tracker.runtime.demo import DemoResult, run_demo
 from tracker.runtime.metrics import serve_metrics
+from tracker.runtime.preflight import check_runnable
 from tracker.runtime.service import Service
 
 
@@ -26,6 +27,7 @@ from tracker.runtime.service import Service
 def run(config_path: Path | None) -> None:
     """Run the daemon until SIGTERM; in-flight polls and sends finish before it exits."""
     config = load(config_path)
+    check_runnable(config)  # the same checks as check-config, so what it accepts runs
     configure_logging(
         config.logging.format, config.logging.level, redact=config.logging.redact_emails
     )

@@ -138,12 +138,15 @@ def check_config(config_path: Path | None, path: Path | None) -> None:
 
 
 def _check_references(config: object) -> None:
-    """Files the config names must load too (rules, templates, strings)."""
+    """Files the config names must load too (rules, templates, strings), and what ``run``
+    checks before it starts (carriers, their secrets, push receivers)."""
     from notices.render import NoticeRenderer
     from tracker.config import TrackerConfig
     from tracker.normalize import load_normalizer
+    from tracker.runtime.preflight import check_runnable
 
     assert isinstance(config, TrackerConfig)
+    check_runnable(config)
     load_normalizer(config.normalization.rule_files)
     NoticeRenderer(
         overrides_dir=config.notices.templates_dir, strings_file=config.notices.strings_file

@@ -1,21 +1,22 @@
-"""Inbound pushes: 17TRACK's webhook, recorded through the same path as a poll result.
+"""Inbound pushes: every configured aggregator's webhook, recorded through the same path as a poll.
 
-17TRACK POSTs ``TRACKING_UPDATED`` / ``TRACKING_STOPPED`` JSON and signs it in the ``sign``
-header as hex SHA-256 of ``body + "/" + key``. A push with a bad or missing signature is
-answered 401 and logged ``webhook.rejected``; nothing is read from it.
+The server knows no carrier. Each adapter that takes pushes declares a ``PushReceiver`` (path,
+signature check, parse); ``tracker.runtime.preflight.push_routes`` picks those a configured
+carrier gives a webhook secret for, and exactly those are served. A push whose signature does not
+verify is answered 401 and logged ``webhook.rejected``; nothing is read from it.
 
 A verified push is parsed, classified with ``app.normalizer`` and recorded through the policy
 and the store (``tracker.jobs.record``) in one transaction per shipment, under a short lease of
-the push's own so it
-never interleaves with a poll. When a poll (or another push) holds the shipment's lease the
-server answers 503 with Retry-After and records nothing for that push: 17TRACK retries, and a
-retried push is idempotent because events are deduplicated by fingerprint. Numbers we do not
-track are acknowledged with 200 and ignored, so 17TRACK does not retry them forever.
+the push's own so it never interleaves with a poll. When a poll (or another push) holds the
+shipment's lease the server answers 503 with Retry-After and records nothing for that push: the
+aggregator retries, and a retried push is harmless because events are deduplicated by
+fingerprint. Numbers we do not track are acknowledged with 200 and ignored, so the aggregator does
+not retry them forever.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -24,19 +25,17 @@ from aiohttp import web
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from carriers import seventeentrack
-from tracker.config import secret
-from tracker.errors import ConfigError, ParseError
+from tracker.errors import ParseError
 from tracker.eventlog import get_logger
 from tracker.jobs.record import classify, record_now
 from tracker.model import TrackedEvent, TrackingResult
 from tracker.runtime.app import TrackerApp
+from tracker.runtime.preflight import PushRoute, push_routes
 from tracker.store.models import Shipment
 from tracker.store.record import Observation
 from tracker.store.shipments import lease_free
 
-SEVENTEENTRACK_PATH = "/webhooks/seventeentrack"
-#: how long 17TRACK is asked to wait before retrying a push whose shipment was busy
+#: how long an aggregator is asked to wait before retrying a push whose shipment was busy
 BUSY_RETRY_SECONDS = 30
 
 Outcome = Literal["recorded", "busy", "unknown", "stopped"]
@@ -53,16 +52,6 @@ class PushOutcome:
     notices: int = 0
 
 
-def seventeentrack_carriers(app: TrackerApp) -> set[str]:
-    """Carrier names whose shipments 17TRACK tracks: the adapter's own name and every config
-    table that runs on it (``adapter = "seventeentrack"``)."""
-    names = {seventeentrack.NAME}
-    for name, entry in app.config.carriers.items():
-        if (entry.adapter or name) == seventeentrack.NAME:
-            names.add(name)
-    return names
-
-
 def _take_lease(
     session: Session, shipment_id: int, owner: str, now: datetime, app: TrackerApp
 ) -> bool:
@@ -77,8 +66,9 @@ def _take_lease(
     return taken is not None
 
 
-def record_push(app: TrackerApp, result: TrackingResult) -> list[PushOutcome]:
-    """Apply one pushed result to every matching shipment, one transaction each (blocking)."""
+def record_push(app: TrackerApp, route: PushRoute, result: TrackingResult) -> list[PushOutcome]:
+    """Apply one pushed result to every shipment of the route's carriers with its number, one
+    transaction each (blocking)."""
     number = result.tracking_number
     if result.extra.get("stopped") == "true":
         return [PushOutcome(number, "stopped")]
@@ -87,7 +77,7 @@ def record_push(app: TrackerApp, result: TrackingResult) -> list[PushOutcome]:
             session.scalars(
                 select(Shipment.id).where(
                     Shipment.tracking_number == number,
-                    Shipment.carrier.in_(sorted(seventeentrack_carriers(app))),
+                    Shipment.carrier.in_(sorted(route.carriers)),
                 )
             )
         )
@@ -122,7 +112,7 @@ class WebhookServer:
         self.log = get_logger(component="webhooks")
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
-        self._key: str | None = None
+        self.routes: list[PushRoute] = []
 
     @property
     def url(self) -> str:
@@ -133,20 +123,23 @@ class WebhookServer:
         return f"http://{host}:{port}"
 
     async def start(self) -> None:
-        """Bind and serve; ConfigError when on without a key to check signatures with."""
+        """Bind and serve the configured receivers; ConfigError (naming the key) when a secret
+        is missing or there is nothing to serve."""
         config = self.app.config.webhooks
         if config.port is None:
             return
-        self._key = secret(config.seventeentrack_key_env, "webhooks.seventeentrack_key_env")
-        if not self._key:
-            raise ConfigError("webhooks.seventeentrack_key_env: required when webhooks.port is set")
+        self.routes = push_routes(self.app.config)
         web_app = web.Application(client_max_size=config.max_body)
-        web_app.router.add_post(SEVENTEENTRACK_PATH, self._seventeentrack)
+        for route in self.routes:
+            web_app.router.add_post(route.receiver.path, self._handler(route))
         self._runner = web.AppRunner(web_app, access_log=None)
         await self._runner.setup()
         self._site = web.TCPSite(self._runner, config.host, config.port)
         await self._site.start()
-        self.log.info("webhook.listening", url=self.url + SEVENTEENTRACK_PATH)
+        for route in self.routes:
+            self.log.info(
+                "webhook.listening", source=route.adapter, url=self.url + route.receiver.path
+            )
 
     async def stop(self) -> None:
         """Stop accepting pushes; pushes being recorded finish first."""
@@ -155,30 +148,39 @@ class WebhookServer:
             self._runner = None
             self.log.info("webhook.stopped")
 
-    async def _seventeentrack(self, request: web.Request) -> web.Response:
+    def _handler(self, route: PushRoute) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def receive(request: web.Request) -> web.Response:
+            return await self._receive(route, request)
+
+        return receive
+
+    async def _receive(self, route: PushRoute, request: web.Request) -> web.Response:
         body = await request.read()
-        signature = request.headers.get("sign", "")
-        assert self._key is not None
-        if not signature or not seventeentrack.verify_webhook_signature(body, signature, self._key):
+        if not _verified(route, body, request):
             self.log.warning(
-                "webhook.rejected", source="seventeentrack", remote=request.remote, size=len(body)
+                "webhook.rejected", source=route.adapter, remote=request.remote, size=len(body)
             )
             return web.json_response({"error": "bad signature"}, status=401)
         try:
-            results = seventeentrack.parse_webhook(body)
+            results = route.receiver.parse(body)
         except ParseError as exc:
             self.log.warning(
-                "webhook.unparsable", error=str(exc), body=exc.body.decode("utf-8", "replace")
+                "webhook.unparsable",
+                source=route.adapter,
+                error=str(exc),
+                body=exc.body.decode("utf-8", "replace"),
             )
             return web.json_response({"error": "unparsable push"}, status=400)
         outcomes: list[PushOutcome] = []
         for result in results:
-            outcomes.extend(await self.app.in_store(record_push, self.app, result))
-        return self._answer(outcomes)
+            outcomes.extend(await self.app.in_store(record_push, self.app, route, result))
+        return self._answer(route, outcomes)
 
-    def _answer(self, outcomes: list[PushOutcome]) -> web.Response:
+    def _answer(self, route: PushRoute, outcomes: list[PushOutcome]) -> web.Response:
         for o in outcomes:
-            log = self.log.bind(tracking_number=o.tracking_number, shipment_id=o.shipment_id)
+            log = self.log.bind(
+                source=route.adapter, tracking_number=o.tracking_number, shipment_id=o.shipment_id
+            )
             if o.outcome == "recorded":
                 log.info("webhook.recorded", new_events=o.new_events, notices=o.notices)
             elif o.outcome == "busy":
@@ -190,6 +192,14 @@ class WebhookServer:
             headers = {"Retry-After": str(BUSY_RETRY_SECONDS)}
             return web.json_response(summary, status=503, headers=headers)
         return web.json_response(summary)
+
+
+def _verified(route: PushRoute, body: bytes, request: web.Request) -> bool:
+    """The receiver's own check; a check that trips over odd input counts as a failed one."""
+    try:
+        return route.receiver.verify(body, request.headers, route.secret)
+    except (ValueError, TypeError, UnicodeError):
+        return False
 
 
 _KINDS: tuple[Outcome, ...] = ("recorded", "busy", "unknown", "stopped")

@@ -1,0 +1,146 @@
+"""What ``tracker run`` needs beyond a well-formed file, checked the same way by ``check-config``.
+
+A config that ``check-config`` accepts must run: both call ``check_runnable``, which loads every
+enabled carrier's adapter, resolves its secrets from the environment, checks the settings the
+adapter declares it cannot work without, and resolves the push receivers the webhook server
+will mount (``push_routes``, which the server itself uses too).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from carriers.base import CarrierAdapter, PushReceiver
+from carriers.registry import CarrierRegistry, default_registry
+from tracker.config import CarrierConfig, TrackerConfig, secret
+from tracker.errors import ConfigError, PluginError
+
+#: the adapter the older ``webhooks.seventeentrack_key_env`` key belongs to
+_LEGACY_PUSH_ADAPTER = "seventeentrack"
+
+
+@dataclass(frozen=True, slots=True)
+class PushRoute:
+    """One push receiver the webhook server mounts, with the secret that authenticates it and
+    the carrier names (``[carriers.NAME]`` tables and the adapter's own name) whose shipments
+    its pushes may update."""
+
+    adapter: str
+    receiver: PushReceiver
+    secret: str
+    secret_key: str
+    carriers: frozenset[str]
+
+
+def _adapter_of(name: str, entry: CarrierConfig) -> str:
+    return entry.adapter or name
+
+
+def _secret_keys(config: TrackerConfig) -> dict[str, dict[str, str]]:
+    """Per adapter: the config keys naming a webhook secret, with the variable each names."""
+    keys: dict[str, dict[str, str]] = defaultdict(dict)
+    for name, entry in config.carriers.items():
+        if entry.enabled and entry.webhook_secret_env:
+            keys[_adapter_of(name, entry)][f"carriers.{name}.webhook_secret_env"] = (
+                entry.webhook_secret_env
+            )
+    legacy = config.webhooks.seventeentrack_key_env
+    if legacy:
+        keys[_LEGACY_PUSH_ADAPTER]["webhooks.seventeentrack_key_env"] = legacy
+    return keys
+
+
+def _route(
+    config: TrackerConfig, adapter: str, keys: Mapping[str, str], registry: CarrierRegistry
+) -> PushRoute:
+    first = next(iter(keys))
+    if len(set(keys.values())) > 1:
+        named = ", ".join(sorted(keys))
+        raise ConfigError(
+            f"{named}: name different variables for one {adapter} webhook; set it once"
+        )
+    try:
+        receiver = registry.load(adapter).push_receiver
+    except PluginError as exc:
+        raise ConfigError(f"{first}: {exc}") from exc
+    if receiver is None:
+        raise ConfigError(f"{first}: the {adapter} adapter takes no pushes; remove the key")
+    value = secret(keys[first], first)
+    if not value:
+        raise ConfigError(f"{first}: environment variable {keys[first]} is empty")
+    carriers = {adapter} | {
+        name
+        for name, entry in config.carriers.items()
+        if entry.enabled and _adapter_of(name, entry) == adapter
+    }
+    return PushRoute(adapter, receiver, value, first, frozenset(carriers))
+
+
+def push_routes(config: TrackerConfig, registry: CarrierRegistry | None = None) -> list[PushRoute]:
+    """The receivers to serve: one per adapter a configured carrier gives a webhook secret for.
+
+    ConfigError, naming the key, when a secret's variable is unset or empty, when the adapter
+    takes no pushes, or when the server is on (``webhooks.port``) with nothing to serve.
+    """
+    registry = registry or default_registry()
+    routes = [
+        _route(config, adapter, keys, registry)
+        for adapter, keys in sorted(_secret_keys(config).items())
+    ]
+    paths: dict[str, str] = {}
+    for route in routes:
+        if route.receiver.path in paths:
+            raise ConfigError(
+                f"{route.secret_key}: {route.adapter} and {paths[route.receiver.path]} both "
+                f"receive pushes on {route.receiver.path}"
+            )
+        paths[route.receiver.path] = route.adapter
+    if config.webhooks.port is not None and not routes:
+        raise ConfigError(
+            "webhooks.port is set but no carrier has a webhook secret: set "
+            "carriers.NAME.webhook_secret_env for each aggregator that pushes to you "
+            "(the older webhooks.seventeentrack_key_env is still read for 17TRACK)"
+        )
+    return routes
+
+
+def _carrier_problems(
+    name: str, entry: CarrierConfig, config: TrackerConfig, registry: CarrierRegistry
+) -> list[str]:
+    from tracker.runtime.app import carrier_settings
+
+    where = f"carriers.{name}"
+    try:
+        adapter: type[CarrierAdapter] = registry.load(_adapter_of(name, entry))
+        settings = carrier_settings(name, entry, config.daemon.http_timeout)
+    except (PluginError, ConfigError) as exc:
+        return [f"{where}: {exc}" if isinstance(exc, PluginError) else str(exc)]
+    return [
+        f"{where}.{key}_env: the {adapter.name} adapter needs its {key}; name the "
+        "environment variable that holds it"
+        for key in adapter.required_settings
+        if not getattr(settings, key, None)
+    ]
+
+
+def check_runnable(config: TrackerConfig, registry: CarrierRegistry | None = None) -> None:
+    """ConfigError listing everything that would stop ``run`` or fail every poll of a carrier."""
+    registry = registry or default_registry()
+    problems: list[str] = []
+    for name, entry in sorted(config.carriers.items()):
+        if entry.enabled:
+            problems.extend(_carrier_problems(name, entry, config, registry))
+    aggregator = config.routing.aggregator
+    if aggregator is not None and aggregator not in config.carriers:
+        problems.append(
+            f"routing.aggregator: {aggregator!r} has no [carriers.{aggregator}] table; "
+            "configure it (with its key) or unset routing.aggregator"
+        )
+    try:
+        push_routes(config, registry)
+    except ConfigError as exc:
+        problems.append(str(exc))
+    if problems:
+        raise ConfigError("configuration cannot run:\n  " + "\n  ".join(problems))
