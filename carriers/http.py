@@ -25,13 +25,20 @@ from tracker.errors import CarrierAuthError, CarrierRateLimited, CarrierUnavaila
 MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date)."""
+#: the longest wait a Retry-After header is taken at: a day covers a daily quota, while a
+#: larger value (``99999999999`` was seen) is a carrier's bug, not a reason to stop tracking
+MAX_RETRY_AFTER = 24 * 3600.0
+
+
+def parse_retry_after(
+    value: str | None, *, now: float | None = None, cap: float = MAX_RETRY_AFTER
+) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), at most ``cap``."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():
+        return min(float(value), cap)  # float: a 400-digit value is inf, not an OverflowError
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -39,7 +46,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     current = now if now is not None else time.time()
-    return max(0.0, when.timestamp() - current)
+    return min(max(0.0, when.timestamp() - current), cap)
 
 
 def raise_for_carrier_status(status_code: int, headers: httpx.Headers, carrier: str) -> None:

@@ -25,6 +25,7 @@ from tests.reliability.harness import START, write_config
 from tests.support.loopback import LoopbackHTTPServer, Reply, Request
 from tracker.clock import SimulatedClock
 from tracker.config import load_config
+from tracker.jobs.poll import RETRY_CAP
 from tracker.runtime.app import CarrierRuntime, TrackerApp, build_app
 from tracker.runtime.daemon import Daemon
 from tracker.runtime.resilience import RateLimiter
@@ -244,3 +245,17 @@ async def test_carrier_fault_is_logged_retried_and_harmless(
         assert len(events) > len(before[number][3]), number
         assert status == "in_transit"
     assert all(s.poll_failures == 0 for s in rig.shipments("sandbox"))
+
+
+@pytest.mark.parametrize("retry_after", [99_999_999_999, 10**40])
+async def test_a_huge_retry_after_delays_the_next_poll_by_at_most_the_retry_cap(
+    rig: Rig, retry_after: int
+) -> None:
+    # 99999999999 s moved a parcel's next poll to the year 5195; 10**40 s overflows a timedelta.
+    await rig.daemon.step()
+    now = rig.advance(timedelta(days=3))
+    rig.faulty.set_fault("rate_limit", retry_after=retry_after)
+    await rig.daemon.step()
+    for shipment in rig.shipments("sandbox"):
+        assert shipment.poll_failures == 1
+        assert shipment.next_poll_at == now + RETRY_CAP

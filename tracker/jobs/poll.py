@@ -288,8 +288,8 @@ async def _record_failures(
 
     def work(session: Session, shipment: Shipment) -> None:
         shipment.poll_failures += 1
-        if retry_after is not None:
-            delay = timedelta(seconds=retry_after)
+        if retry_after is not None:  # capped: a plugin's own Retry-After may be anything
+            delay = timedelta(seconds=min(max(retry_after, 0.0), RETRY_CAP.total_seconds()))
         elif isinstance(error, CarrierAuthError | PluginError):
             delay = RETRY_CAP
         else:
