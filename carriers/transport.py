@@ -119,10 +119,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             for name, value in request.headers.multi_items()
             if name.lower() not in _FRAMING_HEADERS
         ]
+        # httpx has already turned credentials in the URL into an Authorization header;
+        # aiohttp refuses a request that carries both (a seller webhook with a token in it).
+        url = request.url.copy_with(userinfo=b"") if request.url.userinfo else request.url
         with _as_httpx_errors(request):
             response = await self._open().request(
                 request.method,
-                str(request.url),
+                str(url),
                 headers=headers,
                 data=body or None,
                 allow_redirects=False,

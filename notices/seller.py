@@ -17,8 +17,9 @@ import httpx
 
 from notices.compose import one_line
 from notices.message import format_address, message_id_for
-from tracker.config import TrackerConfig
-from tracker.errors import PermanentSendError, TransientSendError
+from tracker.config import TrackerConfig, secret
+from tracker.errors import ConfigError, PermanentSendError, TransientSendError
+from tracker.eventlog import redact_secrets
 from tracker.model import Milestone
 from tracker.store.outbox import ClaimedNotice, FollowUp
 
@@ -49,7 +50,7 @@ def follow_ups(config: TrackerConfig, notice: ClaimedNotice, now: datetime) -> l
         channel
         for channel, target in (
             ("email", refund.notify_seller_email),
-            ("webhook", refund.notify_seller_webhook),
+            ("webhook", refund.notify_seller_webhook_env or refund.notify_seller_webhook),
         )
         if target
     ]
@@ -108,14 +109,26 @@ def seller_email(config: TrackerConfig, notice: ClaimedNotice, now: datetime) ->
     return message
 
 
+def seller_webhook_url(config: TrackerConfig) -> str | None:
+    """The seller's webhook URL: from ``refund.notify_seller_webhook_env`` when named (a URL
+    with a token in it belongs in the environment), else ``refund.notify_seller_webhook``."""
+    refund = config.refund
+    try:
+        from_env = secret(refund.notify_seller_webhook_env, "refund.notify_seller_webhook_env")
+    except ConfigError as exc:
+        raise PermanentSendError(str(exc)) from exc
+    return from_env or refund.notify_seller_webhook
+
+
 async def post_webhook(
     http: httpx.AsyncClient, config: TrackerConfig, notice: ClaimedNotice
 ) -> str:
     """POST the offer as JSON; the Idempotency-Key header lets the receiver drop a retry.
 
-    Connection errors, timeouts, 429 and 5xx are transient; any other non-2xx is permanent.
+    Connection errors, timeouts, 429 and 5xx are transient; any other non-2xx is permanent. The
+    URL itself never appears in what this returns or raises: it is logged and stored.
     """
-    url = config.refund.notify_seller_webhook
+    url = seller_webhook_url(config)
     if not url:
         raise PermanentSendError("refund.notify_seller_webhook is no longer configured")
     body = {k: v for k, v in notice.payload.items() if k != "channel"}
@@ -124,8 +137,9 @@ async def post_webhook(
             url, json=body, headers={"Idempotency-Key": notice.idempotency_key}
         )
     except httpx.HTTPError as exc:
-        raise TransientSendError(f"webhook {url}: {type(exc).__name__}: {exc}") from exc
-    reply = f"webhook {url}: HTTP {response.status_code}"
+        problem = redact_secrets(str(exc).replace(url, "(the URL)"))
+        raise TransientSendError(f"seller webhook: {type(exc).__name__}: {problem}") from exc
+    reply = f"seller webhook: HTTP {response.status_code}"
     if response.is_success:
         return reply
     if response.status_code == 429 or response.status_code >= 500:

@@ -158,6 +158,8 @@ class RefundConfig(_Strict):
     ]
     notify_seller_email: str | None = None
     notify_seller_webhook: str | None = None
+    #: environment variable holding the webhook URL instead (it may carry a token); wins if set
+    notify_seller_webhook_env: str | None = None
 
     @field_validator("choices")
     @classmethod

@@ -17,7 +17,15 @@ import structlog
 if TYPE_CHECKING:
     from tracker.store.shipments import ClaimedShipment
 
-_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+)")
+#: an address: a local part of anything RFC 5322/6531 allows outside quotes (``bob~``,
+#: ``maria#smith``, ``маша``), then ``@`` and a domain
+_EMAIL = re.compile(r"(?<![^\s<>()\[\],;:\"'`=/])([^\s<>()\[\],;:\"@/=]+)@([\w-]+(?:\.[\w-]+)*)")
+#: the local part of our own Message-IDs (``notices.message.message_id_for``): not an address
+_MESSAGE_ID_LOCAL = re.compile(r"[0-9a-f]{32}\.notice")
+#: credentials in a URL: ``scheme://user:password@`` or ``scheme://token@``
+_URL_USERINFO = re.compile(r"\b([a-z][a-z0-9+.-]*://)([^\s/?#]*)@", re.IGNORECASE)
+#: a quoted local part: ``"bob smith"@example.com``
+_QUOTED_EMAIL = re.compile(r'"([^"\r\n]+)"@([\w-]+(?:\.[\w-]+)*)')
 _LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -27,14 +35,35 @@ _LEVELS = {
 
 
 def redact_email(text: str) -> str:
-    """``jane.doe@example.com`` -> ``j***@example.com``."""
-    return _EMAIL.sub(r"\1***@\2", text)
+    """``jane.doe@example.com`` -> ``j***@example.com``; our Message-IDs are left whole."""
+    unquoted = _QUOTED_EMAIL.sub(lambda m: f'"{m.group(1)[0]}***"@{m.group(2)}', text)
+    return _EMAIL.sub(_hide_local_part, unquoted)
+
+
+def _hide_local_part(match: re.Match[str]) -> str:
+    local, domain = match.groups()
+    if local == "***" or _MESSAGE_ID_LOCAL.fullmatch(local):  # hidden already, or not an address
+        return match.group(0)
+    return f"{local[0]}***@{domain}"
+
+
+def redact_secrets(text: str) -> str:
+    """Credentials in URLs hidden: ``postgresql://app:pw@db/x`` -> ``postgresql://app:***@db/x``,
+    ``https://token@hooks.example`` -> ``https://***@hooks.example``. Always applied to error
+    text that is stored or printed, whatever the logging's email redaction is set to."""
+    return _URL_USERINFO.sub(_hide_password, text) if "@" in text else text
+
+
+def _hide_password(match: re.Match[str]) -> str:
+    scheme, userinfo = match.groups()
+    user, colon, _password = userinfo.partition(":")
+    return f"{scheme}{user}:***@" if colon else f"{scheme}***@"
 
 
 def redact_value(value: Any) -> Any:
-    """Redact emails in strings, and in strings nested in dicts, lists and tuples."""
+    """Redact URL credentials and emails in strings, also nested in dicts, lists and tuples."""
     if isinstance(value, str):
-        return redact_email(value) if "@" in value else value
+        return redact_email(redact_secrets(value)) if "@" in value else value
     if isinstance(value, dict):
         return {k: redact_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -42,9 +71,28 @@ def redact_value(value: Any) -> Any:
     return value
 
 
+def redact_secrets_in(value: Any) -> Any:
+    """:func:`redact_secrets` over strings, also nested in dicts, lists and tuples."""
+    if isinstance(value, str):
+        return redact_secrets(value)
+    if isinstance(value, dict):
+        return {k: redact_secrets_in(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(redact_secrets_in(v) for v in value)
+    return value
+
+
 def _redact(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key, value in event.items():
         event[key] = redact_value(value)
+    return event
+
+
+def _redact_urls(
+    _logger: Any, _name: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key, value in event.items():
+        event[key] = redact_secrets_in(value)
     return event
 
 
@@ -59,10 +107,10 @@ def configure_logging(
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    # Tracebacks are rendered first so that emails in exception messages are redacted too.
+    # Tracebacks are rendered first so that emails in exception messages are redacted too;
+    # passwords in URLs are hidden even when ops keep emails readable.
     processors.append(structlog.processors.format_exc_info)
-    if redact:
-        processors.append(_redact)
+    processors.append(_redact if redact else _redact_urls)
     renderer: Any = (
         structlog.dev.ConsoleRenderer(colors=False)
         if use_console

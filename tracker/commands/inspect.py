@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from tracker.commands.common import config_option, friendly_errors, load
 from tracker.config import load_config
 from tracker.errors import InputError, TrackerError
+from tracker.eventlog import redact_secrets
 from tracker.store.db import open_store
 from tracker.store.models import Notice, Shipment, TrackingEvent
 
@@ -32,7 +33,7 @@ def show(config_path: Path | None, store_url: str | None, tracking_number: str) 
             session.scalars(select(Shipment).where(Shipment.tracking_number == number))
         )
         if not shipments:
-            raise InputError(f"tracking number {number!r} is not tracked in {url}")
+            raise InputError(f"tracking number {number!r} is not tracked in {redact_secrets(url)}")
         console = Console()
         for shipment in shipments:
             events = session.scalars(

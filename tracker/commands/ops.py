@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from tracker.commands.common import config_option, friendly_errors, load
 from tracker.durations import parse_duration
 from tracker.errors import InputError
-from tracker.eventlog import redact_value
+from tracker.eventlog import redact_secrets_in, redact_value
 from tracker.runtime.health import HealthLimits, health_report
 from tracker.store.db import open_store
 from tracker.store.models import AuditEntry, Shipment
@@ -179,7 +179,7 @@ def find_events(
 
 
 def _event_record(entry: AuditEntry, shipment: Shipment | None, redact: bool) -> dict[str, Any]:
-    data = redact_value(dict(entry.data)) if redact else dict(entry.data)
+    data = redact_value(dict(entry.data)) if redact else redact_secrets_in(dict(entry.data))
     return {
         "id": entry.id,
         "at": entry.at.isoformat(),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
 from structlog.typing import FilteringBoundLogger
 
 from notices.context import NoticeContext, Parcel, notice_context
@@ -18,7 +19,7 @@ from notices.message import build_message, format_address, message_id_for
 from notices.payload import NoticePayload
 from notices.seller import follow_ups, offer_record, post_webhook, seller_email
 from tracker.errors import NoticeError, PermanentSendError, PluginError, TransientSendError
-from tracker.eventlog import get_logger
+from tracker.eventlog import get_logger, redact_secrets
 from tracker.model import Milestone
 from tracker.policy.retry import backoff
 from tracker.policy.sendtime import next_allowed
@@ -85,8 +86,24 @@ async def dispatch_due(app: TrackerApp) -> DispatchStats:
     )
     stats = DispatchStats(claimed=len(claimed))
     for notice in claimed:
-        await _send_one(app, notice, stats)
+        try:
+            await _send_one(app, notice, stats)
+        except SQLAlchemyError:
+            raise  # the store itself failed: the lease brings every claimed notice back later
+        except Exception as exc:  # one bad notice fails alone; the rest of the batch goes out
+            await _fail_alone(app, notice, exc, stats)
     return stats
+
+
+async def _fail_alone(
+    app: TrackerApp, notice: ClaimedNotice, exc: Exception, stats: DispatchStats
+) -> None:
+    """Mark ``notice`` failed for an error nobody foresaw (bad stored data, a config value that
+    breaks rendering), with the reason recorded and the traceback logged."""
+    reason = redact_secrets(f"unexpected error: {type(exc).__name__}: {exc}")
+    await _give_up(app, notice, app.clock.now(), reason, stats)
+    log = get_logger(notice_id=notice.id, kind=notice.kind, shipment_id=notice.shipment_id)
+    log.error("notice.failed", error=reason, exc_info=exc)
 
 
 async def _send_one(app: TrackerApp, notice: ClaimedNotice, stats: DispatchStats) -> None:

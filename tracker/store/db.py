@@ -12,6 +12,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import StoreError
+from tracker.eventlog import redact_secrets
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: pg_advisory_xact_lock key held while migrating ("trak" in ASCII)
@@ -40,8 +41,9 @@ def create_store_engine(url: str, *, echo: bool = False) -> Engine:
             event.listen(engine, "connect", _sqlite_pragmas)
             return engine
         return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5)
-    except (ArgumentError, ImportError) as exc:
-        raise StoreError(f"store.url {url!r} is not a usable database URL: {exc}") from exc
+    except (ArgumentError, ImportError, ValueError) as exc:  # ValueError: a port not a number
+        problem = redact_secrets(f"store.url {url!r} is not a usable database URL: {exc}")
+        raise StoreError(problem) from exc
 
 
 def migrate(engine: Engine) -> None:
