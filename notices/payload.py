@@ -22,6 +22,18 @@ CHOICES = ("keep_waiting", "resend", "refund")
 DELAY_REASONS = ("stalled", "late", "exception")
 """Why a ``delayed`` notice is sent."""
 
+SITUATIONS = (
+    "returned",
+    "returning",
+    "lost",
+    "not_handed_over",
+    "delivery_failed",
+    "pickup",
+    "pickup_reminder",
+)
+"""Variants of a kind that change what is true to say: a refund offer for a returned parcel
+offers no waiting; a pickup notice says where and until when."""
+
 
 @dataclass(frozen=True, slots=True)
 class EventSummary:
@@ -61,13 +73,18 @@ class EventSummary:
 @dataclass(frozen=True, slots=True)
 class NoticePayload:
     """The facts of one buyer notice: why it is sent, the evidence, the expected window and the
-    buyer's choices. ``expected_by`` is None when no delivery date may be promised."""
+    buyer's choices. ``expected_by`` is None when no delivery date may be promised;
+    ``situation`` is one of ``SITUATIONS`` or None; ``until`` ends a pickup hold; ``as_of`` is
+    when the notice became due, so an old event is told as past, not as news."""
 
     reason: str | None = None
     event: EventSummary | None = None
     expected_from: datetime | None = None
     expected_by: datetime | None = None
     choices: tuple[str, ...] = field(default_factory=tuple)
+    situation: str | None = None
+    until: datetime | None = None
+    as_of: datetime | None = None
     version: int = PAYLOAD_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -79,6 +96,9 @@ class NoticePayload:
             "expected_from": _iso(self.expected_from),
             "expected_by": _iso(self.expected_by),
             "choices": list(self.choices),
+            "situation": self.situation,
+            "until": _iso(self.until),
+            "as_of": _iso(self.as_of),
         }
 
     @classmethod
@@ -94,12 +114,18 @@ class NoticePayload:
             unknown = [c for c in choices if c not in CHOICES]
             if unknown:
                 raise ValueError(f"unknown choice(s) {unknown}")
+            situation = data.get("situation")
+            if situation is not None and situation not in SITUATIONS:
+                raise ValueError(f"unknown situation {situation!r}")
             return cls(
                 reason=data.get("reason"),
                 event=EventSummary.from_json(event) if event else None,
                 expected_from=_moment(data.get("expected_from")),
                 expected_by=_moment(data.get("expected_by")),
                 choices=choices,
+                situation=situation,
+                until=_moment(data.get("until")),
+                as_of=_moment(data.get("as_of")),
                 version=PAYLOAD_VERSION,
             )
         except (KeyError, TypeError, ValueError) as exc:

@@ -76,11 +76,46 @@ def follow_ups(config: TrackerConfig, notice: ClaimedNotice, now: datetime) -> l
 
 
 def seller_email(config: TrackerConfig, notice: ClaimedNotice, now: datetime) -> EmailMessage:
-    """A short plain-text email to ``refund.notify_seller_email`` about one refund offer."""
+    """A short plain-text email to ``refund.notify_seller_email`` about one refund offer or one
+    parcel the carrier never received."""
     target = config.refund.notify_seller_email
     if not target:
         raise PermanentSendError("refund.notify_seller_email is no longer configured")
-    offer = notice.payload
+    if notice.payload.get("event") == "not_handed_over":
+        subject, lines = _not_handed_over(notice.payload)
+    else:
+        subject, lines = _refund_offer(notice.payload)
+    message = EmailMessage(policy=policy.SMTP)
+    message["Subject"] = one_line(subject)
+    message["From"] = config.seller.sender
+    message["To"] = format_address("", target)
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = message_id_for(notice.idempotency_key, config.seller.message_id_domain)
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Tracker-Notice"] = notice.kind
+    message.set_content("\n".join(lines) + "\n")
+    return message
+
+
+def _not_handed_over(alert: dict[str, Any]) -> tuple[str, list[str]]:
+    buyer = alert["buyer"]
+    shipped = datetime.fromisoformat(alert["shipped_at"])
+    lines = [
+        "The carrier has not received this parcel: it has a label, but no scan shows it in the",
+        "carrier's hands. The buyer has not been told it is on its way.",
+        "",
+        f"Order: {alert['order_reference']}",
+        f"Buyer: {one_line(buyer['name'])} <{buyer['email']}>",
+        f"Tracking number: {alert['tracking_number']} ({alert['carrier']})",
+        f"Label date: {shipped:%Y-%m-%d}",
+        "",
+        "Hand the parcel over to the carrier, or correct the tracking number with `tracker edit`.",
+    ]
+    subject = f"Not handed over: order {alert['order_reference']} ({alert['tracking_number']})"
+    return subject, lines
+
+
+def _refund_offer(offer: dict[str, Any]) -> tuple[str, list[str]]:
     buyer = offer["buyer"]
     choices = ", ".join(CHOICE_LABELS.get(c, c) for c in offer["choices"]) or "none"
     lines = [
@@ -95,18 +130,8 @@ def seller_email(config: TrackerConfig, notice: ClaimedNotice, now: datetime) ->
         "",
         "The buyer answers by replying to the offer; nothing else happens automatically.",
     ]
-    message = EmailMessage(policy=policy.SMTP)
-    message["Subject"] = one_line(
-        f"Refund offered: order {offer['order_reference']} ({offer['tracking_number']})"
-    )
-    message["From"] = config.seller.sender
-    message["To"] = format_address("", target)
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = message_id_for(notice.idempotency_key, config.seller.message_id_domain)
-    message["Auto-Submitted"] = "auto-generated"
-    message["X-Tracker-Notice"] = KIND
-    message.set_content("\n".join(lines) + "\n")
-    return message
+    subject = f"Refund offered: order {offer['order_reference']} ({offer['tracking_number']})"
+    return subject, lines
 
 
 def seller_webhook_url(config: TrackerConfig) -> str | None:

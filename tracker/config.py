@@ -101,6 +101,15 @@ class Thresholds(_Strict):
     expire_after: Duration = timedelta(days=90)
     min_notice_gap: Duration = timedelta(hours=20)
     expected_transit: Duration = timedelta(days=20)
+    #: a delay notice waits this long after the end of the window the buyer was promised
+    delay_grace: Duration = timedelta(days=2)
+    #: a parcel the carrier has not received this long after the label: the seller is told
+    not_handed_over_after: Duration = timedelta(days=5)
+    #: how long a post office or pickup point keeps a parcel; unset: the destination's default
+    #: (tracker/policy/data/pickup_hold.toml)
+    pickup_hold: Duration | None = None
+    #: the second pickup reminder goes out this long before the hold ends
+    pickup_reminder_before: Duration = timedelta(days=3)
 
 
 class ThresholdOverride(_Strict):
@@ -113,6 +122,10 @@ class ThresholdOverride(_Strict):
     expire_after: Duration | None = None
     min_notice_gap: Duration | None = None
     expected_transit: Duration | None = None
+    delay_grace: Duration | None = None
+    not_handed_over_after: Duration | None = None
+    pickup_hold: Duration | None = None
+    pickup_reminder_before: Duration | None = None
 
 
 class ThresholdsConfig(_Strict):

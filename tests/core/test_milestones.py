@@ -64,7 +64,7 @@ DELIVERED = ev(14, Status.DELIVERED, None, "BR")
             set(),
             12.1,
             3,
-            ["arrived_locally"],
+            ["arrived_locally:pickup"],
             Status.AVAILABLE_FOR_PICKUP,
         ),
         # Delivered supersedes everything not yet sent.
@@ -109,7 +109,12 @@ def test_event_milestones(
 
 def test_stall_then_refund_offer_then_nothing_more() -> None:
     timeline = [ACCEPTED]
-    stalled = decide(facts(), timeline, frozenset({"shipped"}), T0 + timedelta(days=11), LIMITS)
+    # Quiet for 11 days, but inside the promised window (20 days + 2 days' grace): no delay yet.
+    inside = decide(facts(), timeline, frozenset({"shipped"}), T0 + timedelta(days=11), LIMITS)
+    assert inside.due == ()
+    window_end = T0 + LIMITS.expected_transit + LIMITS.delay_grace
+    assert inside.next_timer_at == window_end
+    stalled = decide(facts(), timeline, frozenset({"shipped"}), window_end, LIMITS)
     assert [(d.key, d.reason) for d in stalled.due] == [("delayed", "stalled")]
     assert stalled.next_timer_at == T0 + LIMITS.refund_offer_after
     offer = decide(
@@ -188,7 +193,8 @@ def test_silence_expires_the_shipment() -> None:
 
 def test_next_timer_is_the_earliest_pending_one() -> None:
     moving = facts(status=Status.IN_TRANSIT, last_event_at=T0 + timedelta(days=2))
-    assert next_timer_at(moving, set(), LIMITS) == T0 + timedelta(days=2) + LIMITS.stalled_after
+    window_end = T0 + LIMITS.expected_transit + LIMITS.delay_grace
+    assert next_timer_at(moving, set(), LIMITS) == window_end
     assert next_timer_at(facts(status=Status.RETURNED), set(), LIMITS) is None
 
 

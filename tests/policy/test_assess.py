@@ -133,7 +133,7 @@ def test_a_lane_estimate_moves_late_earlier_than_the_default() -> None:
     events = timeline(
         event(1, Status.IN_TRANSIT), event(13, Status.IN_TRANSIT), keys=frozenset({"shipped"})
     )
-    now = SHIPPED + 15 * DAY
+    now = SHIPPED + 17 * DAY  # the lane's window ended on day 14; grace 2 days
     with_lane = assess(STATE, events, SETTINGS, now, polled=False, lane=lane)
     without = assess(STATE, events, SETTINGS, now, polled=False)
     assert [n.payload.reason for n in with_lane.notices] == ["late"]
@@ -171,7 +171,9 @@ def test_notices_wait_for_quiet_hours_and_the_gap() -> None:
 
 
 def test_thresholds_per_country_apply() -> None:
-    quick = ThresholdsConfig.model_validate({"country": {"DE": {"stalled_after": "3d"}}})
+    quick = ThresholdsConfig.model_validate(
+        {"country": {"DE": {"stalled_after": "3d", "expected_transit": "3d"}}}
+    )
     settings = replace(SETTINGS, thresholds=quick)
     events = timeline(event(1, Status.IN_TRANSIT), keys=frozenset({"shipped"}))
     result = assess(STATE, events, settings, SHIPPED + 5 * DAY, polled=False)

@@ -23,8 +23,8 @@ STATUSES = {"delivered": 5, "exception": 1, "info_received": 1, "returned": 1}
 EMAILS = {
     "shipped": 7,
     "in_transit": 7,
-    "arrived_locally": 6,
-    "delayed": 5,
+    "arrived_locally": 8,
+    "delayed": 3,
     "delivered": 5,
     "satisfaction": 5,
     "refund_offer": 3,

@@ -46,6 +46,8 @@ class Timeline:
     added: int
     notice_keys: frozenset[str]
     last_notice_at: datetime | None
+    #: the latest end of a delivery window the buyer was already told
+    promised_by: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class PolicySettings:
     quiet_hours: QuietHoursConfig
     disabled: frozenset[Milestone]
     choices: tuple[str, ...]
+    #: where seller alerts go: "email" and/or "webhook"
+    seller_channels: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls, config: TrackerConfig) -> PolicySettings:
@@ -65,6 +69,14 @@ class PolicySettings:
             quiet_hours=config.quiet_hours,
             disabled=frozenset(config.notices.disabled),
             choices=tuple(config.refund.choices),
+            seller_channels=tuple(
+                channel
+                for channel, target in (
+                    ("email", config.refund.notify_seller_email),
+                    ("webhook", config.refund.notify_seller_webhook),
+                )
+                if target
+            ),
         )
 
 
@@ -89,6 +101,10 @@ class Assessment:
     unchanged_polls: int
     next_poll_at: datetime | None
     notices: tuple[PlannedNotice, ...]
+    #: alerts for the seller, each once per shipment (``not_handed_over``)
+    seller_alerts: tuple[str, ...] = ()
+    #: the channels those alerts go to
+    seller_channels: tuple[str, ...] = ()
 
 
 def assess(
@@ -111,7 +127,7 @@ def assess(
     events = timeline.events
     first_news = timeline.added == len(events) and timeline.added > 0
     decision = decide(
-        _facts(state, estimate, lane),
+        _facts(state, estimate, lane, timeline.promised_by),
         events,
         timeline.notice_keys,
         now,
@@ -144,11 +160,16 @@ def assess(
             )
             for n in notices
         ),
+        seller_alerts=decision.seller_alerts,
+        seller_channels=settings.seller_channels,
     )
 
 
 def _facts(
-    state: ShipmentState, estimate: datetime | None, lane: LaneEstimate | None
+    state: ShipmentState,
+    estimate: datetime | None,
+    lane: LaneEstimate | None,
+    promised_by: datetime | None,
 ) -> ShipmentFacts:
     """A learned lane stands in for a missing carrier estimate, so "late" means later than
     most parcels on the same route."""
@@ -163,6 +184,7 @@ def _facts(
         delivered_at=state.delivered_at,
         last_event_at=state.last_event_at,
         expected_delivery=expected,
+        promised_by=promised_by,
     )
 
 

@@ -1,6 +1,15 @@
 """Milestone policy: a pure function from a shipment's state, timeline, clock and thresholds to
 what the buyer should be told and what the shipment's status now is.
 
+The rules that keep a notice true to the parcel's situation live here (docs/journeys.md):
+- a journey only moves forward: once a later milestone was reached, an earlier one is never sent,
+  and once delivered, repeated or late scans change nothing (a return after delivery excepted);
+- a parcel the carrier never received is never said to travel; the seller is told instead;
+- no delay before the end of the promised window plus a grace;
+- a returned, returning or lost parcel gets a refund offer at once, never "keep waiting";
+- a parcel waiting at a post office gets a pickup reminder, and a second one before the hold
+  ends; no refund offer or delay while it waits there, is out for delivery or was delivered.
+
 Nothing here touches I/O, so the same decisions run in the daemon, the demo and accelerated tests.
 """
 
@@ -12,6 +21,7 @@ from datetime import datetime, timedelta
 
 from tracker.config import Thresholds
 from tracker.model import FINAL_STATUSES, Detail, Milestone, Status, TrackedEvent
+from tracker.policy.pickup import pickup_until
 
 #: a milestone reached later in the journey makes these earlier ones pointless to send
 SUPERSEDES: dict[Milestone, frozenset[Milestone]] = {
@@ -26,6 +36,13 @@ SUPERSEDES: dict[Milestone, frozenset[Milestone]] = {
     ),
     Milestone.ARRIVED_LOCALLY: frozenset({Milestone.SHIPPED, Milestone.IN_TRANSIT}),
     Milestone.IN_TRANSIT: frozenset({Milestone.SHIPPED}),
+}
+#: how far along the journey a milestone is; a journey never goes back to a lower rank
+JOURNEY_RANK: dict[Milestone, int] = {
+    Milestone.SHIPPED: 1,
+    Milestone.IN_TRANSIT: 2,
+    Milestone.ARRIVED_LOCALLY: 3,
+    Milestone.DELIVERED: 4,
 }
 
 CARRIER_HAS_IT = frozenset(
@@ -52,11 +69,40 @@ IN_DESTINATION_DETAILS = frozenset(
 CUSTOMS_ACTION_DETAILS = frozenset({Detail.CUSTOMS_HOLD, Detail.CUSTOMS_DUTIES_DUE})
 #: legs that usually last days: polling often there only costs carrier quota
 SLOW_LEG_DETAILS = frozenset({Detail.CUSTOMS_PROCESSING, *CUSTOMS_ACTION_DETAILS})
+#: the parcel is near the buyer or with them: no refund offer, no delay email
+NEAR_OR_DONE = frozenset(
+    {
+        Status.OUT_FOR_DELIVERY,
+        Status.AVAILABLE_FOR_PICKUP,
+        Status.DELIVERY_FAILED,
+        Status.DELIVERED,
+    }
+)
+#: what may still change a delivered parcel's state (a return or damage after delivery)
+AFTER_DELIVERY = frozenset({Detail.RETURNING, Detail.DAMAGED, Detail.REFUSED})
+
+#: situations in which waiting is no answer: the refund offer goes out at once, without it
+RETURNED = "returned"
+RETURNING = "returning"
+LOST = "lost"
+NOT_HANDED_OVER = "not_handed_over"
+NO_WAITING = frozenset({RETURNED, RETURNING, LOST, NOT_HANDED_OVER})
+#: situations of an arrived_locally notice
+ATTEMPTED = "delivery_failed"
+PICKUP = "pickup"
+PICKUP_REMINDER = "pickup_reminder"
+
+#: the seller alert for a label the carrier never received
+SELLER_NOT_HANDED_OVER = "not_handed_over"
 
 
 @dataclass(frozen=True, slots=True)
 class ShipmentFacts:
-    """What the policy needs to know about a shipment besides its events."""
+    """What the policy needs to know about a shipment besides its events.
+
+    ``expected_delivery`` is the carrier's estimate (or a lane's 90th percentile);
+    ``promised_by`` the latest end of a window the buyer was already told.
+    """
 
     shipped_at: datetime
     destination_country: str
@@ -65,16 +111,23 @@ class ShipmentFacts:
     delivered_at: datetime | None
     last_event_at: datetime | None
     expected_delivery: datetime | None = None
+    promised_by: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Due:
-    """One notice the buyer should get; ``key`` makes it happen at most once per shipment."""
+    """One notice the buyer should get; ``key`` makes it happen at most once per shipment.
+
+    ``situation`` says which variant of the kind applies (``returned``, ``pickup``, ...);
+    ``until`` is the end of the pickup hold for pickup notices.
+    """
 
     milestone: Milestone
     key: str
     reason: str | None = None
     event_index: int | None = None
+    situation: str | None = None
+    until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,21 +141,66 @@ class Decision:
     due: tuple[Due, ...] = field(default_factory=tuple)
     final: bool = False
     next_timer_at: datetime | None = None
+    #: alerts for the seller (e.g. ``not_handed_over``), each at most once per shipment
+    seller_alerts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Journey:
+    """What the timeline says beyond its latest status."""
+
+    status: Status
+    detail: Detail | None
+    latest: int | None
+    handed_over: bool
+    delivered_index: int | None
+    pickup_since: datetime | None
+    pickup_index: int | None
 
 
 def current_state(
     events: Sequence[TrackedEvent],
 ) -> tuple[Status, Detail | None, int | None]:
-    """Status and detail of the latest classified event (unknown events never change state)."""
-    for index in range(len(events) - 1, -1, -1):
-        if events[index].status is not Status.UNKNOWN:
-            return events[index].status, events[index].detail, index
-    return Status.PENDING, None, None
+    """Status and detail of the latest classified event (unknown events never change state),
+    except that a delivered parcel stays delivered unless it is returned or damaged after."""
+    journey = _read(events)
+    return journey.status, journey.detail, journey.latest
 
 
-def _event_milestones(events: Sequence[TrackedEvent], facts: ShipmentFacts) -> Iterable[Due]:
+def _read(events: Sequence[TrackedEvent]) -> _Journey:
+    status, detail, latest = Status.PENDING, None, None
+    handed_over = False
+    delivered_index: int | None = None
+    pickup_since: datetime | None = None
+    pickup_index: int | None = None
+    for index, event in enumerate(events):
+        if event.status is Status.UNKNOWN:
+            continue
+        handed_over = handed_over or event.status in CARRIER_HAS_IT
+        if delivered_index is not None and not _changes_a_delivery(event):
+            continue  # a repeated or late scan after delivery
+        if event.status is Status.DELIVERED:
+            delivered_index = index
+        if event.status is Status.AVAILABLE_FOR_PICKUP:
+            if status is not Status.AVAILABLE_FOR_PICKUP:
+                pickup_since, pickup_index = event.raw.occurred_at, index
+        status, detail, latest = event.status, event.detail, index
+    return _Journey(status, detail, latest, handed_over, delivered_index, pickup_since, pickup_index)
+
+
+def _changes_a_delivery(event: TrackedEvent) -> bool:
+    return event.status is Status.RETURNED or (
+        event.status is Status.EXCEPTION and event.detail in AFTER_DELIVERY
+    )
+
+
+def _event_milestones(
+    events: Sequence[TrackedEvent], facts: ShipmentFacts, journey: _Journey, limits: Thresholds
+) -> Iterable[Due]:
     """Milestones that the timeline itself has reached, first occurrence of each."""
     for index, event in enumerate(events):
+        if journey.delivered_index is not None and index > journey.delivered_index:
+            break  # after delivery only delivered-family notices (see _situation_milestones)
         status, detail = event.status, event.detail
         if status in CARRIER_HAS_IT:
             yield Due(Milestone.SHIPPED, "shipped", event_index=index)
@@ -115,37 +213,87 @@ def _event_milestones(events: Sequence[TrackedEvent], facts: ShipmentFacts) -> I
             yield Due(Milestone.IN_TRANSIT, "in_transit", event_index=index)
         if detail in CUSTOMS_ACTION_DETAILS:
             yield Due(Milestone.CUSTOMS_ACTION, f"customs_action:{detail}", event_index=index)
-        if detail is Detail.ARRIVED_DELIVERY_OFFICE or status is Status.AVAILABLE_FOR_PICKUP:
+        if status is Status.IN_TRANSIT and detail is Detail.ARRIVED_DELIVERY_OFFICE:
             yield Due(Milestone.ARRIVED_LOCALLY, "arrived_locally", event_index=index)
+        if status is Status.DELIVERY_FAILED:
+            yield Due(
+                Milestone.ARRIVED_LOCALLY,
+                "arrived_locally:attempt",
+                event_index=index,
+                situation=ATTEMPTED,
+            )
+        if status is Status.AVAILABLE_FOR_PICKUP:
+            until = pickup_until(event.raw.occurred_at, facts.destination_country, limits)
+            yield Due(
+                Milestone.ARRIVED_LOCALLY,
+                "arrived_locally:pickup",
+                event_index=index,
+                situation=PICKUP,
+                until=until,
+            )
         if status is Status.DELIVERED:
             yield Due(Milestone.DELIVERED, "delivered", event_index=index)
 
 
+def window_end(facts: ShipmentFacts, limits: Thresholds) -> datetime:
+    """The end of the window the buyer may hold us to: the latest one already promised, else the
+    carrier's estimate (or the lane's), else the configured transit time; never later than
+    ``late_after`` unless a later one was promised."""
+    own = facts.expected_delivery or facts.shipped_at + limits.expected_transit
+    own = min(own, facts.shipped_at + limits.late_after)
+    return max(own, facts.promised_by) if facts.promised_by else own
+
+
 def _timer_milestones(
-    facts: ShipmentFacts, status: Status, detail: Detail | None, now: datetime, limits: Thresholds
+    facts: ShipmentFacts, journey: _Journey, now: datetime, limits: Thresholds
 ) -> Iterable[Due]:
-    """Milestones reached by the clock: delays, refund offer, satisfaction follow-up."""
+    """Milestones reached by the clock or by the parcel's situation: delays, refund offers,
+    pickup reminders, the satisfaction follow-up."""
+    status, detail = journey.status, journey.detail
     if status is Status.DELIVERED:
         if facts.delivered_at is not None and now - facts.delivered_at >= limits.satisfaction_after:
             yield Due(Milestone.SATISFACTION, "satisfaction")
         return
-    if status in FINAL_STATUSES - {Status.RETURNED}:
+    situation = _no_waiting_situation(journey)
+    if situation is not None:
+        yield Due(Milestone.REFUND_OFFER, "refund_offer", situation=situation)
         return
-    if (
-        status in (Status.EXCEPTION, Status.DELIVERY_FAILED)
-        and detail not in CUSTOMS_ACTION_DETAILS
-    ):
+    if status in FINAL_STATUSES:
+        return
+    if status is Status.AVAILABLE_FOR_PICKUP and journey.pickup_since is not None:
+        until = pickup_until(journey.pickup_since, facts.destination_country, limits)
+        if now >= until - limits.pickup_reminder_before and now < until:
+            yield Due(
+                Milestone.ARRIVED_LOCALLY,
+                "arrived_locally:pickup_reminder",
+                event_index=journey.pickup_index,
+                situation=PICKUP_REMINDER,
+                until=until,
+            )
+    if status in NEAR_OR_DONE:
+        return
+    if not journey.handed_over:
+        if now - facts.shipped_at >= limits.refund_offer_after:
+            yield Due(Milestone.REFUND_OFFER, "refund_offer", situation=NOT_HANDED_OVER)
+        return
+    if status is Status.EXCEPTION and detail not in CUSTOMS_ACTION_DETAILS:
         yield Due(Milestone.DELAYED, "delayed", reason="exception")
-    elif status is not Status.RETURNED:
+    elif now >= window_end(facts, limits) + limits.delay_grace:
         quiet_since = facts.last_event_at or facts.shipped_at
-        if now - quiet_since >= limits.stalled_after:
-            yield Due(Milestone.DELAYED, "delayed", reason="stalled")
-        elif now - facts.shipped_at >= limits.late_after or (
-            facts.expected_delivery is not None and now > facts.expected_delivery
-        ):
-            yield Due(Milestone.DELAYED, "delayed", reason="late")
-    if now - facts.shipped_at >= limits.refund_offer_after or status is Status.RETURNED:
+        reason = "stalled" if now - quiet_since >= limits.stalled_after else "late"
+        yield Due(Milestone.DELAYED, "delayed", reason=reason)
+    if now - facts.shipped_at >= limits.refund_offer_after:
         yield Due(Milestone.REFUND_OFFER, "refund_offer")
+
+
+def _no_waiting_situation(journey: _Journey) -> str | None:
+    if journey.status is Status.RETURNED:
+        return RETURNED
+    if journey.status is Status.EXCEPTION and journey.detail is Detail.RETURNING:
+        return RETURNING
+    if journey.status is Status.EXCEPTION and journey.detail is Detail.LOST:
+        return LOST
+    return None
 
 
 def _drop_superseded(due: list[Due]) -> list[Due]:
@@ -154,6 +302,19 @@ def _drop_superseded(due: list[Due]) -> list[Due]:
     for kind in kinds:
         dropped |= SUPERSEDES.get(kind, frozenset())
     return [d for d in due if d.milestone not in dropped]
+
+
+def _rank_of_key(key: str) -> int:
+    try:
+        return JOURNEY_RANK.get(Milestone(key.split(":", 1)[0]), 0)
+    except ValueError:
+        return 0
+
+
+def _never_backwards(fresh: list[Due], already: frozenset[str]) -> list[Due]:
+    """Drop milestones earlier in the journey than one the buyer was already told about."""
+    reached = max((_rank_of_key(k) for k in already), default=0)
+    return [d for d in fresh if JOURNEY_RANK.get(d.milestone, reached) >= reached]
 
 
 def decide(
@@ -171,11 +332,12 @@ def decide(
     created before; ``new_event_count`` says how many of the last events are new in this poll,
     so that a first poll that finds a long history tells the buyer only the latest news.
     """
-    status, detail, latest = current_state(events)
+    journey = _read(events)
+    status, detail = journey.status, journey.detail
     last_event_at = events[-1].raw.occurred_at if events else facts.last_event_at
     delivered_at = facts.delivered_at
-    if status is Status.DELIVERED and delivered_at is None and latest is not None:
-        delivered_at = events[latest].raw.occurred_at
+    if status is Status.DELIVERED and journey.delivered_index is not None:
+        delivered_at = delivered_at or events[journey.delivered_index].raw.occurred_at
     if status not in FINAL_STATUSES and last_event_at is not None:
         if now - last_event_at >= limits.expire_after:
             status, detail = Status.EXPIRED, None
@@ -189,18 +351,30 @@ def decide(
         delivered_at,
         last_event_at,
         facts.expected_delivery,
+        facts.promised_by,
+    )
+    situation = _Journey(
+        status,
+        detail,
+        journey.latest,
+        journey.handed_over,
+        journey.delivered_index,
+        journey.pickup_since,
+        journey.pickup_index,
     )
     found: dict[str, Due] = {}
     for due in (
-        *_event_milestones(events, updated),
-        *_timer_milestones(updated, status, detail, now, limits),
+        *_event_milestones(events, updated, situation, limits),
+        *_timer_milestones(updated, situation, now, limits),
     ):
         found.setdefault(due.key, due)
-    fresh = [d for k, d in found.items() if k not in already]
+    fresh = _never_backwards([d for k, d in found.items() if k not in already], already)
     first_look = new_event_count is not None and new_event_count == len(events) > 1
     if first_look or any(d.milestone is Milestone.DELIVERED for d in fresh):
         fresh = _drop_superseded(fresh)
+    # Whatever was passed over counts as reached, so it cannot be sent later out of order.
     reached = already | set(found)
+    alerts = _seller_alerts(updated, situation, already, now, limits)
     return Decision(
         status=status,
         detail=detail,
@@ -208,14 +382,34 @@ def decide(
         delivered_at=delivered_at,
         due=tuple(fresh),
         final=status in FINAL_STATUSES,
-        next_timer_at=next_timer_at(updated, reached, limits),
+        next_timer_at=next_timer_at(updated, reached, limits, situation, now),
+        seller_alerts=alerts,
     )
 
 
+def _seller_alerts(
+    facts: ShipmentFacts,
+    journey: _Journey,
+    already: frozenset[str],
+    now: datetime,
+    limits: Thresholds,
+) -> tuple[str, ...]:
+    key = f"seller:{SELLER_NOT_HANDED_OVER}"
+    late_label = now - facts.shipped_at >= limits.not_handed_over_after
+    if not journey.handed_over and facts.status not in FINAL_STATUSES and late_label:
+        return () if key in already else (SELLER_NOT_HANDED_OVER,)
+    return ()
+
+
 def next_timer_at(
-    facts: ShipmentFacts, reached: set[str] | frozenset[str], limits: Thresholds
+    facts: ShipmentFacts,
+    reached: set[str] | frozenset[str],
+    limits: Thresholds,
+    journey: _Journey | None = None,
+    now: datetime | None = None,
 ) -> datetime | None:
-    """The earliest moment the clock alone could change this shipment's notices or status."""
+    """The earliest moment after ``now`` at which the clock alone could change this shipment's
+    notices or status (what was due at ``now`` has been decided already)."""
     status = facts.status
     if status is Status.DELIVERED:
         if "satisfaction" in reached or facts.delivered_at is None:
@@ -225,10 +419,18 @@ def next_timer_at(
         return None
     quiet_since = facts.last_event_at or facts.shipped_at
     candidates = [quiet_since + limits.expire_after]
-    if "delayed" not in reached:
-        candidates += [quiet_since + limits.stalled_after, facts.shipped_at + limits.late_after]
-        if facts.expected_delivery is not None:
-            candidates.append(facts.expected_delivery + timedelta(seconds=1))
-    if "refund_offer" not in reached:
+    handed_over = journey is None or journey.handed_over
+    if not handed_over and f"seller:{SELLER_NOT_HANDED_OVER}" not in reached:
+        candidates.append(facts.shipped_at + limits.not_handed_over_after)
+    waiting_nearby = status in NEAR_OR_DONE
+    if "delayed" not in reached and handed_over and not waiting_nearby:
+        candidates.append(window_end(facts, limits) + limits.delay_grace)
+    if "refund_offer" not in reached and not waiting_nearby:
         candidates.append(facts.shipped_at + limits.refund_offer_after)
-    return min(candidates)
+    pickup_key = "arrived_locally:pickup_reminder"
+    since = journey.pickup_since if journey is not None else None
+    if status is Status.AVAILABLE_FOR_PICKUP and since is not None and pickup_key not in reached:
+        until = pickup_until(since, facts.destination_country, limits)
+        candidates.append(until - limits.pickup_reminder_before)
+    ahead = [c for c in candidates if now is None or c > now]
+    return min(ahead) if ahead else None

@@ -21,6 +21,11 @@ from tracker.store.outbox import SELLER_KIND_PREFIX
 from tracker.store.shipments import NoticeDraft, to_tracked
 
 
+NO_SELLER_CHANNEL = (
+    "no seller channel configured (refund.notify_seller_email, refund.notify_seller_webhook)"
+)
+
+
 @dataclass
 class ShipmentHistory:
     """A shipment's stored timeline (time order) and the notices it already has."""
@@ -29,6 +34,8 @@ class ShipmentHistory:
     fingerprints: set[str] = field(default_factory=set)
     notice_keys: set[str] = field(default_factory=set)
     last_notice_at: datetime | None = None
+    #: the latest end of a delivery window a buyer notice promised
+    promised_by: datetime | None = None
 
 
 def load_histories(session: Session, shipment_ids: Sequence[int]) -> dict[int, ShipmentHistory]:
@@ -47,17 +54,43 @@ def load_histories(session: Session, shipment_ids: Sequence[int]) -> dict[int, S
         history.fingerprints.add(row.fingerprint)
     notices = session.execute(
         select(
-            Notice.shipment_id, Notice.idempotency_key, Notice.kind, Notice.state, Notice.not_before
+            Notice.shipment_id,
+            Notice.idempotency_key,
+            Notice.kind,
+            Notice.state,
+            Notice.not_before,
+            Notice.payload,
         ).where(Notice.shipment_id.in_(shipment_ids))
     )
-    for shipment_id, key, kind, state, not_before in notices:
+    for shipment_id, key, kind, state, not_before, payload in notices:
         history = histories[shipment_id]
-        history.notice_keys.add(key.split(":", 1)[1])
+        sub_key = key.split(":", 1)[1]
+        # A seller alert's rows are one per channel; the alert itself is one key.
+        if sub_key.startswith("seller:"):
+            sub_key = ":".join(sub_key.split(":")[:2])
+        history.notice_keys.add(sub_key)
         # Failed notices and the seller's copies never delay the buyer's next email.
         counts = state != "failed" and not kind.startswith(SELLER_KIND_PREFIX)
         if counts and (history.last_notice_at is None or not_before > history.last_notice_at):
             history.last_notice_at = not_before
+        if counts:
+            history.promised_by = _later(history.promised_by, _promised(payload))
     return histories
+
+
+def _promised(payload: dict[str, Any] | None) -> datetime | None:
+    """The window end a stored buyer notice promised (``expected_by``), if any."""
+    value = (payload or {}).get("expected_by")
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None or b is None:
+        return a or b
+    return max(a, b)
 
 
 @dataclass
@@ -124,9 +157,53 @@ class PendingWrites:
                     "created_at": now,
                     "not_before": draft.not_before,
                     "attempts": 0,
+                    "last_error": None,
                 }
             )
             self.add_audit(shipment, now, "notice.queued", notice_kind=draft.kind, key=draft.key)
+
+    def add_seller_alert(
+        self,
+        shipment: Shipment,
+        history: ShipmentHistory,
+        alert: str,
+        channels: Sequence[str],
+        now: datetime,
+    ) -> None:
+        """Queue a seller alert: one outbox row per configured channel (kind ``seller_<alert>``),
+        or one ``skipped`` row naming the missing setting, so it is decided once and shows in
+        ``tracker show``; plus an audit row for ``tracker events``."""
+        kind = f"{SELLER_KIND_PREFIX}{alert}"
+        facts = {
+            "event": alert,
+            "order_reference": shipment.order_reference,
+            "tracking_number": shipment.tracking_number,
+            "carrier": shipment.carrier,
+            "buyer": {
+                "name": shipment.buyer_name,
+                "email": shipment.buyer_email,
+                "language": shipment.buyer_language,
+            },
+            "destination_country": shipment.destination_country,
+            "shipped_at": shipment.shipped_at.isoformat(),
+            "noticed_at": now.isoformat(),
+        }
+        history.notice_keys.add(f"seller:{alert}")
+        for channel in channels or ("none",):
+            self.notices.append(
+                {
+                    "shipment_id": shipment.id,
+                    "kind": kind,
+                    "idempotency_key": f"{shipment.id}:seller:{alert}:{channel}",
+                    "state": "pending" if channels else "skipped",
+                    "payload": {"channel": channel, **facts},
+                    "created_at": now,
+                    "not_before": now,
+                    "attempts": 0,
+                    "last_error": None if channels else NO_SELLER_CHANNEL,
+                }
+            )
+        self.add_audit(shipment, now, f"seller.{alert}", channels=list(channels))
 
     def add_audit(self, shipment: Shipment, now: datetime, kind: str, **data: Any) -> None:
         """Queue one audit row."""

@@ -167,6 +167,7 @@ def _timeline(history: ShipmentHistory, added: int) -> Timeline:
         added=added,
         notice_keys=frozenset(history.notice_keys),
         last_notice_at=history.last_notice_at,
+        promised_by=history.promised_by,
     )
 
 
@@ -206,6 +207,8 @@ def _apply(
         for n in assessment.notices
     ]
     writes.add_notices(shipment, history, drafts, now)
+    for alert in assessment.seller_alerts:
+        writes.add_seller_alert(shipment, history, alert, assessment.seller_channels, now)
     return len(drafts)
 
 
