@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import structlog
 from babel import Locale
@@ -98,9 +98,8 @@ class Composer:
         def t(key: str) -> str:
             return self._catalog.format(ctx.language, key, values)
 
-        kind = ctx.kind.value
         sections = [
-            Section("intro", paragraphs=(t(f"{kind}.intro"),)),
+            Section("intro", paragraphs=(t(_variant(ctx, "intro")),)),
             self._evidence(ctx, t),
             self._tracking(ctx, t),
             *self._meaning(ctx, t),
@@ -108,7 +107,7 @@ class Composer:
         ]
         store = ctx.store
         return NoticeBody(
-            subject=one_line(t(f"{kind}.subject")),
+            subject=one_line(t(_variant(ctx, "subject"))),
             greeting=t("common.greeting") if values["buyer_name"] else t("common.greeting_no_name"),
             sections=tuple(s for s in sections if s.paragraphs or s.items or s.links),
             close=(t("common.close_question"),),
@@ -139,6 +138,8 @@ class Composer:
             "date": "",
             "time": "",
             "place": "",
+            "until": _date(ctx.pickup_until, lang),
+            "pickup_place": one_line(event.place) if event and event.place else "",
         }
         if event is not None:
             values["date"] = _date(event.occurred_at.date(), lang)
@@ -169,6 +170,9 @@ class Composer:
 
     def _meaning(self, ctx: NoticeContext, t: Callable[[str], str]) -> list[Section]:
         event = ctx.latest_event
+        if event is not None and _is_old(ctx):
+            # An old scan is not news: say when it was, never explain it as happening now.
+            return [Section("meaning", t("meaning.heading"), (t("situation.meaning_old"),))]
         if event is None or self._explain is None:
             return []
         try:
@@ -183,6 +187,37 @@ class Composer:
     def _kind_sections(self, ctx: NoticeContext, t: Callable[[str], str]) -> list[Section]:
         build = _KIND_SECTIONS[ctx.kind]
         return build(ctx, t)
+
+
+#: an event older than this when the notice is due is told as past, not explained as current
+OLD_EVENT = timedelta(days=3)
+
+#: (kind, situation) -> prefix of the situation's own subject and intro strings
+_VARIANTS = {
+    (Milestone.REFUND_OFFER, "returned"): "situation.refund_returned",
+    (Milestone.REFUND_OFFER, "returning"): "situation.refund_returning",
+    (Milestone.REFUND_OFFER, "lost"): "situation.refund_lost",
+    (Milestone.REFUND_OFFER, "not_handed_over"): "situation.refund_not_handed_over",
+    (Milestone.ARRIVED_LOCALLY, "delivery_failed"): "situation.attempt",
+    (Milestone.ARRIVED_LOCALLY, "pickup"): "situation.pickup",
+    (Milestone.ARRIVED_LOCALLY, "pickup_reminder"): "situation.reminder",
+}
+
+
+def _variant(ctx: NoticeContext, name: str) -> str:
+    """The string key of ``name`` (subject, intro) for this notice's kind and situation."""
+    prefix = _VARIANTS.get((ctx.kind, ctx.situation or ""))
+    if prefix is None or (name == "subject" and ctx.kind is Milestone.REFUND_OFFER):
+        return f"{ctx.kind.value}.{name}"
+    if name == "intro" and ctx.kind is Milestone.ARRIVED_LOCALLY and ctx.latest_event:
+        if ctx.latest_event.place and ctx.situation in ("pickup", "pickup_reminder"):
+            return f"{prefix}_intro_place"
+    return f"{prefix}_{name}"
+
+
+def _is_old(ctx: NoticeContext) -> bool:
+    event = ctx.latest_event
+    return bool(event and ctx.as_of and ctx.as_of - event.occurred_at > OLD_EVENT)
 
 
 def _check(ctx: NoticeContext) -> None:
@@ -283,7 +318,11 @@ def _customs(ctx: NoticeContext, t: Callable[[str], str]) -> list[Section]:
 def _arrived(ctx: NoticeContext, t: Callable[[str], str]) -> list[Section]:
     event = ctx.latest_event
     paragraphs: tuple[str, ...]
-    if event is not None and event.status is Status.AVAILABLE_FOR_PICKUP:
+    if ctx.situation == "delivery_failed":
+        paragraphs = (t("situation.attempt_next"),)
+    elif ctx.situation in ("pickup", "pickup_reminder") and ctx.pickup_until:
+        paragraphs = (t("situation.pickup_until"), t("situation.pickup_bring"))
+    elif event is not None and event.status is Status.AVAILABLE_FOR_PICKUP:
         paragraphs = (t("arrived_locally.pickup"), t("arrived_locally.pickup_soon"))
     else:
         paragraphs = (t("arrived_locally.office"),)

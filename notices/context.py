@@ -65,6 +65,12 @@ class NoticeContext:
     choices: tuple[str, ...]
     reason: str | None
     store: StoreIdentity
+    #: which variant of the kind is true here (``notices.payload.SITUATIONS``), if any
+    situation: str | None = None
+    #: the last day the parcel can be collected (pickup notices)
+    pickup_until: date | None = None
+    #: when the notice became due: an event much older than this is told as past news
+    as_of: datetime | None = None
 
     @property
     def international(self) -> bool:
@@ -130,4 +136,7 @@ def notice_context(
         choices=payload.choices,
         reason=payload.reason,
         store=store_identity(seller),
+        situation=payload.situation,
+        pickup_until=payload.until.date() if payload.until else None,
+        as_of=payload.as_of,
     )

@@ -185,7 +185,9 @@ def _read(events: Sequence[TrackedEvent]) -> _Journey:
             if status is not Status.AVAILABLE_FOR_PICKUP:
                 pickup_since, pickup_index = event.raw.occurred_at, index
         status, detail, latest = event.status, event.detail, index
-    return _Journey(status, detail, latest, handed_over, delivered_index, pickup_since, pickup_index)
+    return _Journey(
+        status, detail, latest, handed_over, delivered_index, pickup_since, pickup_index
+    )
 
 
 def _changes_a_delivery(event: TrackedEvent) -> bool:
