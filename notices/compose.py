@@ -209,9 +209,10 @@ def _variant(ctx: NoticeContext, name: str) -> str:
     prefix = _VARIANTS.get((ctx.kind, ctx.situation or ""))
     if prefix is None or (name == "subject" and ctx.kind is Milestone.REFUND_OFFER):
         return f"{ctx.kind.value}.{name}"
-    if name == "intro" and ctx.kind is Milestone.ARRIVED_LOCALLY and ctx.latest_event:
-        if ctx.latest_event.place and ctx.situation in ("pickup", "pickup_reminder"):
-            return f"{prefix}_intro_place"
+    event = ctx.latest_event
+    named_place = event is not None and bool(event.place)
+    if name == "intro" and named_place and ctx.situation in ("pickup", "pickup_reminder"):
+        return f"{prefix}_intro_place"
     return f"{prefix}_{name}"
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from tracker.config import Thresholds
 from tracker.model import FINAL_STATUSES, Detail, Milestone, Status, TrackedEvent
@@ -181,9 +181,9 @@ def _read(events: Sequence[TrackedEvent]) -> _Journey:
             continue  # a repeated or late scan after delivery
         if event.status is Status.DELIVERED:
             delivered_index = index
-        if event.status is Status.AVAILABLE_FOR_PICKUP:
-            if status is not Status.AVAILABLE_FOR_PICKUP:
-                pickup_since, pickup_index = event.raw.occurred_at, index
+        newly_waiting = status is not Status.AVAILABLE_FOR_PICKUP
+        if event.status is Status.AVAILABLE_FOR_PICKUP and newly_waiting:
+            pickup_since, pickup_index = event.raw.occurred_at, index
         status, detail, latest = event.status, event.detail, index
     return _Journey(
         status, detail, latest, handed_over, delivered_index, pickup_since, pickup_index

@@ -20,7 +20,6 @@ from tracker.store.models import AuditEntry, Notice, Shipment, TrackingEvent
 from tracker.store.outbox import SELLER_KIND_PREFIX
 from tracker.store.shipments import NoticeDraft, to_tracked
 
-
 NO_SELLER_CHANNEL = (
     "no seller channel configured (refund.notify_seller_email, refund.notify_seller_webhook)"
 )
