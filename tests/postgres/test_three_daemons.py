@@ -169,7 +169,8 @@ async def test_three_daemons_share_the_work_without_doing_anything_twice(
     with store() as session:
         ids = set(session.scalars(select(Shipment.id)))
         sent = session.scalar(select(func.count()).where(Notice.state == "sent"))
-        notices = session.scalar(select(func.count()).select_from(Notice))
+        # Seller alerts with no channel configured are recorded as skipped rows, never sent.
+        notices = session.scalar(select(func.count()).where(Notice.state != "skipped"))
     store.kw["bind"].dispose()
     # Each shipment polled once, by one daemon; the carrier was asked about each number once.
     assert set(per_shipment) == ids
