@@ -211,3 +211,78 @@ def test_example_ops_file_loads_and_changes_nothing() -> None:
     example = Path(__file__).resolve().parents[2] / "config" / "rules.example.toml"
     custom = load_normalizer([example])
     assert classify(custom, "", "EMH") == classify(load_normalizer(), "", "EMH")
+
+
+@pytest.mark.parametrize(
+    ("text", "status", "detail"),
+    [
+        # a pickup point or locker that awaits collection is not a delivery
+        ("Delivered to locker/collection point", Status.AVAILABLE_FOR_PICKUP,
+         Detail.ARRIVED_DELIVERY_OFFICE),
+        ("Objeto entregue na Caixa de Correios Inteligente", Status.AVAILABLE_FOR_PICKUP,
+         Detail.ARRIVED_DELIVERY_OFFICE),
+        ("Votre colis est disponible dans le point de retrait sélectionné.",
+         Status.AVAILABLE_FOR_PICKUP, Detail.ARRIVED_DELIVERY_OFFICE),
+        # customs: released, routine, held, duties
+        ("Таможенное оформление, Выпуск разрешен. Таможенные платежи уплачены", Status.IN_TRANSIT,
+         Detail.CUSTOMS_RELEASED),
+        ("Таможенное оформление, Выпуск приостановлен", Status.EXCEPTION, Detail.CUSTOMS_HOLD),
+        ("Votre colis est retenu en douane pour dédouanement", Status.IN_TRANSIT,
+         Detail.CUSTOMS_PROCESSING),
+        ("Facture manquante, votre colis est retenu en douane.", Status.EXCEPTION,
+         Detail.CUSTOMS_HOLD),
+        ("Para recebimento do objeto, é necessário o pagamento do ICMS Importação",
+         Status.EXCEPTION, Detail.CUSTOMS_DUTIES_DUE),
+        # address problems written as sentences
+        ("L'adresse de votre colis est incomplète. Nous recherchons la partie non renseignée",
+         Status.EXCEPTION, Detail.ADDRESS_ISSUE),
+        ("Necessário complementar endereço de entrega", Status.EXCEPTION, Detail.ADDRESS_ISSUE),
+        # conversational acceptance; returned (final) against being returned
+        ("Votre colis est entre nos mains.", Status.IN_TRANSIT, Detail.ACCEPTED),
+        ("RTS Received - Refused", Status.RETURNED, None),
+        ("The shipment returns to the sender", Status.EXCEPTION, Detail.RETURNING),
+        # languages added: Ukrainian, Japanese, Korean
+        ("Відправлення прямує до міста отримувача", Status.IN_TRANSIT, None),
+        ("Відмова отримувача", Status.EXCEPTION, Detail.REFUSED),
+        ("お届け先にお届け済み", Status.DELIVERED, None),
+        ("ご不在のため持ち戻り", Status.DELIVERY_FAILED, Detail.RECIPIENT_UNAVAILABLE),
+        ("引受", Status.IN_TRANSIT, Detail.ACCEPTED),
+        ("배달완료", Status.DELIVERED, None),
+        ("배달출발", Status.OUT_FOR_DELIVERY, None),
+        ("집화처리", Status.IN_TRANSIT, Detail.ACCEPTED),
+        # a status name written as one CamelCase word
+        ("DeliveryFailure", Status.DELIVERY_FAILED, None),
+    ],
+)  # fmt: skip
+def test_wording_the_first_rules_missed(
+    normalizer: Normalizer, text: str, status: Status, detail: Detail | None
+) -> None:
+    result = classify(normalizer, text, carrier="unheard-of-carrier")
+    assert (result.status, result.detail) == (status, detail), result
+
+
+@pytest.mark.parametrize(
+    ("carrier", "code", "status", "detail", "rule"),
+    [
+        ("aftership", "Delivered_002", Status.DELIVERED, None, "aftership.Delivered_002"),
+        ("aftership", "Exception_011", Status.RETURNED, None, "aftership.Exception_011"),
+        ("aftership", "InTransit_007", Status.IN_TRANSIT, None, "aftership.InTransit"),
+        ("seventeentrack", "InTransit_CustomsReleased", Status.IN_TRANSIT,
+         Detail.CUSTOMS_RELEASED, "seventeentrack.InTransit_CustomsReleased"),
+        ("seventeentrack", "Delivered_Other", Status.DELIVERED, None, "seventeentrack.Delivered"),
+    ],
+)  # fmt: skip
+def test_aggregator_statuses_are_mapped_in_their_code_files(
+    normalizer: Normalizer,
+    carrier: str,
+    code: str,
+    status: Status,
+    detail: Detail | None,
+    rule: str,
+) -> None:
+    assert classify(normalizer, "", code, carrier=carrier) == Classification(status, detail, rule)
+
+
+def test_a_generic_aggregator_status_takes_the_reason_from_the_text(normalizer: Normalizer) -> None:
+    result = classify(normalizer, "Customs duties payable", "Exception", carrier="aftership")
+    assert (result.status, result.detail) == (Status.EXCEPTION, Detail.CUSTOMS_DUTIES_DUE)

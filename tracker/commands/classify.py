@@ -15,6 +15,7 @@ from notices.explain import SUPPORTED_LANGUAGES, explain
 from tracker.errors import ConfigError, InputError
 from tracker.model import RawEvent
 from tracker.normalize import Normalizer, load_normalizer
+from tracker.normalize.evaluate import evaluate, read_labelled
 
 _FIELDS = ("carrier", "code", "text", "location", "country")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -34,12 +35,32 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Extra ops rule file (TOML); may be repeated, later files win.",
 )
-def classify(lang: str, rule_files: tuple[Path, ...]) -> None:
-    """Read JSON-lines events on stdin; write them back with status, detail, explanation, rule."""
+@click.option(
+    "--evaluate",
+    "labelled",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Instead: classify a JSON-lines file of labelled events (text/code, carrier, status, "
+    "detail) and print accuracy per carrier, per-status precision and recall, the confusion "
+    "matrix and the commonest misses.",
+)
+def classify(lang: str, rule_files: tuple[Path, ...], labelled: Path | None) -> None:
+    """Read JSON-lines events on stdin; write them back with status, detail, explanation, rule.
+
+    Each output line also says what decided: "code", "text", "code+text" (a generic code
+    refined by the text), "ops" (a rule from --rules) or "none" (unknown).
+    """
     try:
         normalizer = load_normalizer(rule_files)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    if labelled is not None:
+        try:
+            rows = read_labelled(labelled)
+        except InputError as exc:
+            raise click.ClickException(str(exc)) from exc
+        report = evaluate(normalizer.classify, rows, normalizer.decided_by)
+        click.echo(report.render(title=f"{labelled}: {len(rows)} labelled events"))
+        return
     bad = run(normalizer, sys.stdin, sys.stdout, sys.stderr, lang)
     if bad:
         raise SystemExit(1)
@@ -113,6 +134,7 @@ def _annotate(
         "detail": result.detail.value if result.detail else None,
         "explanation": explain(result.status, result.detail, lang, place=place, when=when),
         "rule": result.rule,
+        "decided_by": normalizer.decided_by(result),
     }
 
 

@@ -8,6 +8,7 @@ per process, so every ``Normalizer`` after the first costs little.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -18,6 +19,8 @@ from tracker.normalize.phrase_index import phrase_index
 from tracker.normalize.rules import RuleSet
 
 UNKNOWN = Classification(Status.UNKNOWN)
+#: a lower-case letter followed by a capital: where a CamelCase status name splits into words
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 DEFAULT_CACHE_SIZE = 1 << 16
 _CODE_CACHE_SIZE = 4096
 
@@ -38,7 +41,7 @@ class Normalizer:
     ) -> None:
         self._code_maps = CodeMaps(rules.carriers, rules.codes)
         self._refinable = frozenset(rules.refinable)
-        ops_ids = frozenset(ops_rule_ids)
+        ops_ids = self._ops_ids = frozenset(ops_rule_ids)
         builtin = [r for r in rules.text if r.rule_id not in ops_ids]
         self._fallback_ids = frozenset(r.rule_id for r in builtin if r.fallback)
         ops = tuple(r for r in rules.text if r.rule_id in ops_ids)
@@ -78,6 +81,8 @@ class Normalizer:
         return by_code
 
     def _by_text(self, text: str, country: str | None) -> Classification | None:
+        if " " not in text and _CAMEL.search(text):  # a status name such as "DeliveryFailure"
+            text = _CAMEL.sub(" ", text)
         if text.isascii():  # fold's own shortcut, without the call
             folded = text.lower()
             script = None
@@ -85,6 +90,18 @@ class Normalizer:
             folded = fold(text)
             script = None if folded.isascii() else script_lang(folded)
         return self._phrases.match(folded, script, country)
+
+    def decided_by(self, result: Classification) -> str:
+        """What decided ``result``: "code", "text", "code+text" (a code refined by text), "ops"
+        (a text rule from an ops file) or "none" (unknown)."""
+        rule = result.rule
+        if rule is None:
+            return "none"
+        if "+" in rule:
+            return "code+text"
+        if rule in self._ops_ids:
+            return "ops"
+        return "text" if rule.startswith("text.") else "code"
 
     def classify_text_exhaustively(self, text: str, country: str | None = None) -> Classification:
         """Phrase rules alone, every phrase tried without the index (tests compare the two)."""

@@ -24,14 +24,16 @@ class CodeMaps:
         self._upu = self._codes.get(UPU, {})
 
     def lookup(self, carrier: str | None, code: str) -> Classification | None:
-        """The carrier's own entry for ``code`` (or its operation: "8" of "8.99"), else UPU's."""
+        """The carrier's own entry for ``code`` (or its family: "8" of "8.99"), else UPU's."""
         code = code.strip()
         family = self._carriers.get(carrier_key(carrier)) if carrier else None
         if family is not None:
             table = self._codes.get(family, {})
             found = table.get(code) or table.get(code.upper())
-            if found is None and "." in code:
+            if found is None and "." in code:  # "8.99": an operation's attribute
                 found = table.get(code.split(".", 1)[0])
+            if found is None and "_" in code:  # "InTransit_007": an aggregator's sub-status
+                found = table.get(code.split("_", 1)[0])
             if found is not None:
                 return found
         return self._upu.get(code.upper())

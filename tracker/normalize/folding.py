@@ -8,20 +8,36 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 #: languages of raw event text that built-in phrase rules cover
-TEXT_LANGUAGES: tuple[str, ...] = ("en", "zh", "ru", "pt", "es", "fr", "de", "it", "pl", "nl")
+TEXT_LANGUAGES: tuple[str, ...] = (
+    "en",
+    "zh",
+    "ru",
+    "pt",
+    "es",
+    "fr",
+    "de",
+    "it",
+    "pl",
+    "nl",
+    "uk",
+    "ja",
+    "ko",
+)
 
 # country of the scan -> language its post most likely writes in; only orders the matchers
 _COUNTRY_LANG = {
     "CN": "zh", "HK": "zh", "TW": "zh", "RU": "ru", "BY": "ru", "KZ": "ru", "BR": "pt",
     "PT": "pt", "ES": "es", "MX": "es", "AR": "es", "CL": "es", "CO": "es", "PE": "es",
     "FR": "fr", "BE": "fr", "LU": "fr", "DE": "de", "AT": "de", "CH": "de", "IT": "it",
-    "PL": "pl", "NL": "nl",
+    "PL": "pl", "NL": "nl", "UA": "uk", "JP": "ja", "KR": "ko",
 }  # fmt: skip
 
 #: languages whose phrases always begin a word (not Chinese: no spaces; not German: compounds)
-WORD_START_LANGUAGES = frozenset({"en", "ru", "pt", "es", "fr", "it", "pl", "nl"})
+WORD_START_LANGUAGES = frozenset({"en", "ru", "pt", "es", "fr", "it", "pl", "nl", "uk"})
 #: languages whose phrases are written in a non-Latin script, skipped for Latin-only text
-_SCRIPT_LANGUAGES = {"zh", "ru"}
+_SCRIPT_LANGUAGES = {"zh", "ru", "uk", "ja", "ko"}
+#: languages sharing a script with the one the script suggests, tried right after it
+_SCRIPT_SIBLINGS = {"ru": ("uk",), "zh": ("ja",), "ja": ("zh",)}
 
 # letters that carry no combining mark under NFKD but are "accented" to a reader
 _BASE_LETTERS = str.maketrans({"ł": "l", "đ": "d", "ø": "o", "œ": "oe", "æ": "ae", "ı": "i"})
@@ -97,17 +113,24 @@ def fold_pattern(pattern: str) -> str:
     return "".join(p if p.startswith("\\") else fold(p) for p in parts)
 
 
-_NON_LATIN = re.compile("[\u4e00-\u9fff\u0400-\u04ff]")
+# Han, Cyrillic, kana, and Hangul jamo (folding decomposes Hangul syllables into jamo)
+_NON_LATIN = re.compile("[\u4e00-\u9fff\u0400-\u04ff\u3040-\u30ff\u1100-\u11ff\u3130-\u318f]")
+_KANA = re.compile("[\u3040-\u30ff]")
 
 
 def script_lang(folded: str) -> str | None:
-    """The language a non-Latin script implies (Chinese or Cyrillic), else None."""
+    """The language a non-Latin script implies (Chinese, Japanese, Korean, Cyrillic), else None."""
     if folded.isascii():
         return None
     found = _NON_LATIN.search(folded)
     if found is None:
         return None
-    return "ru" if "\u0400" <= found.group() <= "\u04ff" else "zh"
+    ch = found.group()
+    if "\u0400" <= ch <= "\u04ff":
+        return "ru"
+    if "\u1100" <= ch <= "\u11ff" or "\u3130" <= ch <= "\u318f":
+        return "ko"
+    return "ja" if _KANA.search(folded) else "zh"
 
 
 def language_order(folded: str, country: str | None) -> tuple[str, ...]:
@@ -122,7 +145,7 @@ def language_order_for(script: str | None, country: str | None) -> tuple[str, ..
 
 @lru_cache(maxsize=256)
 def _order_for(script: str | None, country_lang: str | None) -> tuple[str, ...]:
-    hints = (script, country_lang, "en")
+    hints = (script, *_SCRIPT_SIBLINGS.get(script or "", ()), country_lang, "en")
     order = tuple(dict.fromkeys((*(h for h in hints if h), *TEXT_LANGUAGES)))
     # Latin-only text cannot match Chinese or Cyrillic phrases
     return order if script else tuple(lang for lang in order if lang not in _SCRIPT_LANGUAGES)

@@ -1,0 +1,95 @@
+"""The labelled corpus of real carrier wording: well formed, traceable to its sources, and the
+accuracy floor the built-in rules keep on it (see tests/normalize/corpus/SOURCES.md)."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tracker.model import Detail, Status
+from tracker.normalize import VALID_DETAILS, load_normalizer
+from tracker.normalize.evaluate import evaluate, read_labelled
+
+CORPUS = Path(__file__).parent / "corpus" / "corpus.jsonl"
+KINDS = {"recorded response", "published code list", "aggregator status list"}
+
+
+def _rows() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in CORPUS.read_text("utf-8").splitlines() if line.strip()]
+
+
+def test_every_row_is_labelled_and_names_its_source() -> None:
+    rows = _rows()
+    seen: set[tuple[str, str]] = set()
+    for row in rows:
+        assert row["text"].strip(), row
+        assert all(row[name] for name in ("carrier", "lang", "source")), row
+        assert row["kind"] in KINDS, row
+        status = Status(row["status"])
+        if row["detail"] is not None:
+            assert status in VALID_DETAILS[Detail(row["detail"])], row
+        key = (row["carrier"], row["text"].casefold())
+        assert key not in seen, f"duplicate row {key}"
+        seen.add(key)
+
+
+def test_corpus_breadth() -> None:
+    rows = _rows()
+    assert len(rows) >= 850
+    assert len({row["carrier"] for row in rows}) >= 25
+    languages = Counter(row["lang"] for row in rows)
+    assert len(languages) >= 12, languages
+    assert {"uk", "ja", "ko"} <= languages.keys()
+
+
+@pytest.fixture(scope="module")
+def report_inputs() -> tuple[Any, Any]:
+    return load_normalizer(cache_size=0), read_labelled(CORPUS)
+
+
+def test_rules_keep_their_accuracy_floor(report_inputs: tuple[Any, Any]) -> None:
+    normalizer, rows = report_inputs
+    report = evaluate(normalizer.classify, rows, normalizer.decided_by)
+    print(report.render())
+    assert report.overall.status_accuracy >= 0.93
+    assert report.overall.detail_accuracy >= 0.90
+    precision, _, _ = report.precision_recall()[Status.DELIVERED]
+    assert precision >= 0.995, "a false 'delivered' is the costliest error"
+
+
+def test_nothing_awaiting_collection_is_called_delivered(report_inputs: tuple[Any, Any]) -> None:
+    normalizer, rows = report_inputs
+    wrong = [
+        row.event.text
+        for row in rows
+        if row.status is Status.AVAILABLE_FOR_PICKUP
+        and normalizer.classify(row.event).status is Status.DELIVERED
+    ]
+    assert wrong == []
+
+
+@pytest.mark.shared_data
+def test_rows_from_recorded_responses_appear_in_them(shared_data: Path) -> None:
+    """A row citing a file under shared/data must quote it (spacing aside)."""
+    texts: dict[str, str] = {}
+    missing = []
+    for row in _rows():
+        found = re.search(r"\(shared/data/(carrier-responses/[^)\s]+)\)", row["source"])
+        if found is None:
+            continue
+        base = shared_data / found.group(1)
+        key = str(base)
+        if key not in texts:
+            files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
+            joined = "\n".join(p.read_text("utf-8", errors="replace") for p in files)
+            texts[key] = " ".join(html.unescape(joined).split())
+        for part in row["text"].split(", ") if row["carrier"] == "russian_post" else [row["text"]]:
+            if " ".join(part.split()) not in texts[key]:
+                missing.append((row["carrier"], part))
+    assert missing == []
