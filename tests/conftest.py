@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.support.loopback import LoopbackHTTPServer
 from tests.support.postgres import PostgresServer, find_bin_dir
-from tests.support.smtp import LoopbackSMTP
+from tests.support.smtp import SmtpSink, StartSmtp
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -36,14 +37,26 @@ def loopback_http() -> Iterator[LoopbackHTTPServer]:
 
 
 @pytest.fixture
-def smtp_server() -> Iterator[LoopbackSMTP]:
-    """A real aiosmtpd server on 127.0.0.1 recording every accepted message."""
-    server = LoopbackSMTP()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def start_smtp() -> Iterator[StartSmtp]:
+    """Start SMTP sinks on 127.0.0.1 (``SmtpSink`` options: port, recorder, TLS, auth...); every
+    one still running stops at teardown."""
+    sinks: list[SmtpSink] = []
+
+    def start(**options: Any) -> SmtpSink:
+        sink = SmtpSink(**options)
+        sink.start()
+        sinks.append(sink)
+        return sink
+
+    yield start
+    for sink in sinks:
+        sink.stop()
+
+
+@pytest.fixture
+def smtp_server(start_smtp: StartSmtp) -> SmtpSink:
+    """A running SMTP sink on 127.0.0.1 recording every accepted message."""
+    return start_smtp()
 
 
 @pytest.fixture(scope="session")

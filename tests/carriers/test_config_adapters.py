@@ -12,13 +12,14 @@ from sqlalchemy import select
 from structlog.testing import capture_logs
 
 from tests.support.loopback import LoopbackHTTPServer, Reply, Request
+from tests.support.orders import order
 from tracker.clock import SimulatedClock
 from tracker.config import load_config
 from tracker.errors import PluginError
 from tracker.jobs.poll import poll_due
 from tracker.runtime.app import TrackerApp, build_app
 from tracker.store.models import Shipment, TrackingEvent
-from tracker.store.shipments import NewShipment, add_shipments
+from tracker.store.shipments import add_shipments
 
 START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -72,20 +73,6 @@ adapter = "no_such_adapter"
     return path
 
 
-def _order(number: str, carrier: str) -> NewShipment:
-    return NewShipment(
-        tracking_number=number,
-        carrier=carrier,
-        buyer_email="buyer@example.com",
-        buyer_name="Eleni",
-        buyer_language="en",
-        destination_country="CY",
-        origin_country="CN",
-        order_reference=f"ORD-{number}",
-        shipped_at=START,
-    )
-
-
 @pytest.fixture
 async def app(tmp_path: Path, loopback_http: LoopbackHTTPServer) -> AsyncIterator[TrackerApp]:
     def cyprus(request: Request) -> Reply:
@@ -115,7 +102,7 @@ async def test_two_web_page_carriers_keep_their_config_names(
 ) -> None:
     add_shipments(
         app.store,
-        [_order("RR000000001CY", "cyprus_post"), _order("RR000000002BG", "bulgarian_post")],
+        [order("RR000000001CY", "cyprus_post"), order("RR000000002BG", "bulgarian_post")],
         START,
     )
     with capture_logs() as logs:
@@ -173,7 +160,7 @@ async def test_parse_failure_keeps_the_body_and_spares_the_other_carrier(
     )
     add_shipments(
         app.store,
-        [_order("RR000000001CY", "cyprus_post"), _order("RR000000002BG", "bulgarian_post")],
+        [order("RR000000001CY", "cyprus_post"), order("RR000000002BG", "bulgarian_post")],
         START,
     )
     with capture_logs() as logs:

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from carriers.sandbox.journeys import load_journeys, sandbox_number
+from carriers.sandbox.journeys import load_journeys
 from carriers.sandbox.service import SandboxService
-from tests.support.smtp import LoopbackSMTP
+from tests.support.orders import journey_order
+from tests.support.smtp import SmtpSink
 from tracker.clock import SimulatedClock
 from tracker.config import CarrierConfig, MailConfig, SmtpConfig, StoreConfig, TrackerConfig
 from tracker.runtime.app import build_app
@@ -62,7 +63,7 @@ EN_STRINGS = tomllib.loads(
 )
 
 
-def _config(tmp_path: Path, base_url: str, smtp: LoopbackSMTP) -> TrackerConfig:
+def _config(tmp_path: Path, base_url: str, smtp: SmtpSink) -> TrackerConfig:
     return TrackerConfig(
         store=StoreConfig(url=f"sqlite:///{tmp_path / 'tracker.sqlite3'}"),
         mail=MailConfig(transport="smtp", smtp=SmtpConfig(host="127.0.0.1", port=smtp.port)),
@@ -75,15 +76,12 @@ def _shipments() -> dict[str, NewShipment]:
     assert set(journeys) == set(EXPECTED), "every sandbox journey needs an expectation here"
     items = {}
     for serial, (name, journey) in enumerate(sorted(journeys.items()), start=1):
-        items[name] = NewShipment(
-            tracking_number=sandbox_number(journey, serial),
-            carrier="sandbox",
+        items[name] = journey_order(
+            journey,
+            serial,
             buyer_email=f"{name}@buyers.example",
             buyer_name="Alex Buyer",
             buyer_language="en",
-            destination_country=journey.destination,
-            origin_country=journey.origin,
-            order_reference=f"ORD-{serial:04d}",
             shipped_at=DEMO_START,
         )
     return items
@@ -97,7 +95,7 @@ async def _run(daemon: Daemon, clock: SimulatedClock, until_day: int) -> None:
     await daemon.step()
 
 
-async def _journeys_run(tmp_path: Path, smtp: LoopbackSMTP, restart_at_day: int | None) -> Path:
+async def _journeys_run(tmp_path: Path, smtp: SmtpSink, restart_at_day: int | None) -> Path:
     clock = SimulatedClock(DEMO_START)
     items = _shipments()
     async with SandboxService(clock=clock.now) as service:
@@ -117,7 +115,7 @@ async def _journeys_run(tmp_path: Path, smtp: LoopbackSMTP, restart_at_day: int 
     return tmp_path / "tracker.sqlite3"
 
 
-def _by_journey(smtp: LoopbackSMTP) -> dict[str, list[tuple[str, str]]]:
+def _by_journey(smtp: SmtpSink) -> dict[str, list[tuple[str, str]]]:
     seen: dict[str, list[tuple[str, str]]] = {}
     for received in smtp.messages:
         (recipient,) = received.rcpt_tos
@@ -127,7 +125,7 @@ def _by_journey(smtp: LoopbackSMTP) -> dict[str, list[tuple[str, str]]]:
     return seen
 
 
-def _check_messages(smtp: LoopbackSMTP) -> None:
+def _check_messages(smtp: SmtpSink) -> None:
     items = _shipments()
     seen = _by_journey(smtp)
     assert {j: [k for k, _ in kinds] for j, kinds in seen.items()} == {
@@ -174,17 +172,13 @@ def _check_polling_stopped(database: Path) -> None:
 
 
 @pytest.mark.slow
-async def test_each_journey_sends_exactly_its_emails(
-    tmp_path: Path, smtp_server: LoopbackSMTP
-) -> None:
+async def test_each_journey_sends_exactly_its_emails(tmp_path: Path, smtp_server: SmtpSink) -> None:
     database = await _journeys_run(tmp_path, smtp_server, restart_at_day=None)
     _check_messages(smtp_server)
     _check_polling_stopped(database)
 
 
 @pytest.mark.slow
-async def test_restart_midway_sends_nothing_twice(
-    tmp_path: Path, smtp_server: LoopbackSMTP
-) -> None:
+async def test_restart_midway_sends_nothing_twice(tmp_path: Path, smtp_server: SmtpSink) -> None:
     await _journeys_run(tmp_path, smtp_server, restart_at_day=17)
     _check_messages(smtp_server)

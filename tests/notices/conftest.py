@@ -1,21 +1,15 @@
-"""Fixtures for notice tests: sample contexts, a shared renderer and real loopback SMTP servers."""
+"""Fixtures for notice tests: sample contexts, a shared renderer, SMTP AUTH, a TLS certificate."""
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import ssl
 import subprocess
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, timezone
-from email import message_from_bytes
-from email.message import Message
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 from notices.context import EventSummary, NoticeContext, StoreIdentity
@@ -69,39 +63,6 @@ def renderer() -> NoticeRenderer:
     return NoticeRenderer()
 
 
-def free_port() -> int:
-    """An unused TCP port on 127.0.0.1 (aiosmtpd's controller needs a concrete port)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Recorder:
-    """An aiosmtpd handler that keeps what it receives and can be told to refuse."""
-
-    received: list[Message] = field(default_factory=list)
-    envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
-    rcpt_reply: str | None = None
-    data_reply: str | None = None
-
-    async def handle_RCPT(
-        self, server: Any, session: Session, envelope: Envelope, address: str, options: list[str]
-    ) -> str:
-        if self.rcpt_reply:
-            return self.rcpt_reply
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
-        if self.data_reply:
-            return self.data_reply
-        content = envelope.original_content or b""
-        self.received.append(message_from_bytes(content))
-        self.envelopes.append((str(envelope.mail_from), list(envelope.rcpt_tos)))
-        return "250 Message accepted"
-
-
 USERS = {"shop": "s3cret"}
 
 
@@ -114,37 +75,6 @@ def authenticate(
         and USERS.get(auth_data.login.decode()) == auth_data.password.decode()
     )
     return AuthResult(success=ok, handled=False)
-
-
-@dataclass
-class SmtpServer:
-    """A running loopback SMTP server and what it received."""
-
-    host: str
-    port: int
-    recorder: Recorder
-    controller: Controller
-
-
-StartServer = Callable[..., SmtpServer]
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[StartServer]:
-    """Start aiosmtpd servers on 127.0.0.1 (options go to the Controller); all stop at teardown."""
-    started: list[Controller] = []
-
-    def start(port: int | None = None, **options: Any) -> SmtpServer:
-        recorder = options.pop("recorder", None) or Recorder()
-        controller = Controller(recorder, hostname="127.0.0.1", port=port or free_port(), **options)
-        controller.start()
-        started.append(controller)
-        return SmtpServer("127.0.0.1", controller.port, recorder, controller)
-
-    yield start
-    for controller in started:
-        with contextlib.suppress(AssertionError):  # already stopped by the test
-            controller.stop()
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,9 @@ import pytest
 from notices.message import build_message, message_id_for
 from notices.render import NoticeRenderer
 from notices.transports import MaildirTransport, SmtpTransport, Transport
-from tests.notices.conftest import Certificate, StartServer, authenticate, free_port, make_context
+from tests.notices.conftest import Certificate, authenticate, make_context
+from tests.support.net import free_port
+from tests.support.smtp import StartSmtp
 from tracker.errors import PermanentSendError, TransientSendError
 
 
@@ -61,29 +63,30 @@ async def test_maildir_on_an_unwritable_path_is_transient(
 
 
 async def test_smtp_plain_reuses_one_connection(
-    smtp_server: StartServer, renderer: NoticeRenderer
+    start_smtp: StartSmtp, renderer: NoticeRenderer
 ) -> None:
-    server = smtp_server()
+    server = start_smtp()
     transport = SmtpTransport(server.host, server.port)
     for i in range(3):
         await transport.send(_message(renderer, f"shipment-{i}:shipped"))
     await transport.close()
 
     assert transport.connections_opened == 1
-    assert len(server.recorder.received) == 3
-    assert server.recorder.envelopes[0] == ("orders@gadgets.example", ["ana@example.com"])
-    ids = [m["Message-ID"] for m in server.recorder.received]
+    assert len(server.messages) == 3
+    first = server.messages[0]
+    assert (first.mail_from, first.rcpt_tos) == ("orders@gadgets.example", ["ana@example.com"])
+    ids = [m.message_id for m in server.messages]
     assert ids == [message_id_for(f"shipment-{i}:shipped", "gadgets.example") for i in range(3)]
 
 
 @pytest.mark.parametrize("mechanism", ["LOGIN", "PLAIN"])
 async def test_smtp_starttls_with_auth(
-    smtp_server: StartServer,
+    start_smtp: StartSmtp,
     renderer: NoticeRenderer,
     certificate: Certificate,
     mechanism: str,
 ) -> None:
-    server = smtp_server(
+    server = start_smtp(
         tls_context=certificate.server_context(),
         require_starttls=True,
         authenticator=authenticate,
@@ -100,25 +103,25 @@ async def test_smtp_starttls_with_auth(
     )
     await transport.send(_message(renderer))
     await transport.close()
-    assert len(server.recorder.received) == 1
+    assert len(server.messages) == 1
 
 
 async def test_smtp_implicit_tls(
-    smtp_server: StartServer, renderer: NoticeRenderer, certificate: Certificate
+    start_smtp: StartSmtp, renderer: NoticeRenderer, certificate: Certificate
 ) -> None:
-    server = smtp_server(ssl_context=certificate.server_context())
+    server = start_smtp(ssl_context=certificate.server_context())
     transport = SmtpTransport(
         server.host, server.port, security="tls", ssl_context=certificate.client_context()
     )
     await transport.send(_message(renderer))
     await transport.close()
-    assert len(server.recorder.received) == 1
+    assert len(server.messages) == 1
 
 
 async def test_smtp_wrong_password_is_transient_so_notices_wait_for_ops(
-    smtp_server: StartServer, renderer: NoticeRenderer, certificate: Certificate
+    start_smtp: StartSmtp, renderer: NoticeRenderer, certificate: Certificate
 ) -> None:
-    server = smtp_server(
+    server = start_smtp(
         tls_context=certificate.server_context(),
         require_starttls=True,
         authenticator=authenticate,
@@ -136,11 +139,11 @@ async def test_smtp_wrong_password_is_transient_so_notices_wait_for_ops(
     )
     with pytest.raises(TransientSendError, match="authentication rejected: 535"):
         await transport.send(_message(renderer))
-    assert server.recorder.received == []
+    assert server.messages == []
 
 
-async def test_smtp_451_is_transient(smtp_server: StartServer, renderer: NoticeRenderer) -> None:
-    server = smtp_server()
+async def test_smtp_451_is_transient(start_smtp: StartSmtp, renderer: NoticeRenderer) -> None:
+    server = start_smtp()
     server.recorder.data_reply = "451 4.3.0 Mailbox busy, try again later"
     transport = SmtpTransport(server.host, server.port)
     with pytest.raises(TransientSendError, match=re.escape("451 4.3.0 Mailbox busy")):
@@ -149,9 +152,9 @@ async def test_smtp_451_is_transient(smtp_server: StartServer, renderer: NoticeR
 
 
 async def test_smtp_550_is_permanent_and_carries_the_reply(
-    smtp_server: StartServer, renderer: NoticeRenderer
+    start_smtp: StartSmtp, renderer: NoticeRenderer
 ) -> None:
-    server = smtp_server()
+    server = start_smtp()
     server.recorder.rcpt_reply = "550 5.1.1 No such user here"
     transport = SmtpTransport(server.host, server.port)
     with pytest.raises(PermanentSendError, match=re.escape("550 5.1.1 No such user here")):
@@ -160,7 +163,7 @@ async def test_smtp_550_is_permanent_and_carries_the_reply(
     server.recorder.rcpt_reply = None
     await transport.send(_message(renderer, "shipment-2:shipped"))
     await transport.close()
-    assert len(server.recorder.received) == 1
+    assert len(server.messages) == 1
 
 
 async def test_smtp_server_down_is_transient(renderer: NoticeRenderer) -> None:
@@ -170,20 +173,18 @@ async def test_smtp_server_down_is_transient(renderer: NoticeRenderer) -> None:
 
 
 async def test_smtp_reconnects_after_the_server_dropped_the_connection(
-    smtp_server: StartServer, renderer: NoticeRenderer
+    start_smtp: StartSmtp, renderer: NoticeRenderer
 ) -> None:
-    first = smtp_server()
+    first = start_smtp()
     transport = SmtpTransport(first.host, first.port)
     await transport.send(_message(renderer, "a"))
-    first.controller.stop()
-    second = smtp_server(port=first.port)
+    first.stop()
+    second = start_smtp(port=first.port)
     await transport.send(_message(renderer, "b"))
     await transport.close()
 
     assert transport.connections_opened == 2
-    assert [m["Message-ID"] for m in second.recorder.received] == [
-        message_id_for("b", "gadgets.example")
-    ]
+    assert [m.message_id for m in second.messages] == [message_id_for("b", "gadgets.example")]
 
 
 async def test_maildir_writes_a_message_id_once(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tests.support.smtp import LoopbackSMTP
+from tests.support.orders import order
+from tests.support.smtp import SmtpSink
 from tracker.config import (
     MailConfig,
     QuietHoursConfig,
@@ -28,24 +29,14 @@ CHOICES = ["resend", "refund", "keep_waiting"]
 
 
 def shipment(number: str = "SBNM00000001", **changes: Any) -> NewShipment:
-    """A China -> Brazil order of Ana's."""
-    values: dict[str, Any] = {
-        "tracking_number": number,
-        "carrier": "sandbox",
-        "buyer_email": "ana@buyers.example",
-        "buyer_name": "Ana Souza",
-        "buyer_language": "pt",
-        "destination_country": "BR",
-        "origin_country": "CN",
-        "order_reference": "ORD-1001",
-        "shipped_at": T0 - timedelta(days=46),
-    }
-    values.update(changes)
-    return NewShipment(**values)
+    """A China -> Brazil order of Ana's, shipped 46 days before T0."""
+    return order(
+        number, **{"order_reference": "ORD-1001", "shipped_at": T0 - timedelta(days=46), **changes}
+    )
 
 
 def smtp_config(
-    tmp_path: Path, smtp: LoopbackSMTP, *, refund: RefundConfig | None = None
+    tmp_path: Path, smtp: SmtpSink, *, refund: RefundConfig | None = None
 ) -> TrackerConfig:
     """SQLite in ``tmp_path``, mail to the loopback server, no quiet hours unless a test wants."""
     return TrackerConfig(

@@ -19,10 +19,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from carriers.sandbox.journeys import load_journeys, sandbox_number
+from carriers.sandbox.journeys import load_journeys
 from carriers.sandbox.service import SandboxService
 from tests.notices_e2e.conftest import notices
-from tests.support.smtp import LoopbackSMTP, Received
+from tests.support.orders import journey_order
+from tests.support.smtp import Received, SmtpSink
 from tracker.clock import SimulatedClock
 from tracker.config import (
     CarrierConfig,
@@ -63,19 +64,16 @@ def _in_quiet_hours(moment: datetime) -> bool:
     return local >= start or local < end
 
 
-async def _run(tmp_path: Path, smtp: LoopbackSMTP) -> tuple[dict[str, NewShipment], str]:
+async def _run(tmp_path: Path, smtp: SmtpSink) -> tuple[dict[str, NewShipment], str]:
     journeys = load_journeys(JOURNEYS)
     clock = SimulatedClock(START)
     items = {
-        name: NewShipment(
-            tracking_number=sandbox_number(journey, serial),
-            carrier="sandbox",
+        name: journey_order(
+            journey,
+            serial,
             buyer_email=f"{name}@buyers.example",
             buyer_name="Ana Souza" if name == "held_br" else "Ирина Смирнова",
             buyer_language=BUYERS[name][0],
-            destination_country=journey.destination,
-            origin_country=journey.origin,
-            order_reference=f"ORD-{serial:04d}",
             shipped_at=START,
         )
         for serial, (name, journey) in enumerate(sorted(journeys.items()), start=1)
@@ -106,9 +104,7 @@ def _sent_at(received: Received) -> datetime:
 
 
 @pytest.mark.slow
-async def test_customs_hold_stall_and_refund_offer(
-    tmp_path: Path, smtp_server: LoopbackSMTP
-) -> None:
+async def test_customs_hold_stall_and_refund_offer(tmp_path: Path, smtp_server: SmtpSink) -> None:
     items, url = await _run(tmp_path, smtp_server)
     messages = smtp_server.messages
     ids = Counter(str(r.message["Message-ID"]) for r in messages)

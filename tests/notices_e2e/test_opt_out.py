@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from carriers.sandbox.service import SandboxService
 from tests.notices_e2e.conftest import T0, notices, queue, shipment, smtp_config, stored
-from tests.support.smtp import LoopbackSMTP
+from tests.support.smtp import SmtpSink
 from tracker.cli import main
 from tracker.clock import SimulatedClock
 from tracker.config import CarrierConfig
@@ -71,7 +71,7 @@ def test_unknown_number_or_no_target_is_an_error(tmp_path: Path) -> None:
 
 
 async def test_queued_notices_are_skipped_at_send_time(
-    tmp_path: Path, smtp_server: LoopbackSMTP
+    tmp_path: Path, smtp_server: SmtpSink
 ) -> None:
     config = smtp_config(tmp_path, smtp_server)
     url = config.store.url
@@ -95,7 +95,7 @@ async def test_queued_notices_are_skipped_at_send_time(
 
 
 async def test_daemon_tracks_an_opted_out_parcel_but_queues_nothing(
-    tmp_path: Path, smtp_server: LoopbackSMTP
+    tmp_path: Path, smtp_server: SmtpSink
 ) -> None:
     start = T0.replace(hour=9)
     clock = SimulatedClock(start)

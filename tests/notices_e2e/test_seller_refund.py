@@ -27,7 +27,7 @@ from tests.notices_e2e.conftest import (
     stored,
 )
 from tests.support.loopback import LoopbackHTTPServer, Reply, Request
-from tests.support.smtp import LoopbackSMTP
+from tests.support.smtp import SmtpSink
 from tracker.cli import main
 from tracker.clock import SimulatedClock
 from tracker.config import RefundConfig, TrackerConfig
@@ -60,12 +60,12 @@ async def _daemon(config: TrackerConfig, clock: SimulatedClock) -> AsyncIterator
         await app.close()
 
 
-def _seller_mail(smtp: LoopbackSMTP) -> list[EmailMessage]:
+def _seller_mail(smtp: SmtpSink) -> list[EmailMessage]:
     return [r.message for r in smtp.messages if r.rcpt_tos == ["seller@shop.example"]]
 
 
 async def test_offer_is_recorded_and_seller_told_by_email_and_webhook(
-    tmp_path: Path, smtp_server: LoopbackSMTP, loopback_http: LoopbackHTTPServer
+    tmp_path: Path, smtp_server: SmtpSink, loopback_http: LoopbackHTTPServer
 ) -> None:
     loopback_http.route("POST", HOOK, lambda request: Reply(204))
     config = smtp_config(tmp_path, smtp_server, refund=_refund(loopback_http))
@@ -131,7 +131,7 @@ async def test_offer_is_recorded_and_seller_told_by_email_and_webhook(
 
 
 async def test_failing_webhook_retries_then_succeeds_and_a_4xx_fails(
-    tmp_path: Path, smtp_server: LoopbackSMTP, loopback_http: LoopbackHTTPServer
+    tmp_path: Path, smtp_server: SmtpSink, loopback_http: LoopbackHTTPServer
 ) -> None:
     replies = iter([Reply(503, "busy"), Reply(200, "{}")])
 
@@ -179,7 +179,7 @@ async def test_failing_webhook_retries_then_succeeds_and_a_4xx_fails(
 
 
 async def test_no_seller_channel_means_no_seller_rows_and_other_kinds_never_notify(
-    tmp_path: Path, smtp_server: LoopbackSMTP
+    tmp_path: Path, smtp_server: SmtpSink
 ) -> None:
     config = smtp_config(tmp_path, smtp_server)
     url = config.store.url
@@ -200,7 +200,7 @@ async def test_no_seller_channel_means_no_seller_rows_and_other_kinds_never_noti
 
 
 async def test_seller_still_told_when_buyer_opts_out_after_the_offer(
-    tmp_path: Path, smtp_server: LoopbackSMTP
+    tmp_path: Path, smtp_server: SmtpSink
 ) -> None:
     config = smtp_config(tmp_path, smtp_server, refund=_refund(None))
     url = config.store.url
@@ -215,7 +215,7 @@ async def test_seller_still_told_when_buyer_opts_out_after_the_offer(
     assert len(_seller_mail(smtp_server)) == 1
 
 
-async def test_show_lists_the_choices_offered(tmp_path: Path, smtp_server: LoopbackSMTP) -> None:
+async def test_show_lists_the_choices_offered(tmp_path: Path, smtp_server: SmtpSink) -> None:
     config = smtp_config(tmp_path, smtp_server)
     url = config.store.url
     (shipment_id,) = stored(url, shipment())

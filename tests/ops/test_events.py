@@ -11,26 +11,14 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.orders import order
 from tracker.cli import main
 from tracker.store.db import open_store
 from tracker.store.models import AuditEntry
-from tracker.store.shipments import NewShipment, add_shipments
+from tracker.store.shipments import add_shipments
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-def new(number: str, carrier: str) -> NewShipment:
-    return NewShipment(
-        tracking_number=number,
-        carrier=carrier,
-        buyer_email="jane.doe@example.com",
-        buyer_name="Jane",
-        buyer_language=None,
-        destination_country="BR",
-        origin_country="CN",
-        order_reference="A1",
-        shipped_at=NOW - timedelta(days=9),
-    )
+SHIPPED = NOW - timedelta(days=9)
 
 
 @pytest.fixture
@@ -39,7 +27,12 @@ def store(tmp_path: Path) -> tuple[str, list[int]]:
     url = f"sqlite:///{tmp_path / 'tracker.sqlite3'}"
     factory: sessionmaker[Session] = open_store(url)
     ids = add_shipments(
-        factory, [new("LB123456789CN", "correios"), new("9400100000000000000009", "usps")], NOW
+        factory,
+        [
+            order("LB123456789CN", "correios", shipped_at=SHIPPED),
+            order("9400100000000000000009", "usps", shipped_at=SHIPPED),
+        ],
+        NOW,
     )
     rows = [
         (ids[0], NOW - timedelta(days=5), "shipment.status_changed", {"status": "in_transit"}),

@@ -12,11 +12,12 @@ from click.testing import CliRunner
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.orders import order
 from tracker.cli import main
 from tracker.store.db import open_store
 from tracker.store.heartbeats import Beat, write_heartbeat
 from tracker.store.models import AuditEntry, Notice, Shipment
-from tracker.store.shipments import NewShipment, add_shipments
+from tracker.store.shipments import add_shipments
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 EVERY = timedelta(seconds=30)
@@ -45,20 +46,6 @@ def beat(factory: sessionmaker[Session], at: datetime, state: str = "running", *
     )
 
 
-def shipment(number: str, carrier: str = "usps") -> NewShipment:
-    return NewShipment(
-        tracking_number=number,
-        carrier=carrier,
-        buyer_email="jane@example.com",
-        buyer_name="Jane",
-        buyer_language="en",
-        destination_country="US",
-        origin_country="CN",
-        order_reference="A1",
-        shipped_at=NOW - timedelta(days=2),
-    )
-
-
 def status(url: str, *extra: str) -> tuple[int, dict[str, Any]]:
     result = CliRunner().invoke(
         main, ["status", "--json", "--store", url, "--at", NOW.isoformat(), *extra]
@@ -78,7 +65,7 @@ def test_a_fresh_heartbeat_is_healthy_and_reports_queues_and_breakers(
     store: tuple[str, sessionmaker[Session]],
 ) -> None:
     url, factory = store
-    add_shipments(factory, [shipment("9400100000000000000001")], NOW - timedelta(minutes=5))
+    add_shipments(factory, [order("9400100000000000000001", "usps")], NOW - timedelta(minutes=5))
     beat(factory, NOW - EVERY, breakers={"usps": {"state": "open", "failures": 5}})
     code, report = status(url)
     assert code == 0, report["problems"]
@@ -136,7 +123,7 @@ def test_a_carrier_without_a_successful_poll_for_long_is_unhealthy(
 ) -> None:
     url, factory = store
     beat(factory, NOW)
-    add_shipments(factory, [shipment("1Z999AA10123456784", "ups")], NOW - timedelta(hours=7))
+    add_shipments(factory, [order("1Z999AA10123456784", "ups")], NOW - timedelta(hours=7))
     code, report = status(url)
     assert code == 1
     assert report["problems"] == [
@@ -151,7 +138,7 @@ def test_a_carrier_without_a_successful_poll_for_long_is_unhealthy(
 def test_retrying_notices_show_in_the_queues(store: tuple[str, sessionmaker[Session]]) -> None:
     url, factory = store
     beat(factory, NOW)
-    (shipment_id,) = add_shipments(factory, [shipment("9400100000000000000002")], NOW)
+    (shipment_id,) = add_shipments(factory, [order("9400100000000000000002", "usps")], NOW)
     with factory.begin() as session:
         for key, attempts in (("a", 0), ("b", 2)):
             session.add(

@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from carriers.sandbox.journeys import load_journeys, sandbox_number
+from carriers.sandbox.journeys import load_journeys
 from carriers.sandbox.service import SandboxService
+from tests.support.orders import journey_order
 from tracker.store.db import open_store
 from tracker.store.models import Notice, Shipment
 from tracker.store.shipments import NewShipment, add_shipments
@@ -69,16 +70,8 @@ def _orders(shipped_at: datetime) -> list[tuple[NewShipment, str]]:
     items = []
     for serial in range(SHIPMENTS):
         name, journey = journeys[serial % len(journeys)]
-        shipment = NewShipment(
-            tracking_number=sandbox_number(journey, serial),
-            carrier="sandbox",
-            buyer_email=f"buyer{serial}@example.com",
-            buyer_name="Alex Buyer",
-            buyer_language="en",
-            destination_country=journey.destination,
-            origin_country=journey.origin,
-            order_reference=f"ORD-{serial}",
-            shipped_at=shipped_at,
+        shipment = journey_order(
+            journey, serial, buyer_name="Alex Buyer", buyer_language="en", shipped_at=shipped_at
         )
         items.append((shipment, name))
     return items

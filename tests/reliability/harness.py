@@ -1,25 +1,19 @@
-"""Helpers for the reliability suite: a recording SMTP server, a file-backed clock shared with
-daemon processes, config files, the journey set, and a comparable snapshot of the store."""
+"""Helpers for the reliability suite: a file-backed clock shared with daemon processes, config
+files, the journey set, and a comparable snapshot of the store."""
 
 from __future__ import annotations
 
 import contextlib
-import socket
-import time
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from email import message_from_bytes
 from pathlib import Path
-from typing import Any
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import Envelope, Session
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
-from carriers.sandbox.journeys import load_journeys, sandbox_number
+from carriers.sandbox.journeys import load_journeys
+from tests.support.orders import journey_order
 from tracker.store.models import Notice, Shipment, TrackingEvent
 from tracker.store.shipments import NewShipment
 
@@ -30,75 +24,6 @@ BUYERS = (
     ("Ana Souza", "pt"),
     ("Jonas Weber", "de"),
 )
-
-
-def free_port() -> int:
-    """An unused TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class MailRecorder:
-    """An aiosmtpd handler counting messages per Message-ID; ``refuse`` answers every DATA."""
-
-    recipients: list[str] = field(default_factory=list)
-    raw: list[bytes] = field(default_factory=list)
-    attempts: int = 0
-    refuse: str | None = None
-    refuse_rcpt: dict[str, str] = field(default_factory=dict)
-    rcpt_attempts: Counter[str] = field(default_factory=Counter)
-    #: (time.monotonic(), Message-ID) of every accepted message, in order
-    accepted: list[tuple[float, str]] = field(default_factory=list)
-
-    async def handle_RCPT(
-        self, server: Any, session: Session, envelope: Envelope, address: str, options: list[str]
-    ) -> str:
-        self.rcpt_attempts[address] += 1
-        if address in self.refuse_rcpt:
-            return self.refuse_rcpt[address]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
-        self.attempts += 1
-        if self.refuse:
-            return self.refuse
-        content = envelope.original_content or b""
-        message = message_from_bytes(content)
-        self.accepted.append((time.monotonic(), str(message["Message-ID"])))
-        self.recipients.extend(envelope.rcpt_tos)
-        self.raw.append(content)
-        return "250 Message accepted"
-
-    @property
-    def by_message_id(self) -> Counter[str]:
-        """How many times each Message-ID was accepted."""
-        return Counter(message_id for _, message_id in self.accepted)
-
-    @property
-    def duplicates(self) -> int:
-        """Messages received more than once (same Message-ID), beyond the first copy."""
-        return sum(n - 1 for n in self.by_message_id.values())
-
-
-class SmtpServer:
-    """A real SMTP server on a fixed loopback port that can go down and come back."""
-
-    def __init__(self, recorder: MailRecorder | None = None, port: int | None = None) -> None:
-        self.recorder = recorder or MailRecorder()
-        self.port = port or free_port()
-        self._controller: Controller | None = None
-
-    def start(self) -> None:
-        self._controller = Controller(self.recorder, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
 
 
 class FileClock:
@@ -126,16 +51,8 @@ def journey_set(per_journey: int = 2) -> list[tuple[NewShipment, str]]:
             buyer, language = BUYERS[serial % len(BUYERS)]
             items.append(
                 (
-                    NewShipment(
-                        tracking_number=sandbox_number(journey, serial),
-                        carrier="sandbox",
-                        buyer_email=f"buyer{serial:03d}@example.com",
-                        buyer_name=buyer,
-                        buyer_language=language,
-                        destination_country=journey.destination,
-                        origin_country=journey.origin,
-                        order_reference=f"ORD-{1000 + serial}",
-                        shipped_at=START,
+                    journey_order(
+                        journey, serial, buyer_name=buyer, buyer_language=language, shipped_at=START
                     ),
                     name,
                 )

@@ -23,6 +23,7 @@ from carriers.sandbox.adapter import SandboxAdapter
 from carriers.sandbox.service import SandboxService
 from tests.reliability.harness import START, write_config
 from tests.support.loopback import LoopbackHTTPServer, Reply, Request
+from tests.support.orders import order
 from tracker.clock import SimulatedClock
 from tracker.config import load_config
 from tracker.jobs.poll import RETRY_CAP
@@ -30,7 +31,7 @@ from tracker.runtime.app import CarrierRuntime, TrackerApp, build_app
 from tracker.runtime.daemon import Daemon
 from tracker.runtime.resilience import RateLimiter
 from tracker.store.models import Shipment, TrackingEvent
-from tracker.store.shipments import NewShipment, add_shipments
+from tracker.store.shipments import add_shipments
 
 MB = 1024 * 1024
 PER_CARRIER = 3
@@ -80,20 +81,6 @@ class Rig:
         return self.clock.advance(step)
 
 
-def order(number: str, carrier: str) -> NewShipment:
-    return NewShipment(
-        tracking_number=number,
-        carrier=carrier,
-        buyer_email="buyer@example.com",
-        buyer_name="Ana Souza",
-        buyer_language="pt",
-        destination_country="BR",
-        origin_country="CN",
-        order_reference=f"ORD-{number}",
-        shipped_at=START,
-    )
-
-
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     clock = SimulatedClock(START)
@@ -119,7 +106,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
             for carrier, service in (("sandbox", faulty), ("healthy", healthy)):
                 number = f"SBN{carrier[0].upper()}{i:07d}"
                 service.register(number, "normal", registered_at=START)
-                items.append(order(number, carrier))
+                items.append(order(number, carrier, shipped_at=START))
         add_shipments(app.store, items, START)
         try:
             yield Rig(app, clock, Daemon(app), faulty, healthy)

@@ -11,10 +11,8 @@ from typing import Any
 import pytest
 
 from carriers.sandbox.service import SandboxService
-from tests.reliability.conftest import StartSmtp
 from tests.reliability.harness import (
     START,
-    MailRecorder,
     Snapshot,
     journey_set,
     sent_message_ids,
@@ -22,6 +20,7 @@ from tests.reliability.harness import (
     write_config,
 )
 from tests.support.postgres import PostgresServer, find_bin_dir
+from tests.support.smtp import MailRecorder, StartSmtp
 from tracker.clock import SimulatedClock
 from tracker.config import load_config
 from tracker.runtime.app import build_app
@@ -98,17 +97,17 @@ class RestartingRecorder(MailRecorder):
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         reply = await super().handle_DATA(server, session, envelope)
-        if self._restart is not None and len(self.accepted) in self._on:
+        if self._restart is not None and len(self.received) in self._on:
             self._restart()
         return reply
 
 
 async def run_daemon(
-    tmp: Path, url: str, smtp: StartSmtp, *, restart: Any = None
+    tmp: Path, url: str, start_smtp: StartSmtp, *, restart: Any = None
 ) -> tuple[Snapshot, MailRecorder, set[str]]:
     clock = SimulatedClock(START)
     recorder = RestartingRecorder(restart, RESTART_ON_EMAIL)
-    server = smtp(recorder=recorder)
+    server = start_smtp(recorder=recorder)
     async with RestartingSandbox(
         clock=clock.now, restart=restart, on=RESTART_ON_TRACK_REQUEST
     ) as service:
@@ -136,11 +135,13 @@ async def run_daemon(
 
 
 async def test_postgres_restarted_mid_cycle_loses_nothing(
-    tmp_path: Path, postgres: RestartablePostgres, smtp: StartSmtp
+    tmp_path: Path, postgres: RestartablePostgres, start_smtp: StartSmtp
 ) -> None:
-    expected, ref_mail, _ = await run_daemon(tmp_path / "ref", postgres.create_database(), smtp)
+    expected, ref_mail, _ = await run_daemon(
+        tmp_path / "ref", postgres.create_database(), start_smtp
+    )
     actual, mail, sent = await run_daemon(
-        tmp_path / "restarted", postgres.create_database(), smtp, restart=postgres.restart
+        tmp_path / "restarted", postgres.create_database(), start_smtp, restart=postgres.restart
     )
     assert postgres.restarts == len(RESTART_ON_TRACK_REQUEST) + len(RESTART_ON_EMAIL)
     assert actual == expected

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from structlog.testing import capture_logs
 
 from carriers.sandbox.service import SandboxService
-from tests.reliability.conftest import StartSmtp
-from tests.reliability.harness import START, SmtpServer, journey_set, write_config
+from tests.reliability.harness import START, journey_set, write_config
+from tests.support.smtp import SmtpSink, StartSmtp
 from tracker.clock import SimulatedClock
 from tracker.config import load_config
 from tracker.runtime.app import TrackerApp, build_app
@@ -33,7 +33,7 @@ class Rig:
     app: TrackerApp
     clock: SimulatedClock
     daemon: Daemon
-    smtp: SmtpServer
+    smtp: SmtpSink
 
     async def run_for(self, span: timedelta) -> list[dict[str, object]]:
         """Step the daemon every 10 simulated minutes for ``span``; the captured log events."""
@@ -55,9 +55,9 @@ class Rig:
 
 
 @pytest.fixture
-async def rig(tmp_path: Path, smtp: StartSmtp) -> AsyncIterator[Rig]:
+async def rig(tmp_path: Path, start_smtp: StartSmtp) -> AsyncIterator[Rig]:
     clock = SimulatedClock(START)
-    server = smtp()
+    server = start_smtp()
     async with SandboxService(clock=clock.now) as service:
         config = write_config(
             tmp_path / "tracker.toml",

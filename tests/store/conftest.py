@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.orders import order as any_order
 from tracker.store.db import open_store
 from tracker.store.shipments import NewShipment
 
@@ -26,15 +27,7 @@ def store(store_url: str) -> Iterator[sessionmaker[Session]]:
 
 
 def order(serial: int, *, carrier: str = "sandbox") -> NewShipment:
-    """A valid order line with a unique tracking number."""
-    return NewShipment(
-        tracking_number=f"SBNO{serial:08d}",
-        carrier=carrier,
-        buyer_email=f"buyer{serial}@example.com",
-        buyer_name="Olivia Martin",
-        buyer_language="en",
-        destination_country="DE",
-        origin_country="CN",
-        order_reference=f"ORD-{serial}",
-        shipped_at=NOW,
+    """A valid order line with a unique tracking number and buyer."""
+    return any_order(
+        f"SBNO{serial:08d}", carrier, buyer_email=f"buyer{serial}@example.com", shipped_at=NOW
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -18,6 +17,8 @@ from pathlib import Path
 from types import TracebackType
 
 import psycopg
+
+from tests.support.net import free_port
 
 #: where Debian's packages put the server binaries when they are not on PATH
 DEBIAN_BIN_DIRS = tuple(Path(f"/usr/lib/postgresql/{v}/bin") for v in (17, 16, 15, 14, 13))
@@ -33,13 +34,6 @@ def find_bin_dir() -> Path | None:
         if (folder / "initdb").is_file():
             return folder
     return None
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PostgresServer:

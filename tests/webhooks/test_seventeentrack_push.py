@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select, update
 from structlog.testing import capture_logs
 
+from tests.support.orders import order
 from tracker.clock import SimulatedClock, SystemClock
 from tracker.config import load_config
 from tracker.errors import ConfigError
@@ -22,10 +23,11 @@ from tracker.runtime.app import TrackerApp, build_app
 from tracker.runtime.daemon import Daemon
 from tracker.runtime.webserver import WebhookServer
 from tracker.store.models import Notice, Shipment, TrackingEvent
-from tracker.store.shipments import NewShipment, add_shipments
+from tracker.store.shipments import add_shipments
 
 KEY = "push-secret"
 START = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
+SHIPPED = START - timedelta(days=12)
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "carriers" / "seventeentrack"
 PUSH = (FIXTURE / "webhook.json").read_bytes()
 NUMBER = "RB123456785BR"
@@ -57,25 +59,18 @@ def write_config(tmp_path: Path, *, key_env: str | None = "TEST_17TRACK_PUSH_KEY
     return path
 
 
-def order(number: str, carrier: str) -> NewShipment:
-    return NewShipment(
-        tracking_number=number,
-        carrier=carrier,
-        buyer_email="ana@example.com",
-        buyer_name="Ana Souza",
-        buyer_language="pt",
-        destination_country="BR",
-        origin_country="CN",
-        order_reference=f"ORD-{number}",
-        shipped_at=START - timedelta(days=12),
-    )
-
-
 @pytest.fixture
 async def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[TrackerApp]:
     monkeypatch.setenv("TEST_17TRACK_PUSH_KEY", KEY)
     built = build_app(load_config(write_config(tmp_path)), SimulatedClock(START))
-    add_shipments(built.store, [order(NUMBER, "china_post_17"), order(NUMBER, "sandbox")], START)
+    add_shipments(
+        built.store,
+        [
+            order(NUMBER, "china_post_17", shipped_at=SHIPPED),
+            order(NUMBER, "sandbox", shipped_at=SHIPPED),
+        ],
+        START,
+    )
     try:
         yield built
     finally:
