@@ -1,8 +1,17 @@
-"""Fixtures shared by every test package."""
+"""Fixtures shared by every test package, and the unit / integration split.
+
+A test is an integration test when it starts a server or a process: marked ``postgres`` or
+``slow``, using a server fixture (``SERVER_FIXTURES``), or marked ``integration`` by hand. Every
+other test is a unit test (``./dev test-fast`` runs only those) and may not listen on a socket,
+start a subprocess or fork: it fails saying so, rather than slowly turning the fast run slow.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import socket
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +22,41 @@ from tests.support.postgres import PostgresServer, find_bin_dir
 from tests.support.smtp import SmtpSink, StartSmtp
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+#: fixtures that start a server (or connect to one a session fixture started)
+SERVER_FIXTURES = frozenset(
+    {"loopback_http", "start_smtp", "smtp_server", "postgres_server", "postgres_url", "service"}
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        by_marker = item.get_closest_marker("postgres") or item.get_closest_marker("slow")
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if by_marker or fixtures & SERVER_FIXTURES:
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_stay_in_process(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Refuse listening sockets, subprocesses and forks in a test not marked integration."""
+    if request.node.get_closest_marker("integration"):
+        yield
+        return
+
+    def refuse(what: str) -> Callable[..., None]:
+        def refused(*args: object, **kwargs: object) -> None:
+            raise AssertionError(
+                f"{request.node.nodeid} {what}: mark it pytest.mark.integration "
+                "(unit tests, the ones ./dev test-fast runs, stay in one process)"
+            )
+
+        return refused
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "listen", refuse("listens on a socket"))
+        patch.setattr(subprocess.Popen, "__init__", refuse("starts a subprocess"))
+        patch.setattr(os, "fork", refuse("forks"))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -74,7 +75,7 @@ def test_payload_round_trips_through_json() -> None:
 
 
 def test_rows_written_before_the_version_field_are_read() -> None:
-    legacy = {
+    legacy: dict[str, Any] = {
         "reason": None,
         "expected_from": "2026-03-17T09:00:00+00:00",
         "expected_by": "2026-03-22T09:00:00+00:00",

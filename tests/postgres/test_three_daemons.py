@@ -176,6 +176,7 @@ async def test_three_daemons_share_the_work_without_doing_anything_twice(
         folder = tmp_path / f"mail{i}"
         if folder.exists():
             message_ids.update(str(m["Message-ID"]) for m in mailbox.Maildir(folder, create=False))
+    assert notices is not None
     assert sent == notices > SHIPMENTS / 2
     assert sum(message_ids.values()) == sent
     assert max(message_ids.values()) == 1

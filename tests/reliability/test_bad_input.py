@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
 from tracker.cli import main
@@ -76,7 +76,7 @@ def store(tmp_path: Path) -> tuple[Path, str]:
     return config, url
 
 
-def invoke(*args: str) -> object:
+def invoke(*args: str) -> Result:
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
@@ -85,10 +85,10 @@ def add_options(row: dict[str, str]) -> list[str]:
 
 
 def assert_rejected(
-    result: object, expect: tuple[str, ...], before: tuple[int, ...], url: str
+    result: Result, expect: tuple[str, ...], before: tuple[int, ...], url: str
 ) -> None:
-    output = result.output  # type: ignore[attr-defined]
-    assert result.exit_code != 0, output  # type: ignore[attr-defined]
+    output = result.output
+    assert result.exit_code != 0, output
     assert "Traceback" not in output
     for word in expect:
         assert word in output, f"{word!r} not in {output!r}"
@@ -362,8 +362,8 @@ def test_check_config_rejects(case: Bad, tmp_path: Path) -> None:
     else:
         config.write_text(case.value)
     result = invoke("check-config", str(config))
-    output = result.output  # type: ignore[attr-defined]
-    assert result.exit_code == 2, output  # type: ignore[attr-defined]
+    output = result.output
+    assert result.exit_code == 2, output
     assert "Traceback" not in output
     assert any(name in output for name in ("tracker.toml", "rules.toml", "nope.toml")), output
     for word in case.expect:

@@ -88,7 +88,8 @@ async def test_markup_and_line_breaks_in_carrier_text_stay_inert(app: TrackerApp
     EVENTS[:] = [event(f"Accepted {SCRIPT}", "Shenzhen\r\nBcc: all@evil.test")]
     daemon = Daemon(app)
     await daemon.step()
-    app.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
+    assert isinstance(app.clock, SimulatedClock)
+    app.clock.advance(timedelta(days=1))
     await daemon.step()
     status, events = stored(app)
     assert status == "in_transit"
@@ -101,7 +102,9 @@ async def test_markup_and_line_breaks_in_carrier_text_stay_inert(app: TrackerApp
         assert "\n" not in str(message["Subject"])
         for part in message.walk():
             if part.get_content_type() == "text/html":
-                html = part.get_payload(decode=True).decode()
+                payload = part.get_payload(decode=True)
+                assert isinstance(payload, bytes)
+                html = payload.decode()
                 assert "<script" not in html
                 assert "<img src=x" not in html
                 assert "onerror=alert" not in html or "&lt;img" in html
@@ -119,7 +122,8 @@ async def test_impossible_event_dates_are_refused_and_change_nothing(
     EVENTS[:] = [event("Accepted", "Shenzhen")]
     await daemon.step()
     before = stored(app)
-    app.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
+    assert isinstance(app.clock, SimulatedClock)
+    app.clock.advance(timedelta(days=1))
     EVENTS.append(event("Departed", "Shenzhen", when))
     with capture_logs() as logs:
         await daemon.step()

@@ -5,10 +5,11 @@ one attempt, with no retry storm."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -35,7 +36,7 @@ class Rig:
     daemon: Daemon
     smtp: SmtpSink
 
-    async def run_for(self, span: timedelta) -> list[dict[str, object]]:
+    async def run_for(self, span: timedelta) -> list[MutableMapping[str, Any]]:
         """Step the daemon every 10 simulated minutes for ``span``; the captured log events."""
         end = self.clock.now() + span
         with capture_logs() as logs:

@@ -15,6 +15,7 @@ import tempfile
 import uuid
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import psycopg
 
@@ -102,7 +103,7 @@ class PostgresServer:
         with psycopg.connect(self.url(), autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    def __enter__(self) -> PostgresServer:
+    def __enter__(self) -> Self:
         try:
             self.start()
         except BaseException:
