@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,19 +43,27 @@ def _unit_tests_stay_in_process(request: pytest.FixtureRequest) -> Iterator[None
         yield
         return
 
-    def refuse(what: str) -> Callable[..., None]:
-        def refused(*args: object, **kwargs: object) -> None:
-            raise AssertionError(
-                f"{request.node.nodeid} {what}: mark it pytest.mark.integration "
-                "(unit tests, the ones ./dev test-fast runs, stay in one process)"
-            )
+    def refuse(what: str) -> AssertionError:
+        return AssertionError(
+            f"{request.node.nodeid} {what}: mark it pytest.mark.integration "
+            "(unit tests, the ones ./dev test-fast runs, stay in one process)"
+        )
 
-        return refused
+    def listen(sock: socket.socket, *args: object) -> None:
+        sock.close()  # or its ResourceWarning fails a later test
+        raise refuse("listens on a socket")
+
+    def execute_child(*args: object) -> None:
+        raise refuse("starts a subprocess")
+
+    def fork() -> int:
+        raise refuse("forks")
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(socket.socket, "listen", refuse("listens on a socket"))
-        patch.setattr(subprocess.Popen, "__init__", refuse("starts a subprocess"))
-        patch.setattr(os, "fork", refuse("forks"))
+        patch.setattr(socket.socket, "listen", listen)
+        # Popen's own step that forks: __init__ has set up (and now cleans up) everything else
+        patch.setattr(subprocess.Popen, "_execute_child", execute_child)
+        patch.setattr(os, "fork", fork)
         yield
 
 

@@ -138,6 +138,7 @@ async def test_a_post_turned_into_a_get_elsewhere_carries_neither_body_nor_key(
     assert not seen_secret(arrived)
 
 
+@pytest.mark.integration
 async def test_a_redirect_from_https_down_to_http_is_refused(
     monkeypatch: pytest.MonkeyPatch, elsewhere: LoopbackHTTPServer
 ) -> None:

@@ -23,6 +23,8 @@ from carriers.transport import AiohttpTransport, carrier_client
 from tests.support.loopback import LoopbackHTTPServer, Reply
 from tracker.errors import CarrierUnavailable
 
+pytestmark = pytest.mark.integration
+
 RawHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 

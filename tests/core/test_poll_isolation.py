@@ -24,6 +24,8 @@ from tracker.runtime.app import TrackerApp, build_app
 from tracker.store.models import Shipment, TrackingEvent
 from tracker.store.shipments import NewShipment, add_shipments
 
+pytestmark = pytest.mark.integration
+
 START = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
 NUMBERS = ("SBNM00000001", "SBNM00000002", "SBNM00000003")
 

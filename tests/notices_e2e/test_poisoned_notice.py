@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 
 from tests.notices_e2e.conftest import T0, base_payload, notices, queue, shipment, smtp_config
 from tests.notices_e2e.conftest import stored as store_shipments
-from tests.support.smtp import LoopbackSMTP
+from tests.support.smtp import SmtpSink
 from tracker.clock import SimulatedClock
 from tracker.jobs.dispatch import dispatch_due
 from tracker.runtime.app import build_app
@@ -24,7 +24,7 @@ BROKEN_HOOK = "http://hook:s3cret-token@[::1/refund"
 
 
 async def test_poisoned_notices_fail_alone_and_the_innocent_are_sent(
-    tmp_path: Path, smtp_server: LoopbackSMTP
+    tmp_path: Path, smtp_server: SmtpSink
 ) -> None:
     config = smtp_config(tmp_path, smtp_server)
     config = config.model_copy(

@@ -21,6 +21,8 @@ from tracker.cli import main
 from tracker.config import load_config
 from tracker.runtime.reload import config_digest
 
+pytestmark = pytest.mark.integration
+
 TRACKER = Path(sys.executable).with_name("tracker")
 
 

@@ -21,6 +21,8 @@ from tracker.runtime.metrics import Metrics, serve_metrics
 from tracker.store.models import Notice, Shipment, TrackingEvent
 from tracker.store.shipments import add_shipments
 
+pytestmark = pytest.mark.integration
+
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 

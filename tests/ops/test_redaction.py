@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 from tests.notices_e2e.conftest import T0, notices, queue, shipment, smtp_config
 from tests.notices_e2e.conftest import stored as store_shipments
 from tests.support.loopback import LoopbackHTTPServer, Reply
-from tests.support.smtp import LoopbackSMTP
+from tests.support.smtp import SmtpSink
 from tracker.cli import main
 from tracker.clock import SimulatedClock
 from tracker.eventlog import configure_logging, get_logger, redact_secrets, redact_value
@@ -80,7 +80,7 @@ def test_a_store_url_in_an_error_keeps_its_password(url: str) -> None:
 
 async def test_the_seller_webhook_url_comes_from_the_environment_and_is_never_shown(
     tmp_path: Path,
-    smtp_server: LoopbackSMTP,
+    smtp_server: SmtpSink,
     loopback_http: LoopbackHTTPServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

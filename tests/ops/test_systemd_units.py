@@ -81,6 +81,7 @@ def test_env_example_only_assigns_variables() -> None:
         assert re.fullmatch(r"[A-Z][A-Z0-9_]*=\S*", line), line
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", UNITS)
 def test_systemd_analyze_rates_exposure_at_most_2(name: str, tmp_path: Path) -> None:
     tool = shutil.which("systemd-analyze")

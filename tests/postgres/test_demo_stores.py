@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from carriers.sandbox.service import SandboxService
@@ -18,6 +19,8 @@ from tracker.runtime.daemon import Daemon
 from tracker.runtime.demo import DEMO_START, demo_config, demo_shipments
 from tracker.store.models import Notice, Shipment
 from tracker.store.shipments import add_shipments
+
+pytestmark = pytest.mark.integration
 
 STATUSES = {"delivered": 5, "exception": 1, "info_received": 1, "returned": 1}
 EMAILS = {

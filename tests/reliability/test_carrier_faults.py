@@ -33,6 +33,8 @@ from tracker.runtime.resilience import RateLimiter
 from tracker.store.models import Shipment, TrackingEvent
 from tracker.store.shipments import add_shipments
 
+pytestmark = pytest.mark.integration
+
 MB = 1024 * 1024
 PER_CARRIER = 3
 

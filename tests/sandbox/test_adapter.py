@@ -180,6 +180,7 @@ async def test_without_the_right_key_fetch_raises_auth_error(
             await adapter.fetch(client, ["A"])
 
 
+@pytest.mark.integration
 async def test_an_unreachable_service_is_unavailable(
     clock: SimulatedClock, client: httpx.AsyncClient
 ) -> None:

@@ -21,6 +21,8 @@ from carriers.sandbox import (
 from tests.sandbox.conftest import API_KEY, START
 from tracker.clock import SimulatedClock
 
+pytestmark = pytest.mark.integration
+
 AUTH = {"X-API-Key": API_KEY}
 JOURNEYS = load_journeys()
 JOURNEYS_FOR_X2 = journey_for_number("X2", JOURNEYS).name

@@ -174,6 +174,7 @@ def test_notice_stuck_in_sending_is_reclaimed_after_its_lease(store: Factory) ->
         assert (row.state, row.attempts, row.lease_owner) == ("sent", 1, None)
 
 
+@pytest.mark.integration
 def test_processes_starting_together_migrate_once(store_url: str) -> None:
     script = "import sys; from tracker.store.db import open_store; open_store(sys.argv[1])"
     starts = [

@@ -34,6 +34,7 @@ def test_postgresql_and_memory_urls_need_no_lock() -> None:
         assert held is None
 
 
+@pytest.mark.integration
 def test_tracker_run_refuses_a_file_another_daemon_holds(tmp_path: Path) -> None:
     database = tmp_path / "tracker.sqlite3"
     config = tmp_path / "tracker.toml"

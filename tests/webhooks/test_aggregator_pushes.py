@@ -19,12 +19,15 @@ from sqlalchemy import func, select
 from structlog.testing import capture_logs
 
 from carriers import aftership
+from tests.support.orders import order as any_order
 from tracker.clock import SimulatedClock
 from tracker.config import load_config
 from tracker.runtime.app import TrackerApp, build_app
 from tracker.runtime.webserver import WebhookServer
 from tracker.store.models import Notice, Shipment, TrackingEvent
 from tracker.store.shipments import NewShipment, add_shipments
+
+pytestmark = pytest.mark.integration
 
 SECRET = "push-secret-7d1f"
 START = datetime(2025, 3, 18, 18, 0, tzinfo=UTC)
@@ -91,17 +94,7 @@ def write_config(tmp_path: Path, adapters: list[str], *, port: bool = True) -> P
 
 
 def order(carrier: str) -> NewShipment:
-    return NewShipment(
-        tracking_number=NUMBER,
-        carrier=carrier,
-        buyer_email="ana@example.com",
-        buyer_name="Ana Souza",
-        buyer_language="pt",
-        destination_country="BR",
-        origin_country="CN",
-        order_reference=f"ORD-{NUMBER}",
-        shipped_at=START - timedelta(days=12),
-    )
+    return any_order(NUMBER, carrier, shipped_at=START - timedelta(days=12))
 
 
 @pytest.fixture(params=AGGREGATORS, ids=lambda a: a.adapter)
@@ -139,9 +132,9 @@ async def server(app: TrackerApp) -> AsyncIterator[WebhookServer]:
 
 async def post(url: str, body: bytes, headers: Headers) -> httpx.Response:
     async with httpx.AsyncClient() as client:
-        return await client.post(
-            url, content=body, headers={"Content-Type": "application/json", **headers}
-        )
+        merged = {"Content-Type": "application/json", **headers}
+        raw = [(k.encode(), v if isinstance(v, bytes) else v.encode()) for k, v in merged.items()]
+        return await client.post(url, content=body, headers=raw)
 
 
 def counts(app: TrackerApp) -> tuple[int, int]:

@@ -63,6 +63,7 @@ def aftership_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_AS_WEBHOOK", "secret")
 
 
+@pytest.mark.integration
 @pytest.mark.usefixtures("aftership_env")
 async def test_aftership_alone_with_a_port_is_accepted_and_served(tmp_path: Path) -> None:
     path = config_file(tmp_path, *AFTERSHIP_ONLY)

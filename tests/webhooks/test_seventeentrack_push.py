@@ -25,6 +25,8 @@ from tracker.runtime.webserver import WebhookServer
 from tracker.store.models import Notice, Shipment, TrackingEvent
 from tracker.store.shipments import add_shipments
 
+pytestmark = pytest.mark.integration
+
 KEY = "push-secret"
 START = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 SHIPPED = START - timedelta(days=12)
