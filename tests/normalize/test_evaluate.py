@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from tracker.normalize.evaluate import (
     parse_labelled,
 )
 
-ROWS = [
+ROWS: list[dict[str, object]] = [
     {"carrier": "a", "text": "Delivered", "status": "delivered", "detail": None},
     {"carrier": "a", "text": "Out for delivery", "status": "out_for_delivery", "detail": None},
     {"carrier": "b", "text": "Held by customs", "status": "exception", "detail": "customs_hold"},
@@ -74,7 +75,7 @@ def test_held_out_folds_never_train_on_the_carrier_they_test() -> None:
     rows = parse_labelled(_lines(ROWS))
     trained_on: list[set[str | None]] = []
 
-    def make(training: list[LabelledEvent] | tuple[LabelledEvent, ...]):  # type: ignore[no-untyped-def]
+    def make(training: Sequence[LabelledEvent]) -> Callable[[RawEvent], Classification]:
         carriers = {row.event.carrier for row in training}
         trained_on.append(carriers)
 
