@@ -8,15 +8,14 @@ with an error naming the row's version.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any, Literal
 
 from tracker.errors import NoticeError
+from tracker.store.outbox import SHOP_KIND_PREFIX
 
-#: outbox kinds of shop pushes start with this; they are not buyer notices (no quiet hours, no
-#: minimum gap, a buyer's opt-out does not stop them)
-SHOP_KIND_PREFIX = "shop:"
 PAYLOAD_VERSION = 1
 
 Action = Literal[
@@ -55,10 +54,21 @@ class ShopPush:
         return SHOP_KIND_PREFIX + self.action
 
     def key(self) -> str:
-        """What makes this push unique for its shipment (the outbox idempotency key's tail)."""
-        return (
-            f"shop:{self.shop}:{self.action}:{self.order_id}:{self.tracking_number}:{self.status}"
-        )
+        """What makes this push unique for its shipment (the outbox idempotency key's tail):
+        one per target, order, number and status; a fulfillment event also per event time, so
+        a parcel that is delayed and then moves again shows both changes in the shop."""
+        parts = [
+            self.shop,
+            self.action,
+            self.order_id,
+            self.fulfillment_id or "",
+            self.tracking_number,
+            self.status,
+        ]
+        if self.action == "fulfillment_event":
+            parts.append(self.happened_at.isoformat())
+        digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:24]
+        return f"shop:{self.action}:{self.status.lower()}:{digest}"
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object stored in the outbox row."""

@@ -252,6 +252,35 @@ class WebhooksConfig(_Strict):
     max_body: int = Field(1024 * 1024, ge=1024)
 
 
+class ShopConfig(_Strict):
+    """One connected shop or PayPal account (``[shops.NAME]``); secrets come from the named
+    environment variables. Which keys an adapter needs is checked by ``tracker check-config``."""
+
+    #: the registered shop adapter (shopify, woocommerce, paypal, webhook); default: the name
+    adapter: str | None = None
+    enabled: bool = True
+    base_url: str | None = None
+    api_version: str | None = None
+    access_token_env: str | None = None
+    webhook_secret_env: str | None = None
+    consumer_key_env: str | None = None
+    consumer_secret_env: str | None = None
+    client_id_env: str | None = None
+    client_secret_env: str | None = None
+    #: the ``[shops.NAME]`` PayPal table this shop's PayPal orders get their tracking uploaded to
+    paypal: str | None = None
+    #: send status changes back to the shop (fulfillment events, order status)
+    push_status: bool = True
+    #: WooCommerce: the order status to set once every parcel is delivered, e.g. "completed"
+    delivered_status: str | None = None
+    #: the country parcels leave from, for delivery estimates (ISO alpha-2)
+    origin_country: str | None = None
+    timeout: Duration | None = None
+    retry_backoff: Duration = timedelta(minutes=5)
+    max_attempts: int = Field(12, ge=1)
+    options: dict[str, str] = {}
+
+
 class TrackerConfig(_Strict):
     """The whole configuration file."""
 
@@ -269,6 +298,7 @@ class TrackerConfig(_Strict):
     logging: LoggingConfig = LoggingConfig()
     metrics: MetricsConfig = MetricsConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
+    shops: dict[str, ShopConfig] = {}
 
 
 def _describe(error: Any) -> str:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from tracker.model import TrackedEvent
 from tracker.store.models import AuditEntry, Notice, Shipment, TrackingEvent
-from tracker.store.outbox import SELLER_KIND_PREFIX
+from tracker.store.outbox import SELLER_KIND_PREFIX, SHOP_KIND_PREFIX
 from tracker.store.shipments import NoticeDraft, to_tracked
 
 NO_SELLER_CHANNEL = (
@@ -68,8 +68,8 @@ def load_histories(session: Session, shipment_ids: Sequence[int]) -> dict[int, S
         if sub_key.startswith("seller:"):
             sub_key = ":".join(sub_key.split(":")[:2])
         history.notice_keys.add(sub_key)
-        # Failed notices and the seller's copies never delay the buyer's next email.
-        counts = state != "failed" and not kind.startswith(SELLER_KIND_PREFIX)
+        # Failed notices, the seller's copies and shop pushes never delay the buyer's next email.
+        counts = state != "failed" and not kind.startswith((SELLER_KIND_PREFIX, SHOP_KIND_PREFIX))
         if counts and (history.last_notice_at is None or not_before > history.last_notice_at):
             history.last_notice_at = not_before
         if counts:

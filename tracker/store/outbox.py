@@ -19,6 +19,9 @@ from tracker.store.models import AuditEntry, Notice, Shipment
 #: outbox rows whose kind starts with this go to the seller, not the buyer: no quiet hours, no
 #: minimum gap, and a buyer's opt-out does not stop them
 SELLER_KIND_PREFIX = "seller_"
+#: outbox rows whose kind starts with this are calls to a shop or PayPal (shops.dispatch sends
+#: them): not buyer notices either, so they never delay the buyer's next email
+SHOP_KIND_PREFIX = "shop:"
 
 
 @dataclass(frozen=True, slots=True)
