@@ -38,6 +38,8 @@ ENV = {
     "TEST_PAYPAL_ID": "paypal-client",
     "TEST_PAYPAL_SECRET": "paypal-secret",
     "TEST_SCRIPT_SECRET": SCRIPT_SECRET,
+    "TEST_USPS_ID": "usps-client",
+    "TEST_USPS_SECRET": "usps-secret",
 }
 
 
@@ -55,6 +57,9 @@ heartbeat_every = "1h"
 maildir = "{tmp_path / "mail"}"
 [quiet_hours]
 enabled = false
+[carriers.usps]
+client_id_env = "TEST_USPS_ID"
+client_secret_env = "TEST_USPS_SECRET"
 
 [shops.main_store]
 adapter = "shopify"

@@ -18,6 +18,7 @@ from notices.context import NoticeContext, Parcel, notice_context
 from notices.message import build_message, format_address, message_id_for
 from notices.payload import NoticePayload
 from notices.seller import follow_ups, offer_record, post_webhook, seller_email
+from shops.dispatch import send_shop_pushes
 from tracker.errors import NoticeError, PermanentSendError, PluginError, TransientSendError
 from tracker.eventlog import get_logger, redact_secrets
 from tracker.model import Milestone
@@ -26,6 +27,7 @@ from tracker.policy.sendtime import next_allowed
 from tracker.runtime.app import TrackerApp
 from tracker.store.outbox import (
     SELLER_KIND_PREFIX,
+    SHOP_KIND_PREFIX,
     ClaimedNotice,
     claim_due_notices,
     mark_failed,
@@ -85,7 +87,13 @@ async def dispatch_due(app: TrackerApp) -> DispatchStats:
         app.config.daemon.batch_size,
     )
     stats = DispatchStats(claimed=len(claimed))
+    shop_rows = [n for n in claimed if n.kind.startswith(SHOP_KIND_PREFIX)]
+    if shop_rows:  # calls to shops and PayPal, sent (and batched) by shops.dispatch
+        pushed = await send_shop_pushes(app, shop_rows)
+        stats.sent, stats.retried, stats.failed = pushed.sent, pushed.retried, pushed.failed
     for notice in claimed:
+        if notice.kind.startswith(SHOP_KIND_PREFIX):
+            continue
         try:
             await _send_one(app, notice, stats)
         except SQLAlchemyError:

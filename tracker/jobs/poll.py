@@ -23,7 +23,7 @@ from tracker.errors import (
     PluginError,
 )
 from tracker.eventlog import get_logger, shipment_logger
-from tracker.jobs.record import assessor, classify, record_isolated
+from tracker.jobs.record import assessor, classify, follow_changes, record_isolated
 from tracker.model import Status, TrackedEvent, TrackingResult
 from tracker.policy.retry import backoff
 from tracker.runtime.app import CarrierRuntime, TrackerApp
@@ -240,13 +240,14 @@ def _store_batch(app: TrackerApp, pairs: Pairs) -> dict[int, _Recorded]:
     failed, is absent)."""
     now = app.clock.now()
     assess = assessor(app, now, polled=True)
+    follow = follow_changes(app)
     observations = [
         Observation(item.id, tracked, result, claimed=item) for item, result, tracked in pairs
     ]
     by_id = {item.id: item for item, _, _ in pairs}
 
     def record(group: Sequence[Observation]) -> dict[int, Recorded]:
-        return record_polls(app.store, app.owner, now, group, assess, app.lanes)
+        return record_polls(app.store, app.owner, now, group, assess, app.lanes, follow)
 
     recorded = record_isolated(record, observations, "poll")
     # Logged only once the transaction committed, so the log never claims what was rolled back.

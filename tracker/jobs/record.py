@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from shops.push import follower
 from tracker.eventlog import get_logger
 from tracker.model import TrackedEvent, TrackingResult
 from tracker.policy.assess import Assessment, PolicySettings, ShipmentState, Timeline, assess
 from tracker.policy.lanes import LaneEstimate
 from tracker.runtime.app import TrackerApp
-from tracker.store.record import Assess, Observation, Recorded, record_observations
+from tracker.store.record import Assess, Follow, Observation, Recorded, record_observations
 
 Recorder = Callable[[Sequence[Observation]], dict[int, Recorded]]
 
@@ -41,6 +42,11 @@ def assessor(app: TrackerApp, now: datetime, *, polled: bool) -> Assess:
         )
 
     return run
+
+
+def follow_changes(app: TrackerApp) -> Follow | None:
+    """What else a status change queues in its transaction: calls to the shops (shops.push)."""
+    return follower(app.config)
 
 
 def classify(app: TrackerApp, result: TrackingResult) -> list[TrackedEvent]:
@@ -72,5 +78,11 @@ def record_now(
 ) -> dict[int, Recorded]:
     """Record pushes or timer firings (blocking; run it on the store's thread)."""
     return record_observations(
-        app.store, owner, now, observations, assessor(app, now, polled=polled), app.lanes
+        app.store,
+        owner,
+        now,
+        observations,
+        assessor(app, now, polled=polled),
+        app.lanes,
+        follow_changes(app),
     )

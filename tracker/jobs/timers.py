@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tracker.eventlog import shipment_logger
-from tracker.jobs.record import assessor, record_isolated
+from tracker.jobs.record import assessor, follow_changes, record_isolated
 from tracker.runtime.app import TrackerApp
 from tracker.store.record import Observation, Recorded, record_observations
 from tracker.store.shipments import claim_due_for_timers
@@ -36,9 +36,10 @@ async def run_timers(app: TrackerApp) -> TimerStats:
     if not claimed:
         return stats
     assess = assessor(app, now, polled=False)
+    follow = follow_changes(app)
 
     def record(group: Sequence[Observation]) -> dict[int, Recorded]:
-        return record_observations(app.store, app.owner, now, group, assess, app.lanes)
+        return record_observations(app.store, app.owner, now, group, assess, app.lanes, follow)
 
     observations = [Observation(item.id, ()) for item in claimed]
     recorded = await app.in_store(record_isolated, record, observations, "timer")

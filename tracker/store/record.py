@@ -35,6 +35,9 @@ from tracker.store.shipments import (
 
 #: the pure decision the store calls for each shipment with news
 Assess = Callable[[ShipmentState, Timeline, datetime | None, LaneEstimate | None], Assessment]
+#: more outbox rows for a shipment whose status changed, queued in the same transaction (shop
+#: pushes, see shops.push); it gets the session, the updated row, its history and the time
+Follow = Callable[[Session, Shipment, ShipmentHistory, datetime], Sequence[NoticeDraft]]
 
 Outcome = Literal["recorded", "quiet", "lease_lost"]
 
@@ -68,6 +71,7 @@ def record_polls(
     observations: Sequence[Observation],
     assess: Assess,
     lanes: LaneCache,
+    follow: Follow | None = None,
 ) -> dict[int, Recorded]:
     """Record poll replies (each observation carries its ``claimed`` row and ``result``).
 
@@ -90,7 +94,7 @@ def record_polls(
                 quiet.append(_quiet_row(item, now))
                 recorded[item.shipment_id] = Recorded(item.shipment_id, "quiet")
         reschedule_quiet(session, quiet, owner, now)
-        recorded.update(_record_busy(session, owner, now, busy, assess, lanes))
+        recorded.update(_record_busy(session, owner, now, busy, assess, lanes, follow))
     return recorded
 
 
@@ -101,10 +105,11 @@ def record_observations(
     observations: Sequence[Observation],
     assess: Assess,
     lanes: LaneCache,
+    follow: Follow | None = None,
 ) -> dict[int, Recorded]:
     """Record pushes and timer firings: every observation is assessed; one transaction."""
     with factory.begin() as session, session.no_autoflush:
-        recorded = _record_busy(session, owner, now, observations, assess, lanes)
+        recorded = _record_busy(session, owner, now, observations, assess, lanes, follow)
     for item in observations:
         recorded.setdefault(item.shipment_id, Recorded(item.shipment_id, "lease_lost"))
     return recorded
@@ -117,6 +122,7 @@ def _record_busy(
     observations: Sequence[Observation],
     assess: Assess,
     lanes: LaneCache,
+    follow: Follow | None = None,
 ) -> dict[int, Recorded]:
     shipments = {
         s.id: s for s in leased_shipments(session, [o.shipment_id for o in observations], owner)
@@ -136,6 +142,10 @@ def _record_busy(
         estimate = item.result.expected_delivery if item.result is not None else None
         assessment = assess(state_of(shipment), _timeline(history, len(fresh)), estimate, lane)
         notices = _apply(shipment, assessment, history, writes, now)
+        if follow is not None and assessment.status_changed:
+            drafts = follow(session, shipment, history, now)
+            writes.add_notices(shipment, history, drafts, now)
+            notices += len(drafts)
         shipment.lease_owner = None
         shipment.lease_until = None
         recorded[shipment.id] = Recorded(shipment.id, "recorded", len(fresh), notices, tuple(fresh))
