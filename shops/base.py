@@ -157,6 +157,8 @@ class ShopAdapter(ABC):
     receives_webhooks: ClassVar[bool] = True
     #: how many pushes one ``send`` call may carry (PayPal's batch endpoint takes 20)
     max_pushes_per_call: ClassVar[int] = 1
+    #: whether ``fetch_orders`` reads recent orders (``tracker shops sync``)
+    syncs: ClassVar[bool] = False
 
     def __init__(self, settings: ShopSettings) -> None:
         self.settings = settings

@@ -47,6 +47,11 @@ class WebhookReport:
         return {"duplicate": self.duplicate, "orders": [r.to_json() for r in self.orders]}
 
 
+def shop_path(name: str) -> str:
+    """Where ``[shops.NAME]`` receives its webhooks."""
+    return ROUTE.replace("{name}", name)
+
+
 def known_carriers(app: TrackerApp) -> set[str]:
     """Carrier names orders may use: installed adapters and the config's carrier tables."""
     return set(carrier_registry().available()) | set(app.config.carriers)
@@ -116,6 +121,14 @@ class ShopWebhooks:
     def routes(self) -> list[web.RouteDef]:
         """The routes to mount on the daemon's web server."""
         return [web.post(ROUTE, self.handle)]
+
+    def receivers(self) -> list[str]:
+        """The enabled shop tables that take webhooks."""
+        return sorted(
+            name
+            for name, entry in self.app.config.shops.items()
+            if entry.enabled and entry.webhook_secret_env
+        )
 
     def _receiver(self, name: str) -> tuple[type[ShopAdapter], str] | None:
         """The adapter and webhook secret of an enabled shop table, or None."""

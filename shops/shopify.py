@@ -84,6 +84,7 @@ class ShopifyAdapter(ShopAdapter):
     name: ClassVar[str] = "shopify"
     display_name: ClassVar[str] = "Shopify"
     required: ClassVar[tuple[str, ...]] = ("base_url", "access_token_env", "webhook_secret_env")
+    syncs: ClassVar[bool] = True
 
     @classmethod
     def verify(cls, body: bytes, headers: Mapping[str, str], secret: str) -> bool:

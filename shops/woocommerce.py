@@ -59,6 +59,7 @@ class WooCommerceAdapter(ShopAdapter):
         "consumer_secret_env",
         "webhook_secret_env",
     )
+    syncs: ClassVar[bool] = True
 
     @classmethod
     def verify(cls, body: bytes, headers: Mapping[str, str], secret: str) -> bool:

@@ -16,6 +16,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from tracker.commands.common import config_option, friendly_errors, load
+from tracker.commands.shops import print_shops
 from tracker.durations import parse_duration
 from tracker.errors import InputError
 from tracker.eventlog import redact_secrets_in, redact_value
@@ -67,6 +68,8 @@ def _print_report(report: dict[str, Any]) -> None:
         f"notices: {by_state}; failed in the last {notices['failed_window']}: "
         f"{notices['failed_recent']}"
     )
+    if report.get("shops"):
+        print_shops(report["shops"])
 
 
 def _store_url(config_path: Path | None, store_url: str | None) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from shops.status import shop_views
 from tracker.durations import format_duration
 from tracker.store.heartbeats import Beat, read_heartbeats
 from tracker.store.snapshot import StoreSnapshot, take_snapshot
@@ -125,4 +126,5 @@ def health_report(session: Session, now: datetime, limits: HealthLimits) -> dict
             "failed_window": format_duration(limits.failed_window),
         },
         "shipments": snap.shipments_by_status,
+        "shops": shop_views(session),
     }

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from carriers.base import CarrierAdapter, PushReceiver
 from carriers.registry import CarrierRegistry, default_registry
+from shops.check import receives_webhooks, shop_problems
 from tracker.config import CarrierConfig, TrackerConfig, secret
 from tracker.errors import ConfigError, PluginError
 
@@ -97,11 +98,12 @@ def push_routes(config: TrackerConfig, registry: CarrierRegistry | None = None) 
                 f"receive pushes on {route.receiver.path}"
             )
         paths[route.receiver.path] = route.adapter
-    if config.webhooks.port is not None and not routes:
+    if config.webhooks.port is not None and not routes and not receives_webhooks(config):
         raise ConfigError(
             "webhooks.port is set but no carrier has a webhook secret: set "
             "carriers.NAME.webhook_secret_env for each aggregator that pushes to you "
-            "(the older webhooks.seventeentrack_key_env is still read for 17TRACK)"
+            "(the older webhooks.seventeentrack_key_env is still read for 17TRACK), or "
+            "shops.NAME.webhook_secret_env for a shop that sends orders"
         )
     return routes
 
@@ -142,5 +144,6 @@ def check_runnable(config: TrackerConfig, registry: CarrierRegistry | None = Non
         push_routes(config, registry)
     except ConfigError as exc:
         problems.append(str(exc))
+    problems.extend(shop_problems(config))
     if problems:
         raise ConfigError("configuration cannot run:\n  " + "\n  ".join(problems))

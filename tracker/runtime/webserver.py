@@ -25,6 +25,7 @@ from aiohttp import web
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from shops.receive import ShopWebhooks, shop_path
 from tracker.errors import ParseError
 from tracker.eventlog import get_logger
 from tracker.jobs.record import classify, record_now
@@ -132,6 +133,7 @@ class WebhookServer:
         web_app = web.Application(client_max_size=config.max_body)
         for route in self.routes:
             web_app.router.add_post(route.receiver.path, self._handler(route))
+        web_app.add_routes(ShopWebhooks(self.app).routes())  # /webhooks/shops/<table name>
         self._runner = web.AppRunner(web_app, access_log=None)
         await self._runner.setup()
         self._site = web.TCPSite(self._runner, config.host, config.port)
@@ -139,6 +141,10 @@ class WebhookServer:
         for route in self.routes:
             self.log.info(
                 "webhook.listening", source=route.adapter, url=self.url + route.receiver.path
+            )
+        for name in ShopWebhooks(self.app).receivers():
+            self.log.info(
+                "webhook.listening", source=f"shop:{name}", url=f"{self.url}{shop_path(name)}"
             )
 
     async def stop(self) -> None:
