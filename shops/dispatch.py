@@ -108,10 +108,22 @@ async def send_shop_pushes(app: TrackerApp, rows: Sequence[ClaimedNotice]) -> Pu
             # Fixable by ops without losing the push: retried with back-off like a shop outage.
             results = [PushResult("retry", error=str(exc)) for _ in items]
         else:
-            results = await adapter.send(app.http, [push for _, push in items])
+            results = await _send(app, adapter, shop, [push for _, push in items])
         for (row, push), result in zip(items, results, strict=True):
             await _record(app, row, push, result, counts)
     return counts
+
+
+async def _send(
+    app: TrackerApp, adapter: ShopAdapter, shop: str, pushes: list[ShopPush]
+) -> list[PushResult]:
+    """``adapter.send``; an error nobody foresaw (a bug, a reply shaped like nothing documented)
+    fails these pushes with the reason instead of stopping the dispatch job."""
+    try:
+        return await adapter.send(app.http, pushes)
+    except Exception as exc:  # isolation is the point: the rest of the batch still goes out
+        get_logger(shop=shop).exception("shop.push_crashed", pushes=len(pushes))
+        return [PushResult("failed", error=f"{type(exc).__name__}: {exc}") for _ in pushes]
 
 
 async def _record(
