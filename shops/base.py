@@ -119,6 +119,9 @@ class LinkFacts:
     fulfillment_delivered: bool
     #: every active parcel of the whole order is delivered
     order_delivered: bool
+    #: the status last queued for this number at this shop (a detail change alone, such as
+    #: customs processing inside "in transit", shows nothing new in the shop)
+    last_pushed: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

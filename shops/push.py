@@ -24,7 +24,8 @@ from tracker.errors import PluginError
 from tracker.eventlog import get_logger
 from tracker.model import Detail, Status, TrackedEvent
 from tracker.store.history import ShipmentHistory
-from tracker.store.models import Shipment
+from tracker.store.models import Notice, Shipment
+from tracker.store.outbox import SHOP_KIND_PREFIX
 from tracker.store.shipments import NoticeDraft
 
 Follow = Callable[[Session, Shipment, ShipmentHistory, datetime], Sequence[NoticeDraft]]
@@ -138,4 +139,19 @@ def link_facts(session: Session, link: ShopLink, shipment: Shipment) -> LinkFact
         fulfillment_delivered=delivered
         and all(done for fid, done in siblings if fid == link.fulfillment_id),
         order_delivered=delivered and all(done for _, done in siblings),
+        last_pushed=_last_pushed(session, link, shipment.id),
     )
+
+
+def _last_pushed(session: Session, link: ShopLink, shipment_id: int) -> str | None:
+    """The status of the newest push queued to ``link.shop`` for this shipment."""
+    payloads = session.scalars(
+        select(Notice.payload)
+        .where(Notice.shipment_id == shipment_id, Notice.kind.startswith(SHOP_KIND_PREFIX))
+        .order_by(Notice.id.desc())
+    )
+    for payload in payloads:
+        if payload.get("shop") == link.shop:
+            status = payload.get("status")
+            return str(status) if status is not None else None
+    return None

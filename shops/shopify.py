@@ -108,7 +108,9 @@ class ShopifyAdapter(ShopAdapter):
     @classmethod
     def status_pushes(cls, link: LinkFacts, change: StatusChange) -> list[ShopPush]:
         status = event_status(change.status, change.detail)
-        if status is None or (status == "DELIVERED" and not link.fulfillment_delivered):
+        if status is None or status == link.last_pushed:
+            return []
+        if status == "DELIVERED" and not link.fulfillment_delivered:
             return []
         return [
             ShopPush(

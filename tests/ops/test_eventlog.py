@@ -28,7 +28,7 @@ def _restore_structlog() -> Iterator[None]:
 
 def names_in_code() -> set[str]:
     found: set[str] = set()
-    for package in ("tracker", "carriers", "notices"):
+    for package in ("tracker", "carriers", "notices", "shops"):
         for path in (ROOT / package).rglob("*.py"):
             found |= set(LOG_CALL.findall(path.read_text("utf-8")))
     return found

@@ -196,7 +196,6 @@ class FakePayPal(_Fake):
         return _json(
             200,
             {
-                "scope": "https://uri.paypal.com/services/shipping/trackers/readwrite",
                 "access_token": token,
                 "token_type": "Bearer",
                 "expires_in": 32400,

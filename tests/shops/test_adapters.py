@@ -399,3 +399,13 @@ def test_registry_loads_built_in_shops_and_names_broken_plugins() -> None:
         registry.load("not_an_adapter")
     with pytest.raises(PluginError, match="not installed"):
         registry.load("magento")
+
+
+def test_shopify_shows_a_detail_change_only_when_its_status_in_the_shop_changes() -> None:
+    customs = StatusChange(Status.IN_TRANSIT, Detail.CUSTOMS_PROCESSING, WHEN)
+    assert ShopifyAdapter.status_pushes(link(last_pushed="IN_TRANSIT"), customs) == []
+    delayed = StatusChange(Status.EXCEPTION, Detail.CUSTOMS_HOLD, WHEN)
+    (push,) = ShopifyAdapter.status_pushes(link(last_pushed="IN_TRANSIT"), delayed)
+    assert push.status == "DELAYED"
+    (again,) = ShopifyAdapter.status_pushes(link(last_pushed="DELAYED"), customs)
+    assert again.status == "IN_TRANSIT"

@@ -97,6 +97,13 @@ def _print_summary(console: Console, result: DemoResult) -> None:
         emails.add_row(kind, str(count))
     console.print(shipments)
     console.print(emails)
+    if result.shop_orders:
+        pushed = Table(title=f"Sent back to the simulated store ({result.shop_orders} orders)")
+        pushed.add_column("fulfillment event")
+        pushed.add_column("count", justify="right")
+        for status, count in result.shop_events.items():
+            pushed.add_row(status, str(count))
+        console.print(pushed)
     console.print(
         f"{result.emails_in_maildir} emails are in the Maildir {result.maildir}/new\n"
         f"open one with: less {result.maildir}/new/$(ls {result.maildir}/new | head -n1)\n"

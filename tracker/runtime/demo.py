@@ -2,27 +2,41 @@
 
 A few dozen shipments follow scripted journeys (normal, slow, customs hold, failed delivery then
 pickup, lost, returned, ...); the daemon polls, classifies, decides and emails into a Maildir,
-60 simulated days in well under a minute.
+60 simulated days in well under a minute. A quarter of the orders come from a simulated Shopify
+store (``shops.sandbox``) through its signed webhook, and every status change of those goes back
+to the store as a fulfillment event, counted in the summary.
 """
 
 from __future__ import annotations
 
 import mailbox
+import os
+import secrets
 import shutil
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 from sqlalchemy import func, select
 
 from carriers.sandbox.journeys import load_journeys, sandbox_number
 from carriers.sandbox.service import SandboxService
+from shops.sandbox import SandboxShop
 from tracker.clock import SimulatedClock
-from tracker.config import CarrierConfig, MailConfig, StoreConfig, TrackerConfig
-from tracker.runtime.app import build_app
+from tracker.config import (
+    CarrierConfig,
+    MailConfig,
+    ShopConfig,
+    StoreConfig,
+    TrackerConfig,
+    WebhooksConfig,
+)
+from tracker.runtime.app import TrackerApp, build_app
 from tracker.runtime.daemon import Daemon
+from tracker.runtime.webserver import WebhookServer
 from tracker.store.models import Notice, Shipment
 from tracker.store.shipments import NewShipment, add_shipments
 
@@ -40,6 +54,10 @@ BUYERS = {
     "PL": (("Zofia Nowak", "pl"), ("Jakub Kowalski", "pl")),
 }
 FALLBACK_BUYERS = (("Sam Taylor", "en"), ("Alex Morgan", "en"))
+#: the simulated store's table and the variables holding its (random, per run) secrets
+DEMO_SHOP = "demo_shop"
+DEMO_SHOP_TOKEN_ENV = "TRACKER_DEMO_SHOP_TOKEN"  # noqa: S105 (a variable name)
+DEMO_SHOP_SECRET_ENV = "TRACKER_DEMO_SHOP_SECRET"  # noqa: S105 (a variable name)
 
 
 @dataclass(frozen=True)
@@ -53,6 +71,10 @@ class DemoResult:
     emails_in_maildir: int
     simulated_days: int
     sample_number: str
+    #: orders that came in through the simulated store's webhook
+    shop_orders: int = 0
+    #: fulfillment events the simulated store received back, by status
+    shop_events: dict[str, int] = field(default_factory=dict)
 
 
 def _reset(directory: Path) -> None:
@@ -63,12 +85,23 @@ def _reset(directory: Path) -> None:
     shutil.rmtree(directory / "mail", ignore_errors=True)
 
 
-def demo_config(directory: Path, base_url: str) -> TrackerConfig:
-    """Embedded defaults: SQLite and a Maildir inside ``directory``, the sandbox carrier."""
+def demo_config(directory: Path, base_url: str, shop_url: str | None = None) -> TrackerConfig:
+    """Embedded defaults: SQLite and a Maildir inside ``directory``, the sandbox carrier and,
+    with ``shop_url``, the simulated store (its webhooks on a loopback port of its own)."""
+    shops = {}
+    if shop_url is not None:
+        shops[DEMO_SHOP] = ShopConfig(
+            adapter="shopify",
+            base_url=shop_url,
+            access_token_env=DEMO_SHOP_TOKEN_ENV,
+            webhook_secret_env=DEMO_SHOP_SECRET_ENV,
+        )
     return TrackerConfig(
         store=StoreConfig(url=f"sqlite:///{directory / 'tracker.sqlite3'}"),
         mail=MailConfig(transport="maildir", maildir=directory / "mail"),
         carriers={"sandbox": CarrierConfig(base_url=base_url, requests_per_second=10_000)},
+        shops=shops,
+        webhooks=WebhooksConfig(port=0 if shops else None),
     )
 
 
@@ -112,8 +145,12 @@ async def run_demo(
     """Run the whole demo into ``directory`` (created; an earlier demo there is replaced)."""
     _reset(directory)
     clock = SimulatedClock(DEMO_START)
-    async with SandboxService(clock=clock.now) as service:
-        config = demo_config(directory, service.base_url)
+    # Secrets only ever come from the environment: the demo makes up its own for this run.
+    os.environ[DEMO_SHOP_TOKEN_ENV] = secrets.token_hex(16)
+    os.environ[DEMO_SHOP_SECRET_ENV] = secrets.token_hex(16)
+    store = SandboxShop(os.environ[DEMO_SHOP_TOKEN_ENV], os.environ[DEMO_SHOP_SECRET_ENV])
+    async with SandboxService(clock=clock.now) as service, store:
+        config = demo_config(directory, service.base_url, store.url)
         app = build_app(config, clock)
         try:
             items = demo_shipments(per_journey, clock.now())
@@ -121,7 +158,9 @@ async def run_demo(
                 service.register(
                     shipment.tracking_number, journey, registered_at=shipment.shipped_at
                 )
-            add_shipments(app.store, [s for s, _ in items], clock.now())
+            from_shop = [s for i, (s, _) in enumerate(items) if i % per_journey == 0]
+            add_shipments(app.store, [s for s, _ in items if s not in from_shop], clock.now())
+            shop_orders = await _orders_from_store(app, store, from_shop)
             daemon = Daemon(app)
             end = DEMO_START + timedelta(days=days)
             while clock.now() < end:
@@ -131,9 +170,42 @@ async def run_demo(
                     on_progress((clock.now() - DEMO_START) / timedelta(days=1))
             await daemon.step()
             summary = _summarize(app.store, directory, config.mail.maildir, days)
-            return replace(summary, sample_number=_pick_sample(items))
+            return replace(
+                summary,
+                sample_number=_pick_sample(items),
+                shop_orders=shop_orders,
+                shop_events=store.events_by_status(),
+            )
         finally:
             await app.close()
+
+
+async def _orders_from_store(app: TrackerApp, store: SandboxShop, orders: list[NewShipment]) -> int:
+    """The store sends one signed fulfillment webhook per order to the daemon's web server;
+    returns how many were tracked."""
+    server = WebhookServer(app)
+    await server.start()
+    tracked = 0
+    try:
+        async with httpx.AsyncClient() as client:
+            for index, order in enumerate(orders):
+                reply = await store.fulfill(
+                    client,
+                    f"{server.url}/webhooks/shops/{DEMO_SHOP}",
+                    order_id=5000 + index,
+                    order_name=order.order_reference,
+                    number=order.tracking_number,
+                    carrier_label=order.carrier,
+                    buyer=order.buyer_name,
+                    email=order.buyer_email,
+                    country=order.destination_country,
+                    shipped_at=order.shipped_at,
+                )
+                reply.raise_for_status()
+                tracked += sum(len(o.get("tracked", [])) for o in reply.json()["orders"])
+    finally:
+        await server.stop()
+    return tracked
 
 
 def _summarize(store: object, directory: Path, maildir: Path, days: int) -> DemoResult:
@@ -148,7 +220,7 @@ def _summarize(store: object, directory: Path, maildir: Path, days: int) -> Demo
         kinds = dict(
             session.execute(
                 select(Notice.kind, func.count())
-                .where(Notice.state == "sent")
+                .where(Notice.state == "sent", Notice.kind.not_like("shop:%"))
                 .group_by(Notice.kind)
             ).all()
         )
