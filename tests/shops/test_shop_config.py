@@ -18,6 +18,9 @@ from tracker.runtime.app import TrackerApp
 from tracker.runtime.preflight import check_runnable
 from tracker.runtime.webserver import WebhookServer
 
+#: every test here talks to real loopback servers (the fake shop APIs, the webhook routes)
+pytestmark = pytest.mark.integration
+
 FULFILLMENT = (Path(__file__).with_name("fixtures") / "shopify_fulfillment.json").read_bytes()
 
 

@@ -23,6 +23,9 @@ from tracker.model import Status
 from tracker.runtime.app import TrackerApp
 from tracker.store.models import AuditEntry, Notice
 
+#: every test here talks to real loopback servers (the fake shop APIs, the webhook routes)
+pytestmark = pytest.mark.integration
+
 FIXTURES = Path(__file__).with_name("fixtures")
 FULFILLMENT = json.loads((FIXTURES / "shopify_fulfillment.json").read_text())
 WOO_ORDER = json.loads((FIXTURES / "woocommerce_order.json").read_text())

@@ -26,6 +26,9 @@ from tracker.model import Status
 from tracker.runtime.app import TrackerApp
 from tracker.store.models import AuditEntry, Shipment
 
+#: every test here talks to real loopback servers (the fake shop APIs, the webhook routes)
+pytestmark = pytest.mark.integration
+
 FIXTURES = Path(__file__).with_name("fixtures")
 FULFILLMENT = (FIXTURES / "shopify_fulfillment.json").read_bytes()
 WOO_ORDER = json.loads((FIXTURES / "woocommerce_order.json").read_text())

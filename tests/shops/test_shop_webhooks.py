@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 from structlog.testing import capture_logs
 
@@ -27,6 +28,9 @@ from tests.shops.conftest import (
 from tests.shops.fakes import FakePayPal
 from tracker.runtime.app import TrackerApp
 from tracker.store.models import AuditEntry, Notice, Shipment
+
+#: every test here talks to real loopback servers (the fake shop APIs, the webhook routes)
+pytestmark = pytest.mark.integration
 
 FIXTURES = Path(__file__).with_name("fixtures")
 FULFILLMENT = json.loads((FIXTURES / "shopify_fulfillment.json").read_text())
