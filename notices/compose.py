@@ -14,10 +14,11 @@ from datetime import date, timedelta
 
 import structlog
 from babel import Locale
-from babel.dates import format_date, format_time
+from babel.dates import format_time
 
 from notices.context import CHOICES, DELAY_REASONS, EventSummary, NoticeContext
 from notices.countries import national_post
+from notices.languages import babel_locale, long_date
 from notices.strings import Catalog
 from tracker.errors import ConfigError
 from tracker.model import Detail, Milestone, Status
@@ -144,7 +145,10 @@ class Composer:
         if event is not None:
             values["date"] = _date(event.occurred_at.date(), lang)
             values["time"] = format_time(
-                event.occurred_at, format="short", tzinfo=event.occurred_at.tzinfo, locale=lang
+                event.occurred_at,
+                format="short",
+                tzinfo=event.occurred_at.tzinfo,
+                locale=babel_locale(lang),
             )
             values["place"] = _place(event, lang)
         return values
@@ -239,12 +243,12 @@ def country_name(code: str | None, lang: str) -> str:
     """The country's name in ``lang`` (Babel/CLDR); the code itself if CLDR has no name for it."""
     if not code:
         return ""
-    names: Mapping[str, str] = Locale.parse(lang).territories
+    names: Mapping[str, str] = Locale.parse(babel_locale(lang)).territories
     return names.get(code.upper(), code.upper())
 
 
 def _date(value: date | None, lang: str) -> str:
-    return format_date(value, format="long", locale=lang) if value else ""
+    return long_date(value, lang) if value else ""
 
 
 def _place(event: EventSummary, lang: str) -> str:

@@ -11,11 +11,10 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import quote
 
+from notices.languages import resolve, supported_languages
 from tracker.errors import ConfigError
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-SUPPORTED_LANGUAGES = ("en", "es", "pt", "ru", "fr", "de", "it", "pl")
-"""Languages every notice is translated into (one ``notices/locales/<lang>.toml`` each)."""
 
 
 @dataclass(frozen=True)
@@ -83,26 +82,23 @@ def national_post_url(country: str, tracking_number: str) -> str | None:
     return post.url_for(tracking_number) if post else None
 
 
-def _normalize_language(tag: str | None) -> str | None:
-    if not tag:
-        return None
-    return tag.replace("_", "-").split("-")[0].strip().lower() or None
-
-
 def choose_language(
     order_language: str | None, destination_country: str | None, default: str
 ) -> str:
-    """The order's language if we support it, else the destination's main language, else default.
+    """The order's language if we write it, else the destination's main language, else default.
 
-    ``pt-BR``, ``pt_BR`` and ``PT`` all count as ``pt``.
+    Each is resolved to its most specific variant (``notices.languages.resolve``): ``pt`` for an
+    address in Portugal is ``pt-PT``, ``es`` for Mexico ``es-419``; ``pt-BR`` stays Brazilian
+    wherever the parcel goes.
     """
-    for candidate in (
-        _normalize_language(order_language),
-        _country_languages().get((destination_country or "").upper()),
-    ):
-        if candidate in SUPPORTED_LANGUAGES:
-            return candidate
-    fallback = _normalize_language(default)
-    if fallback not in SUPPORTED_LANGUAGES:
-        raise ConfigError(f"default_language {default!r} is not one of {SUPPORTED_LANGUAGES}")
+    country = (destination_country or "").upper()
+    for candidate in (order_language, _country_languages().get(country)):
+        chosen = resolve(candidate, country)
+        if chosen is not None:
+            return chosen
+    fallback = resolve(default)
+    if fallback is None:
+        raise ConfigError(
+            f"default_language {default!r} is not one of {', '.join(supported_languages())}"
+        )
     return fallback

@@ -1,24 +1,30 @@
 """Plain-language explanations of a status and detail, for a worried buyer, in the buyer's language.
 
-The sentences live in ``notices/explanations/<lang>.toml`` (data, not code); place and date are
-rendered for the locale with Babel.
+The sentences live in ``notices/explanations/<lang>.toml`` (data, not code); a regional variant's
+file (``pt-PT``) holds only the sentences it words differently. Place and date are rendered for the
+locale with Babel.
 """
 
 from __future__ import annotations
 
 import tomllib
 from datetime import datetime
-from functools import lru_cache
-from importlib import resources
+from functools import cache
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date
 
+from notices.languages import (
+    EXPLANATIONS_DIR,
+    REFERENCE,
+    babel_locale,
+    fallback_chain,
+    long_date,
+    resolve,
+)
 from tracker.errors import ConfigError
 from tracker.model import Detail, Status
 
-SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "es", "pt", "ru", "fr", "de", "it", "pl")
-DEFAULT_LANGUAGE = "en"
+SECTIONS = ("status", "detail", "context")
 
 
 def explain(
@@ -39,16 +45,15 @@ def explain(
 
 
 def normalize_language(lang: str | None) -> str:
-    """``"pt_BR"``, ``"pt-br"`` or ``"PT"`` -> ``"pt"``; anything unsupported -> ``"en"``."""
-    base = (lang or "").replace("-", "_").split("_", 1)[0].casefold()
-    return base if base in SUPPORTED_LANGUAGES else DEFAULT_LANGUAGE
+    """``"pt_BR"`` -> ``"pt"``, ``"es-MX"`` -> ``"es-419"``; anything unsupported -> ``"en"``."""
+    return resolve(lang) or REFERENCE
 
 
 def _context(
     texts: dict[str, dict[str, str]], lang: str, place: str | None, when: datetime | None
 ) -> str:
     where = _place_name(place, lang) if place and place.strip() else None
-    date = format_date(when, format="long", locale=lang) if when is not None else None
+    date = long_date(when.date(), lang) if when is not None else None
     if where and date:
         template = texts["context"]["place_and_date"]
     elif where:
@@ -59,8 +64,7 @@ def _context(
         return ""
     # replace(), not format(): a place may contain braces
     text = template.replace("{place}", where or "").replace("{when}", date or "")
-    # some locales end a long date with an abbreviation ("5 марта 2024 г.")
-    return text.replace("..", ".")
+    return text
 
 
 def _place_name(place: str, lang: str) -> str:
@@ -68,22 +72,39 @@ def _place_name(place: str, lang: str) -> str:
     place = place.strip()
     if len(place) == 2 and place.isalpha():
         try:
-            name = Locale.parse(lang).territories.get(place.upper())
+            name = Locale.parse(babel_locale(lang)).territories.get(place.upper())
         except (UnknownLocaleError, ValueError):
             name = None
         return str(name) if name else place
     return place
 
 
-@lru_cache(maxsize=len(SUPPORTED_LANGUAGES))
-def _texts(lang: str) -> dict[str, dict[str, str]]:
-    name = f"{lang}.toml"
-    source = resources.files("notices.explanations").joinpath(name).read_text("utf-8")
+def read_explanations(tag: str) -> dict[str, dict[str, str]]:
+    """The sections of ``notices/explanations/<tag>.toml`` exactly as the file has them."""
+    path = EXPLANATIONS_DIR / f"{tag}.toml"
     try:
-        data = tomllib.loads(source)
+        data = tomllib.loads(path.read_text("utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"notices/explanations/{tag}.toml: cannot read: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"notices/explanations/{name}: not valid TOML: {exc}") from exc
-    for section in ("status", "detail", "context"):
-        if not isinstance(data.get(section), dict):
-            raise ConfigError(f"notices/explanations/{name}: missing [{section}] table")
-    return {section: dict(data[section]) for section in ("status", "detail", "context")}
+        raise ConfigError(f"notices/explanations/{tag}.toml: not valid TOML: {exc}") from exc
+    sections: dict[str, dict[str, str]] = {}
+    for section in SECTIONS:
+        table = data.get(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"notices/explanations/{tag}.toml: [{section}] must be a table")
+        sections[section] = {str(k): str(v) for k, v in table.items()}
+    return sections
+
+
+@cache
+def _texts(lang: str) -> dict[str, dict[str, str]]:
+    """The language's sentences, a variant's own over its base language's."""
+    merged: dict[str, dict[str, str]] = {section: {} for section in SECTIONS}
+    for tag in reversed(fallback_chain(lang)):
+        for section, table in read_explanations(tag).items():
+            merged[section].update(table)
+    for section in SECTIONS:
+        if not merged[section]:
+            raise ConfigError(f"notices/explanations/{lang}.toml: missing [{section}] table")
+    return merged

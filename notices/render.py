@@ -15,7 +15,8 @@ import jinja2
 
 from notices.compose import Composer, ExplainFn, one_line
 from notices.context import NoticeContext
-from notices.countries import SUPPORTED_LANGUAGES, choose_language, national_post_url
+from notices.countries import choose_language, national_post_url
+from notices.languages import require
 from notices.strings import Catalog
 from tracker.errors import ConfigError, NoticeError
 from tracker.model import Milestone
@@ -93,8 +94,7 @@ class NoticeRenderer:
 
     def render(self, ctx: NoticeContext) -> RenderedNotice:
         """Subject, text and HTML of ``ctx``; ConfigError if the context breaks a seller rule."""
-        if ctx.language not in SUPPORTED_LANGUAGES:
-            raise ConfigError(f"language {ctx.language!r} is not one of {SUPPORTED_LANGUAGES}")
+        require(ctx.language)
         body = self._composer.compose(ctx)
         variables = {"notice": body, "ctx": ctx, "lang": ctx.language}
         try:

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from notices.explain import SUPPORTED_LANGUAGES, explain
+from notices.explain import explain
+from notices.languages import supported_languages
 from tracker.model import Detail, Status
 from tracker.normalize import VALID_DETAILS
 
@@ -16,7 +17,7 @@ PAIRS = [(s, None) for s in Status] + [
 ]
 
 
-@pytest.mark.parametrize("lang", SUPPORTED_LANGUAGES)
+@pytest.mark.parametrize("lang", supported_languages())
 @pytest.mark.parametrize(("status", "detail"), PAIRS)
 def test_every_pair_has_a_translated_explanation(
     lang: str, status: Status, detail: Detail | None
@@ -29,7 +30,7 @@ def test_every_pair_has_a_translated_explanation(
         assert text != english
 
 
-@pytest.mark.parametrize("lang", SUPPORTED_LANGUAGES)
+@pytest.mark.parametrize("lang", supported_languages())
 def test_details_say_more_than_their_status(lang: str) -> None:
     for detail, statuses in VALID_DETAILS.items():
         for status in statuses:

@@ -166,7 +166,16 @@ def test_explanation_comes_from_the_injected_explainer() -> None:
         ("pt-BR", "US", "en", "pt"),
         ("PL", None, "en", "pl"),
         ("nl", "BR", "en", "pt"),
-        (None, "MX", "en", "es"),
+        (None, "MX", "en", "es-419"),
+        (None, "ES", "en", "es"),
+        (None, "AR", "en", "es-419"),
+        ("es", "US", "en", "es-419"),  # CLDR: Spanish in the US is Latin American
+        ("es-ES", "MX", "en", "es"),  # the order's region wins over the address
+        (None, "PT", "en", "pt-PT"),
+        (None, "BR", "en", "pt"),
+        ("pt", "AO", "en", "pt-PT"),  # CLDR parent of pt-AO is pt-PT
+        ("pt-BR", "PT", "en", "pt"),
+        ("pt_PT", None, "en", "pt-PT"),
         (None, "BY", "en", "ru"),
         (None, "AT", "fr", "de"),
         (None, "UA", "ru", "ru"),  # Ukrainian is not translated: the seller's default

@@ -3,25 +3,23 @@ header folding must not add a leading space or split a character."""
 
 from __future__ import annotations
 
-import tomllib
 from email import message_from_bytes, policy
-from pathlib import Path
 
 import pytest
 
-from notices.countries import SUPPORTED_LANGUAGES
+from notices.languages import supported_languages
 from notices.message import build_message
 from notices.render import RenderedNotice
+from notices.strings import Catalog
 from tracker.model import Milestone
 
-LOCALES = Path(__file__).resolve().parents[2] / "notices" / "locales"
+CATALOG = Catalog()
 
 
-@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+@pytest.mark.parametrize("language", supported_languages())
 def test_subjects_round_trip(language: str) -> None:
-    strings = tomllib.loads((LOCALES / f"{language}.toml").read_text("utf-8"))
     for kind in Milestone:
-        subject = str(strings[kind.value]["subject"]).format(
+        subject = CATALOG.raw(language, f"{kind.value}.subject").format(
             order="ORD-1001", store="Gadget Corner"
         )
         message = build_message(

@@ -3,7 +3,6 @@ sample parcel or for a stored shipment, with the seller's overrides applied."""
 
 from __future__ import annotations
 
-import tomllib
 from datetime import timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -11,19 +10,19 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from notices.countries import SUPPORTED_LANGUAGES
+from notices.languages import supported_languages
+from notices.strings import Catalog
 from tests.notices_e2e.conftest import T0, shipment, stored
 from tracker.cli import main
 from tracker.model import Milestone
 from tracker.store.db import open_store
 from tracker.store.models import TrackingEvent
 
-LOCALES = Path(__file__).resolve().parents[2] / "notices" / "locales"
+CATALOG = Catalog()
 
 
 def _subject(language: str, kind: str, order: str) -> str:
-    strings = tomllib.loads((LOCALES / f"{language}.toml").read_text("utf-8"))
-    return str(strings[kind]["subject"]).format(order=order)
+    return CATALOG.raw(language, f"{kind}.subject").format(order=order)
 
 
 def _preview(tmp_path: Path, *args: str) -> tuple[int, str]:
@@ -35,7 +34,7 @@ def _preview(tmp_path: Path, *args: str) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("kind", [m.value for m in Milestone])
-@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+@pytest.mark.parametrize("language", supported_languages())
 def test_sample_of_every_kind_and_language(tmp_path: Path, kind: str, language: str) -> None:
     out = tmp_path / "out" / f"{kind}.html"
     code, output = _preview(tmp_path, kind, "--lang", language, "--out", str(out))

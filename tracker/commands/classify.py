@@ -11,7 +11,8 @@ from typing import Any, TextIO
 
 import click
 
-from notices.explain import SUPPORTED_LANGUAGES, explain
+from notices.explain import explain
+from notices.languages import supported_languages
 from tracker.errors import ConfigError, InputError
 from tracker.model import RawEvent
 from tracker.normalize import Normalizer, load_normalizer
@@ -26,7 +27,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
     "--lang",
     default="en",
     show_default=True,
-    help=f"Language of the explanations ({', '.join(SUPPORTED_LANGUAGES)}; else en).",
+    help=f"Language of the explanations ({', '.join(supported_languages())}; else en).",
 )
 @click.option(
     "--rules",

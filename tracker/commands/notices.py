@@ -6,7 +6,6 @@ config), for a built-in sample parcel or for a stored shipment and its latest ev
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,10 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from notices.context import NoticeContext, Parcel, notice_context
-from notices.countries import SUPPORTED_LANGUAGES
+from notices.languages import supported_languages
 from notices.message import build_message, format_address, message_id_for
 from notices.payload import NoticePayload
 from notices.render import NoticeRenderer, RenderedNotice
+from notices.strings import sample_buyer
 from tracker.commands.common import config_option, friendly_errors, load
 from tracker.config import TrackerConfig
 from tracker.errors import InputError, TrackerError
@@ -34,27 +34,6 @@ from tracker.store.optout import opt_out as store_opt_out
 
 KINDS = [m.value for m in Milestone]
 
-
-@dataclass(frozen=True)
-class _Buyer:
-    """A sample buyer per language: name, country and two offices on the way."""
-
-    name: str
-    country: str
-    exchange: str
-    local: str
-
-
-SAMPLE_BUYERS = {
-    "en": _Buyer("Jamie Miller", "US", "Chicago IL International Service Center", "Denver CO"),
-    "es": _Buyer("Lucía García", "ES", "Centro de Tratamiento Internacional Madrid", "Valencia"),
-    "pt": _Buyer("Ana Souza", "BR", "Curitiba International Mail Centre", "São Paulo"),
-    "ru": _Buyer("Ирина Смирнова", "RU", "Moscow International Mail Processing Centre", "Казань"),
-    "fr": _Buyer("Camille Martin", "FR", "Roissy International Mail Centre", "Lyon"),
-    "de": _Buyer("Lena Schmidt", "DE", "Internationales Postzentrum Frankfurt", "München"),
-    "it": _Buyer("Giulia Rossi", "IT", "Centro Scambi Internazionali Milano", "Bologna"),
-    "pl": _Buyer("Anna Kowalska", "PL", "Węzeł Ekspedycyjno-Rozdzielczy Warszawa", "Kraków"),
-}
 
 #: per kind: days after shipping of the quoted event, its text, where, status and detail
 SAMPLE_EVENTS: dict[Milestone, tuple[int, str, str, Status, Detail | None]] = {
@@ -115,15 +94,15 @@ SAMPLE_NUMBER = "RR123456785CN"
 def sample_context(config: TrackerConfig, kind: Milestone, language: str) -> NoticeContext:
     """A realistic China -> buyer's country parcel at the moment ``kind`` would be sent, its
     payload made by the same policy code as the daemon's."""
-    buyer = SAMPLE_BUYERS[language]
+    buyer = sample_buyer(language)  # each locale file names its sample buyer
     days, text, where, status, detail = SAMPLE_EVENTS[kind]
     sent_after = SAMPLE_SENT_AFTER.get(kind, days)
     now = datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0)
     shipped = now - timedelta(days=sent_after)
     place, country = {
         "origin": ("Shenzhen Futian", "CN"),
-        "exchange": (buyer.exchange, buyer.country),
-        "local": (buyer.local, buyer.country),
+        "exchange": (buyer["exchange"], buyer["country"]),
+        "local": (buyer["local"], buyer["country"]),
     }[where]
     event = RawEvent(
         occurred_at=shipped + timedelta(days=days, hours=3),
@@ -133,7 +112,7 @@ def sample_context(config: TrackerConfig, kind: Milestone, language: str) -> Not
     )
     tracked = TrackedEvent(event, Classification(status, detail))
     reason = "stalled" if kind is Milestone.DELAYED else None
-    limits = config.thresholds.for_shipment("china_post", buyer.country)
+    limits = config.thresholds.for_shipment("china_post", buyer["country"])
     payload = payload_for(
         Due(kind, kind.value, reason=reason),
         [tracked],
@@ -148,10 +127,10 @@ def sample_context(config: TrackerConfig, kind: Milestone, language: str) -> Not
         tracking_number=SAMPLE_NUMBER,
         carrier_name="China Post",
         tracking_url=None,
-        buyer_name=buyer.name,
+        buyer_name=buyer["name"],
         buyer_email="buyer@example.com",
         buyer_language=language,
-        destination_country=buyer.country,
+        destination_country=buyer["country"],
         origin_country="CN",
         order_reference="ORD-1001",
         shipped_at=shipped,
@@ -249,7 +228,7 @@ def write_preview(
 @click.option(
     "--lang",
     "language",
-    type=click.Choice(SUPPORTED_LANGUAGES),
+    type=click.Choice(supported_languages()),
     default=None,
     help="Language (default: en for the sample, the buyer's for a stored shipment).",
 )
