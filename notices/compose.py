@@ -8,6 +8,7 @@ fills their fields; the wording itself lives in ``notices/locales`` and the layo
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -18,6 +19,7 @@ from babel.dates import format_time
 
 from notices.context import CHOICES, DELAY_REASONS, EventSummary, NoticeContext
 from notices.countries import national_post
+from notices.explain import event_label
 from notices.languages import babel_locale, long_date
 from notices.strings import Catalog
 from tracker.errors import ConfigError
@@ -79,9 +81,13 @@ def tame_capitals(text: str) -> str:
     return text
 
 
+#: whitespace that may break a line; no-break spaces stay (French "commande\u00a0:")
+_BREAKING_SPACE = re.compile(r"[^\S\u00a0\u202f]+")
+
+
 def one_line(text: str) -> str:
     """Collapse CR, LF and runs of whitespace: nothing from outside may break a line or header."""
-    return " ".join(text.split())
+    return _BREAKING_SPACE.sub(" ", text).strip()
 
 
 class Composer:
@@ -116,7 +122,7 @@ class Composer:
             if store.support_url
             else None,
             regards=t("common.close_regards"),
-            signature=store.signature,
+            signature=store.signature or t("common.signature"),
             coupon_line=store.coupon_line,
         )
 
@@ -139,6 +145,7 @@ class Composer:
             "date": "",
             "time": "",
             "place": "",
+            "carrier_text": "",
             "until": _date(ctx.pickup_until, lang),
             "pickup_place": one_line(event.place) if event and event.place else "",
         }
@@ -151,15 +158,22 @@ class Composer:
                 locale=babel_locale(lang),
             )
             values["place"] = _place(event, lang)
+            values["carrier_text"] = tame_capitals(one_line(event.text))
         return values
 
     def _evidence(self, ctx: NoticeContext, t: Callable[[str], str]) -> Section:
+        """When and where, what happened in the buyer's language, then the carrier's own words."""
         event = ctx.latest_event
         if event is None:
             return Section("evidence", t("evidence.heading"), (t("evidence.none"),))
         when = t("evidence.when_where") if _place(event, ctx.language) else t("evidence.when")
-        text = tame_capitals(one_line(event.text))
-        return Section("evidence", t("evidence.heading"), (when, text) if text else (when,))
+        paragraphs = [when[:1].upper() + when[1:]]  # Italian dates open with a weekday
+        label = event_label(event.status, event.detail, ctx.language)
+        if label:
+            paragraphs.append(label)
+        if one_line(event.text):
+            paragraphs.append(t("evidence.carrier_words"))
+        return Section("evidence", t("evidence.heading"), tuple(paragraphs))
 
     def _tracking(self, ctx: NoticeContext, t: Callable[[str], str]) -> Section:
         links: list[Link] = []
@@ -169,10 +183,13 @@ class Composer:
         if post is not None and ctx.international:
             url = post.url_for(ctx.tracking_number)
             if url != ctx.tracking_url:
-                links.append(Link(t("track.national"), url))
+                label = t("track.national") if post.deep_link else t("track.national_search")
+                links.append(Link(label, url))
         return Section("tracking", t("track.heading"), (t("track.number"),), links=tuple(links))
 
     def _meaning(self, ctx: NoticeContext, t: Callable[[str], str]) -> list[Section]:
+        if ctx.kind is Milestone.CUSTOMS_ACTION or ctx.situation in _SAYS_ITS_MEANING:
+            return []  # its own steps say what it means; the explanation would repeat them
         event = ctx.latest_event
         if event is not None and _is_old(ctx):
             # An old scan is not news: say when it was, never explain it as happening now.
@@ -192,6 +209,9 @@ class Composer:
         build = _KIND_SECTIONS[ctx.kind]
         return build(ctx, t)
 
+
+#: situations whose own next steps already say what the latest event means
+_SAYS_ITS_MEANING = ("delivery_failed", "pickup", "pickup_reminder")
 
 #: an event older than this when the notice is due is told as past, not explained as current
 OLD_EVENT = timedelta(days=3)

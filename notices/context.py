@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from notices.countries import choose_language
+from notices.languages import fallback_chain
 from notices.payload import CHOICES, DELAY_REASONS, EventSummary, NoticePayload
 from tracker.model import Milestone
 
@@ -34,7 +35,7 @@ class StoreIdentity:
     """Who the buyer bought from, as the seller wants to appear in every email."""
 
     name: str
-    signature: str
+    signature: str | None
     reply_to: str | None = None
     support_url: str | None = None
     coupon_line: str | None = None
@@ -94,15 +95,25 @@ class Parcel:
     shipped_at: datetime
 
 
-def store_identity(seller: SellerConfig) -> StoreIdentity:
-    """How the seller signs every notice, from the ``[seller]`` config."""
+def store_identity(seller: SellerConfig, language: str | None = None) -> StoreIdentity:
+    """How the seller signs a notice in ``language``: ``[seller.languages.<tag>]`` over
+    ``[seller]``, walking the language's fallbacks (``pt-PT`` then ``pt``)."""
+    worded = [seller.languages[tag] for tag in _chain(language) if tag in seller.languages]
+
+    def pick(name: str, default: str | None) -> str | None:
+        return next((w for w in (getattr(x, name) for x in worded) if w), default)
+
     return StoreIdentity(
-        name=seller.store_name,
-        signature=seller.signature,
+        name=pick("store_name", seller.store_name) or seller.store_name,
+        signature=pick("signature", seller.signature),
         reply_to=seller.reply_to,
         support_url=seller.support_url,
-        coupon_line=seller.coupon_line,
+        coupon_line=pick("coupon_line", seller.coupon_line),
     )
+
+
+def _chain(language: str | None) -> tuple[str, ...]:
+    return fallback_chain(language) if language else ()
 
 
 def notice_context(
@@ -115,12 +126,12 @@ def notice_context(
 ) -> NoticeContext:
     """The one way a stored notice becomes what the renderer reads: the dispatch job and
     ``tracker preview`` both call this, so a preview shows exactly what would be sent."""
+    language = language or choose_language(
+        parcel.buyer_language, parcel.destination_country, seller.default_language
+    )
     return NoticeContext(
         kind=kind,
-        language=language
-        or choose_language(
-            parcel.buyer_language, parcel.destination_country, seller.default_language
-        ),
+        language=language,
         buyer_name=parcel.buyer_name,
         buyer_email=parcel.buyer_email,
         tracking_number=parcel.tracking_number,
@@ -135,7 +146,7 @@ def notice_context(
         expected_by=payload.expected_by.date() if payload.expected_by else None,
         choices=payload.choices,
         reason=payload.reason,
-        store=store_identity(seller),
+        store=store_identity(seller, language),
         situation=payload.situation,
         pickup_until=payload.until.date() if payload.until else None,
         as_of=payload.as_of,

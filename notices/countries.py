@@ -19,11 +19,20 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 
 @dataclass(frozen=True)
 class NationalPost:
-    """A country's postal operator and its public tracking page (``{number}`` in the template)."""
+    """A country's postal operator and its public tracking page.
+
+    ``url_template`` holds ``{number}`` where the operator links straight to one item; without it,
+    it is the operator's search page and the buyer types the number in.
+    """
 
     country: str
     name: str
     url_template: str
+
+    @property
+    def deep_link(self) -> bool:
+        """True when the page opens on the parcel itself, not on a search form."""
+        return "{number}" in self.url_template
 
     def url_for(self, tracking_number: str) -> str:
         """The operator's tracking page with the number filled in, URL-encoded."""
@@ -47,8 +56,10 @@ def load_national_posts(path: Path | None = None) -> dict[str, NationalPost]:
         if not isinstance(row, dict):
             raise ConfigError(f"{source}: [{country}] must be a table with name and url")
         name, url = row.get("name"), row.get("url")
-        if not isinstance(name, str) or not isinstance(url, str) or "{number}" not in url:
-            raise ConfigError(f"{source}: [{country}] needs a name and a url containing {{number}}")
+        if not isinstance(name, str) or not isinstance(url, str) or not name or not url:
+            raise ConfigError(f"{source}: [{country}] needs a name and a url")
+        if "{" in url.replace("{number}", ""):
+            raise ConfigError(f"{source}: [{country}].url: the only placeholder is {{number}}")
         if not url.startswith("https://"):
             raise ConfigError(f"{source}: [{country}].url must start with https://")
         table[country.upper()] = NationalPost(country.upper(), name, url)

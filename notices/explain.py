@@ -24,7 +24,7 @@ from notices.languages import (
 from tracker.errors import ConfigError
 from tracker.model import Detail, Status
 
-SECTIONS = ("status", "detail", "context")
+SECTIONS = ("status", "detail", "context", "event")
 
 
 def explain(
@@ -42,6 +42,13 @@ def explain(
     sentence = texts["detail"].get(key) or texts["status"][status.value]
     context = _context(texts, lang, place, when)
     return f"{sentence} {context}" if context else sentence
+
+
+def event_label(status: Status, detail: Detail | None, lang: str) -> str:
+    """What happened, in one short past-tense sentence in ``lang`` (a notice's evidence line)."""
+    events = _texts(normalize_language(lang))["event"]
+    key = f"{status.value}.{detail.value}" if detail is not None else status.value
+    return events.get(key) or events.get(status.value, "")
 
 
 def normalize_language(lang: str | None) -> str:

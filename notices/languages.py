@@ -123,9 +123,10 @@ def babel_locale(tag: str) -> str:
     return tag.replace("-", "_")
 
 
-#: CLDR long-date patterns we replace: Russian "5 марта 2024 г." ends in an abbreviation that
-#: clashes with a sentence's full stop ("г.."), and the year marker reads as officialese in a note.
-_DATE_PATTERNS = {"ru": "d MMMM y"}
+#: CLDR long-date patterns we replace. Russian "5 марта 2024 г." ends in an abbreviation that
+#: clashes with a sentence's full stop ("г.."). Italian dates carry the weekday, as Italian shops
+#: write them ("entro giovedì 11 marzo"): it needs no article, so no "il 11" for "l'11".
+_DATE_PATTERNS = {"ru": "d MMMM y", "it": "EEEE d MMMM y"}
 
 
 def long_date(value: date, tag: str) -> str:

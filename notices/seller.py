@@ -90,7 +90,7 @@ def seller_email(config: TrackerConfig, notice: ClaimedNotice, now: datetime) ->
     message["From"] = config.seller.sender
     message["To"] = format_address("", target)
     message["Date"] = format_datetime(now)
-    message["Message-ID"] = message_id_for(notice.idempotency_key, config.seller.message_id_domain)
+    message["Message-ID"] = message_id_for(notice.idempotency_key, config.seller.id_domain)
     message["Auto-Submitted"] = "auto-generated"
     message["X-Tracker-Notice"] = notice.kind
     message.set_content("\n".join(lines) + "\n")

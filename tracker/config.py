@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from datetime import time, timedelta
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -57,17 +58,48 @@ class DaemonConfig(_Strict):
     heartbeat_every: Duration = timedelta(seconds=30)
 
 
+class SellerWording(_Strict):
+    """What the seller says in one language; a key left out falls back to ``[seller]``."""
+
+    store_name: str | None = None
+    signature: str | None = None
+    coupon_line: str | None = None
+
+
 class SellerConfig(_Strict):
-    """Who the emails come from and how they are signed."""
+    """Who the emails come from and how they are signed.
+
+    ``signature`` unset signs in the buyer's language ("The {store} team", "Ihr Team von
+    {store}"); ``[seller.languages.<tag>]`` words the store name, signature and coupon line per
+    language (``pt`` covers ``pt-PT`` unless it has its own table). ``message_id_domain`` unset
+    is the sender's domain; ``unsubscribe_url`` is a public https address for one-click
+    unsubscribing (RFC 8058).
+    """
 
     store_name: str = "Example Store"
     sender: str = "Example Store <orders@example.com>"
     reply_to: str | None = None
-    signature: str = "The Example Store team"
+    signature: str | None = None
     support_url: str | None = None
     default_language: str = "en"
-    message_id_domain: str = "tracker.invalid"
+    message_id_domain: str | None = None
     coupon_line: str | None = None
+    unsubscribe_url: str | None = None
+    languages: dict[str, SellerWording] = Field(default_factory=dict)
+
+    @field_validator("unsubscribe_url")
+    @classmethod
+    def _https_only(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError(f"{value!r} must be an https:// address (RFC 8058)")
+        return value
+
+    @property
+    def id_domain(self) -> str:
+        """The right-hand side of Message-IDs: the configured domain, else the sender's."""
+        if self.message_id_domain:
+            return self.message_id_domain
+        return parseaddr(self.sender)[1].rpartition("@")[2] or "tracker.invalid"
 
 
 class SmtpConfig(_Strict):

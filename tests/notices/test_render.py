@@ -8,13 +8,16 @@ from pathlib import Path
 import pytest
 import structlog.testing
 
+from notices.context import store_identity
 from notices.countries import load_national_posts, national_post
 from notices.render import NoticeRenderer, choose_language, national_post_url
 from tests.notices.conftest import CURITIBA, make_context
+from tracker.config import SellerConfig, SellerWording
 from tracker.errors import ConfigError
 from tracker.model import Detail, Milestone, Status
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
+DATA = Path(__file__).resolve().parents[2] / "notices" / "data"
 
 
 def test_shipped_in_english_has_every_part_in_order(renderer: NoticeRenderer) -> None:
@@ -109,7 +112,7 @@ def test_customs_duties_without_a_known_post_point_at_the_carrier(
 ) -> None:
     event = replace(CURITIBA, status=Status.EXCEPTION, detail=Detail.CUSTOMS_DUTIES_DUE)
     ctx = make_context(
-        Milestone.CUSTOMS_ACTION, latest_event=event, destination_country="ZA", carrier_name="DHL"
+        Milestone.CUSTOMS_ACTION, latest_event=event, destination_country="KE", carrier_name="DHL"
     )
     assert "Pay them on the website of DHL" in renderer.render(ctx).text
 
@@ -194,12 +197,35 @@ def test_choose_language_rejects_an_unsupported_default() -> None:
         choose_language(None, None, "xx")
 
 
-def test_national_posts_cover_at_least_thirty_countries() -> None:
+def test_national_posts_cover_at_least_sixty_countries() -> None:
     table = load_national_posts()
-    assert len(table) >= 30
+    assert len(table) >= 60
     assert all(p.url_template.startswith("https://") for p in table.values())
-    for country in ("RU", "BR", "US", "GB", "DE", "FR", "ES", "PT", "IT", "PL"):
-        assert country in table
+    wanted = (
+        "RU BR US GB DE FR ES PT IT PL MX IN TR UA KZ IL SA AE KR JP ID TH VN PH MY NG ZA EG MA"
+        " CL CO PE"
+    )
+    assert [c for c in wanted.split() if c not in table] == []
+
+
+def test_every_national_post_row_names_its_source() -> None:
+    lines = (DATA / "national_posts.toml").read_text("utf-8").splitlines()
+    unsourced = [
+        line
+        for i, line in enumerate(lines)
+        if line.startswith("[") and not lines[i - 1].startswith("# source: ")
+    ]
+    assert unsourced == []
+
+
+def test_a_search_page_is_offered_with_the_number_to_type_in(renderer: NoticeRenderer) -> None:
+    ctx = make_context(Milestone.IN_TRANSIT, destination_country="IN")
+    text = renderer.render(ctx).text
+    post = national_post("IN")
+    assert post is not None
+    assert not post.deep_link
+    assert f"{post.url_template}\n" in text
+    assert renderer.catalog.format("en", "track.national_search", {"post": post.name}) in text
 
 
 def test_national_post_url_fills_and_encodes_the_number() -> None:
@@ -282,3 +308,56 @@ def test_a_failing_explanation_is_logged_and_the_notice_still_goes_out() -> None
     assert "RR123456785CN" in text
     assert [e["event"] for e in logs] == ["notice.explain_failed"]
     assert logs[0]["language"] == "it"
+
+
+def test_the_default_signature_is_written_in_the_buyers_language(renderer: NoticeRenderer) -> None:
+    store = replace(make_context().store, signature=None)
+    signed = {
+        lang: renderer.render(make_context(language=lang, store=store))
+        .text.rstrip()
+        .splitlines()[-1]
+        for lang in ("en", "de", "fr", "pt-PT")
+    }
+    assert signed == {
+        "en": "The Gadget Corner team",
+        "de": "Ihr Team von Gadget Corner",
+        "fr": "L'équipe Gadget Corner",
+        "pt-PT": "A equipa Gadget Corner",
+    }
+
+
+def test_seller_wording_per_language_falls_back_along_the_language_chain() -> None:
+    seller = SellerConfig(
+        store_name="Gadget Corner",
+        coupon_line="Use THANKS for 10% off.",
+        languages={
+            "pt": SellerWording(signature="Equipe Gadget", coupon_line="Use OBRIGADO."),
+            "pt-PT": SellerWording(signature="A equipa Gadget"),
+            "de": SellerWording(store_name="Gadget-Ecke"),
+        },
+    )
+    assert store_identity(seller, "pt-PT").signature == "A equipa Gadget"
+    assert store_identity(seller, "pt-PT").coupon_line == "Use OBRIGADO."  # from pt
+    assert store_identity(seller, "pt").signature == "Equipe Gadget"
+    assert store_identity(seller, "de").name == "Gadget-Ecke"
+    assert store_identity(seller, "de").signature is None  # the catalog signs for it
+    assert store_identity(seller, "fr").coupon_line == "Use THANKS for 10% off."
+
+
+def test_message_ids_default_to_the_senders_domain() -> None:
+    assert SellerConfig(sender="Shop <orders@shop.example>").id_domain == "shop.example"
+    configured = SellerConfig(sender="orders@shop.example", message_id_domain="mail.example")
+    assert configured.id_domain == "mail.example"
+
+
+def test_evidence_is_told_in_the_buyers_language_with_the_carriers_words_marked(
+    renderer: NoticeRenderer,
+) -> None:
+    event = replace(CURITIBA, text="Item returned to sender", status=Status.RETURNED, detail=None)
+    text = renderer.render(
+        make_context(Milestone.IN_TRANSIT, language="de", latest_event=event)
+    ).text
+    lines = text.splitlines()
+    when = lines.index("4. März 2026, 09:30, Curitiba, Brasilien")
+    assert lines[when + 1] == "Ihr Paket wurde an uns zurückgeschickt."
+    assert lines[when + 2] == "Im Wortlaut des Paketdienstes: „Item returned to sender“"

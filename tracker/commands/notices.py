@@ -211,7 +211,7 @@ def write_preview(
             reply_to=seller.reply_to,
             message_id=message_id_for(
                 f"preview:{ctx.tracking_number}:{ctx.kind}:{ctx.language}",
-                seller.message_id_domain,
+                seller.id_domain,
             ),
         )
         message["X-Tracker-Notice"] = ctx.kind.value

@@ -140,7 +140,7 @@ async def _send_one(app: TrackerApp, notice: ClaimedNotice, stats: DispatchStats
         app.metrics.notice_handled(notice.kind, "skipped")
         return
     seller = app.config.seller
-    message_id = message_id_for(notice.idempotency_key, seller.message_id_domain)
+    message_id = message_id_for(notice.idempotency_key, seller.id_domain)
     try:
         rendered = app.renderer.render(build_context(app, notice))
         message = build_message(
