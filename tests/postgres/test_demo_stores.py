@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import func, select
 
 from carriers.sandbox.service import SandboxService
+from tests.support.sandbox import track_in_sandbox
 from tracker.clock import SimulatedClock
 from tracker.config import StoreConfig
 from tracker.runtime.app import build_app
 from tracker.runtime.daemon import Daemon
 from tracker.runtime.demo import DEMO_START, demo_config, demo_shipments
 from tracker.store.models import Notice, Shipment
-from tracker.store.shipments import add_shipments
 
 pytestmark = pytest.mark.integration
 
@@ -43,9 +43,7 @@ async def test_demo_run_has_the_same_outcome_on_both_stores(tmp_path: Path, stor
         app = build_app(config, clock)
         try:
             items = demo_shipments(1, clock.now())
-            for shipment, journey in items:
-                service.register(shipment.tracking_number, journey, registered_at=DEMO_START)
-            add_shipments(app.store, [s for s, _ in items], clock.now())
+            track_in_sandbox(service, app.store, items, DEMO_START)
             daemon = Daemon(app)
             while clock.now() < DEMO_START + timedelta(days=60):
                 await daemon.step()

@@ -33,9 +33,9 @@ from tests.reliability.harness import (
     snapshot,
     write_config,
 )
+from tests.support.sandbox import track_in_sandbox
 from tests.support.smtp import MailRecorder, SmtpSink, StartSmtp
 from tracker.store.db import open_store
-from tracker.store.shipments import add_shipments
 
 REPO = Path(__file__).resolve().parents[2]
 KILLS = 32
@@ -156,10 +156,9 @@ def prepare(directory: Path, smtp: SmtpSink, service: SandboxService, clock: Fil
         smtp_port=smtp.port,
     )
     items = journey_set(per_journey=2)
-    for shipment, journey in items:
-        service.register(shipment.tracking_number, journey, registered_at=START)
-    store = open_store(f"sqlite:///{directory / 'tracker.sqlite3'}")
-    add_shipments(store, [s for s, _ in items], START)
+    track_in_sandbox(
+        service, open_store(f"sqlite:///{directory / 'tracker.sqlite3'}"), items, START
+    )
     return Run(directory, config, clock.path, smtp)
 
 

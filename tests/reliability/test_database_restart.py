@@ -20,12 +20,12 @@ from tests.reliability.harness import (
     write_config,
 )
 from tests.support.postgres import PostgresServer, find_bin_dir
+from tests.support.sandbox import track_in_sandbox
 from tests.support.smtp import MailRecorder, StartSmtp
 from tracker.clock import SimulatedClock
 from tracker.config import load_config
 from tracker.runtime.app import build_app
 from tracker.runtime.daemon import Daemon
-from tracker.store.shipments import add_shipments
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -120,9 +120,7 @@ async def run_daemon(
         app = build_app(load_config(config), clock)
         try:
             items = journey_set(per_journey=1)
-            for shipment, journey in items:
-                service.register(shipment.tracking_number, journey, registered_at=START)
-            add_shipments(app.store, [s for s, _ in items], START)
+            track_in_sandbox(service, app.store, items, START)
             daemon = Daemon(app)
             while clock.now() < START + timedelta(days=DAYS):
                 await daemon.step()

@@ -17,13 +17,13 @@ from structlog.testing import capture_logs
 
 from carriers.sandbox.service import SandboxService
 from tests.reliability.harness import START, journey_set, write_config
+from tests.support.sandbox import track_in_sandbox
 from tests.support.smtp import SmtpSink, StartSmtp
 from tracker.clock import SimulatedClock
 from tracker.config import load_config
 from tracker.runtime.app import TrackerApp, build_app
 from tracker.runtime.daemon import Daemon
 from tracker.store.models import Notice, Shipment
-from tracker.store.shipments import add_shipments
 
 STEP = timedelta(minutes=10)
 REFUSED = "buyer002@example.com"
@@ -68,9 +68,7 @@ async def rig(tmp_path: Path, start_smtp: StartSmtp) -> AsyncIterator[Rig]:
         )
         app = build_app(load_config(config), clock)
         items = journey_set(per_journey=1)
-        for shipment, journey in items:
-            service.register(shipment.tracking_number, journey, registered_at=START)
-        add_shipments(app.store, [s for s, _ in items], START)
+        track_in_sandbox(service, app.store, items, START)
         try:
             yield Rig(app, clock, Daemon(app), server)
         finally:

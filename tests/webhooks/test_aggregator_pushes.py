@@ -120,16 +120,6 @@ async def app(
         await built.close()
 
 
-@pytest.fixture
-async def server(app: TrackerApp) -> AsyncIterator[WebhookServer]:
-    hooks = WebhookServer(app)
-    await hooks.start()
-    try:
-        yield hooks
-    finally:
-        await hooks.stop()
-
-
 async def post(url: str, body: bytes, headers: Headers) -> httpx.Response:
     async with httpx.AsyncClient() as client:
         merged = {"Content-Type": "application/json", **headers}

@@ -79,16 +79,6 @@ async def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[
         await built.close()
 
 
-@pytest.fixture
-async def server(app: TrackerApp) -> AsyncIterator[WebhookServer]:
-    hooks = WebhookServer(app)
-    await hooks.start()
-    try:
-        yield hooks
-    finally:
-        await hooks.stop()
-
-
 async def post(server: WebhookServer, body: bytes, signature: str | None) -> httpx.Response:
     headers = {"Content-Type": "application/json"}
     if signature is not None:
