@@ -197,7 +197,7 @@ async def test_daemon_run_forever_starts_and_stops_the_endpoint(app: TrackerApp)
     assert isinstance(hook, WebhookServer)
     stop = asyncio.Event()
     running = asyncio.create_task(daemon.run_forever(stop))
-    for _ in range(200):
+    for _ in range(1000):  # up to 10 s: start-up is slow on a loaded machine
         if hook._runner is not None:
             break
         await asyncio.sleep(0.01)
