@@ -1,7 +1,8 @@
 """What building a classifier costs: a cold process, and a second ``Normalizer`` in the same one.
 
 Run: ``.venv/bin/python bench/classify_startup.py [ROUNDS]``. Measured side by side, best of
-ROUNDS wall-clock runs each (start-up is wall time; the machine is shared and noisy):
+ROUNDS runs each, in CPU time (user + system, of the child process for the cold runs), which a
+shared, busy machine disturbs far less than wall time:
 
 * ``python -c pass``: the floor any process pays;
 * ``classify command, 1 event``: a fresh interpreter imports ``tracker.commands.classify``,
@@ -14,9 +15,9 @@ ROUNDS wall-clock runs each (start-up is wall time; the machine is shared and no
 
 from __future__ import annotations
 
+import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tracker.normalize import load_normalizer
@@ -35,21 +36,23 @@ run(load_normalizer(), io.StringIO(sys.argv[1]), io.StringIO(), sys.stderr, "en"
 
 IN_PROCESS = """
 import time
-t0 = time.perf_counter()
+t0 = time.process_time()
 from tracker.normalize import load_normalizer
-t1 = time.perf_counter()
+t1 = time.process_time()
 load_normalizer()
-t2 = time.perf_counter()
+t2 = time.process_time()
 load_normalizer()
-t3 = time.perf_counter()
+t3 = time.process_time()
 print(t1 - t0, t2 - t1, t3 - t2)
 """
 
 
-def _wall(argv: list[str], stdin: str = "") -> float:
-    t0 = time.perf_counter()
+def _cpu(argv: list[str], stdin: str = "") -> float:
+    """CPU seconds (user + system) the child process spent."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(argv, input=stdin, text=True, check=True, capture_output=True, cwd=ROOT)
-    return time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
@@ -64,9 +67,9 @@ def main() -> None:
     firsts: list[float] = []
     seconds: list[float] = []
     for _ in range(rounds):  # interleaved, so a busy moment hits every measurement alike
-        runs["python -c pass"].append(_wall([PYTHON, "-c", "pass"]))
-        runs["classify command, 1 event"].append(_wall([PYTHON, "-c", COMMAND_ONLY, EVENT]))
-        runs["tracker classify, 1 event"].append(_wall([TRACKER, "classify"], EVENT))
+        runs["python -c pass"].append(_cpu([PYTHON, "-c", "pass"]))
+        runs["classify command, 1 event"].append(_cpu([PYTHON, "-c", COMMAND_ONLY, EVENT]))
+        runs["tracker classify, 1 event"].append(_cpu([TRACKER, "classify"], EVENT))
         out = subprocess.run(
             [PYTHON, "-c", IN_PROCESS], text=True, check=True, capture_output=True, cwd=ROOT
         ).stdout.split()
@@ -74,7 +77,7 @@ def main() -> None:
         firsts.append(float(out[1]))
         seconds.append(float(out[2]))
     floor = min(runs["python -c pass"])
-    print(f"best of {rounds} rounds, wall clock")
+    print(f"best of {rounds} rounds, CPU time")
     for name, values in runs.items():
         best = min(values)
         print(f"  {name:28} {best * 1e3:8.1f} ms  ratio to python -c pass {best / floor:6.1f}")

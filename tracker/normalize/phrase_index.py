@@ -11,8 +11,6 @@ from tracker.normalize import pattern
 from tracker.normalize.folding import WORD_START_LANGUAGES, fold_pattern, language_order_for
 from tracker.normalize.rules import TextRule
 from tracker.normalize.scans import (
-    ASCII_NON_WORD,
-    NON_WORD,
     SubstringScan,
     substring_keys,
     word_start_scan,
@@ -20,9 +18,6 @@ from tracker.normalize.scans import (
 
 #: how many (script, country) pairs the phrase index remembers the language order of
 _MAX_HINTS = 4096
-#: the longest word-start beginning the scan looks for: longer ones are cut, which keeps the
-#: compiled scan (most of what building an index costs) small
-_BEGINNING_LENGTH = 12
 
 
 class _Phrase:
@@ -118,14 +113,11 @@ class PhraseIndex:
         proven: list[bool] = []
         for index, phrase in enumerate(phrases):
             found = pattern.beginnings(phrase.folded) if phrase.word_start else None
+            proven.append(found is not None and found[1])
             if found is not None:
-                texts, complete = found
-                # a beginning cut short no longer proves the whole phrase present
-                proven.append(complete and all(len(t) <= _BEGINNING_LENGTH for t in texts))
-                for text in texts:
-                    beginnings.setdefault(text[:_BEGINNING_LENGTH], set()).add(index)
+                for text in found[0]:
+                    beginnings.setdefault(text, set()).add(index)
                 continue
-            proven.append(False)
             anchors = pattern.anchors(phrase.folded)
             if anchors is None:
                 always.add(index)
@@ -145,13 +137,7 @@ class PhraseIndex:
             )
             for text in beginnings
         }
-        ascii_beginnings = [text for text in beginnings if text.isascii()]
-        self._word_ascii = (
-            word_start_scan(dict.fromkeys(ascii_beginnings, ()), ASCII_NON_WORD)
-            if ascii_beginnings
-            else None
-        )
-        self._word_any = word_start_scan(beginnings, NON_WORD) if beginnings else None
+        self._word_any = word_start_scan(beginnings) if beginnings else None
         # substring scans: one for ASCII text (only ASCII anchors can be in it), one for the rest
         key_of = substring_keys(by_anchor)
         keys: dict[str, set[int]] = {}
@@ -182,7 +168,7 @@ class PhraseIndex:
         if plans is None:
             plans = self._plans_for_hint(script, country)
         if folded.isascii():
-            word, sub, sub_plans = self._word_ascii, self._sub_ascii, plans.sub_ascii
+            word, sub, sub_plans = self._word_any, self._sub_ascii, plans.sub_ascii
         else:
             word, sub, sub_plans = self._word_any, self._sub_any, plans.sub_any
         # candidates as rank << shift | index, so sorting them sorts by priority

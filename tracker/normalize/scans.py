@@ -28,8 +28,6 @@ from typing import Any
 from tracker.normalize.folding import code_point_class
 from tracker.normalize.pattern import is_word
 
-#: every non-word ASCII character
-ASCII_NON_WORD = code_point_class(c for c in range(0x80) if not is_word(chr(c)))
 #: every non-word character of the Basic Multilingual Plane, and every character beyond it (a
 #: superset: the scan re-checks ``\W`` after it, which costs only where the set matched)
 NON_WORD = (
@@ -127,9 +125,11 @@ class SubstringScan:
             self.ids[key] = frozenset().union(*(keys[k] for k in also))
 
 
-def word_start_scan(beginnings: Mapping[str, Iterable[int]], non_word: str) -> re.Pattern[str]:
-    check = "(?<=\\W)" if non_word is NON_WORD else ""  # the set holds a few word characters
-    return _compile_scan(f"{non_word}{check}(?=({_trie_pattern(beginnings)}))")
+def word_start_scan(beginnings: Mapping[str, Iterable[int]]) -> re.Pattern[str]:
+    """One scan for ASCII and other text alike: compiling a second, ASCII-only one cost as much
+    start-up time as it saved per event (bench/classify_startup.py, bench/classify.py)."""
+    # the set holds a few word characters: the lookbehind re-checks where it matched
+    return _compile_scan(f"{NON_WORD}(?<=\\W)(?=({_trie_pattern(beginnings)}))")
 
 
 @lru_cache(maxsize=16)
