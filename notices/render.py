@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+import jinja2.sandbox
 
 from notices.compose import Composer, ExplainFn, one_line
 from notices.context import NoticeContext
@@ -63,7 +64,10 @@ class NoticeRenderer:
         loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(TEMPLATES_DIR)]
         if overrides_dir is not None:
             loaders.insert(0, jinja2.FileSystemLoader(overrides_dir))
-        self._env = jinja2.Environment(
+        # Seller templates are code we did not write: the immutable sandbox refuses attribute
+        # walks to Python internals (``__class__``, ``__globals__``...) and changes to the
+        # context, so a template can read what it is given and nothing else.
+        self._env = jinja2.sandbox.ImmutableSandboxedEnvironment(
             loader=jinja2.ChoiceLoader(loaders),
             autoescape=jinja2.select_autoescape(
                 enabled_extensions=("html.j2",), default_for_string=True, default=False
@@ -100,6 +104,8 @@ class NoticeRenderer:
         try:
             text = self._templates[(ctx.kind, "txt")].render(variables)
             html = self._templates[(ctx.kind, "html")].render(variables)
+        except jinja2.exceptions.SecurityError as exc:
+            raise NoticeError(f"template for {ctx.kind} was refused by the sandbox: {exc}") from exc
         except jinja2.UndefinedError as exc:
             raise NoticeError(f"template for {ctx.kind} uses an unknown value: {exc}") from exc
         text = _BLANK_RUNS.sub("\n\n", text).strip() + "\n"
