@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from tracker.safetext import without_controls
+
 
 class Status(StrEnum):
     """One canonical shipment status per event."""
@@ -78,6 +80,13 @@ class RawEvent:
     location: str | None = None
     country: str | None = None
     carrier: str | None = None
+
+    def __post_init__(self) -> None:
+        # The parse boundary: no control character from a carrier goes further (tracker.safetext).
+        for name in ("text", "code", "location", "country"):
+            value = getattr(self, name)
+            if value is not None and (clean := without_controls(value)) is not value:
+                object.__setattr__(self, name, clean)
 
     def fingerprint(self) -> str:
         """Stable identity used to deduplicate the same event seen on several polls."""

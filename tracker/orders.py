@@ -18,6 +18,7 @@ from babel import Locale, UnknownLocaleError
 
 from carriers.detect import route, validate_number
 from tracker.errors import InputError
+from tracker.safetext import has_controls
 from tracker.store.shipments import NewShipment
 
 FIELDS = (
@@ -34,7 +35,6 @@ OPTIONAL = frozenset({"carrier", "buyer_language", "origin_country"})
 _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
 )
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _TRACKING = re.compile(r"^[A-Z0-9]{6,40}$")
 EARLIEST = date(2000, 1, 1)
 
@@ -51,7 +51,7 @@ def _optional(value: str | None, field: str, *, limit: int) -> str | None:
     text = (value or "").strip()
     if not text:
         return None
-    if _CONTROL.search(text):
+    if has_controls(text):
         raise InputError(f"{field}: {text!r} contains line breaks or control characters")
     if len(text) > limit:
         raise InputError(f"{field}: longer than {limit} characters")

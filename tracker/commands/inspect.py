@@ -14,6 +14,7 @@ from tracker.commands.common import config_option, friendly_errors, load
 from tracker.config import load_config
 from tracker.errors import InputError, TrackerError
 from tracker.eventlog import redact_secrets
+from tracker.safetext import for_terminal, without_controls
 from tracker.store.db import open_store
 from tracker.store.models import Notice, Shipment, TrackingEvent
 
@@ -48,11 +49,13 @@ def show(config_path: Path | None, store_url: str | None, tracking_number: str) 
                     .order_by(Notice.not_before)
                 )
             )
+            # Stored text is not markup (an order reference "[/bold]"), nor terminal controls.
+            t = for_terminal
             console.print(
-                f"[bold]{shipment.tracking_number}[/] via {shipment.carrier} — "
-                f"order {shipment.order_reference} — to {shipment.destination_country} — "
-                f"status [bold]{shipment.status}[/]"
-                + (f" / {shipment.detail}" if shipment.detail else "")
+                f"[bold]{t(shipment.tracking_number)}[/] via {t(shipment.carrier)} — "
+                f"order {t(shipment.order_reference)} — to {t(shipment.destination_country)} — "
+                f"status [bold]{t(shipment.status)}[/]"
+                + (f" / {t(shipment.detail)}" if shipment.detail else "")
             )
             console.print(
                 f"shipped {shipment.shipped_at:%Y-%m-%d %H:%M} UTC; next poll "
@@ -64,11 +67,11 @@ def show(config_path: Path | None, store_url: str | None, tracking_number: str) 
             for event in events:
                 timeline.add_row(
                     f"{event.occurred_at:%Y-%m-%d %H:%M}",
-                    event.code or "",
-                    event.text,
-                    ", ".join(p for p in (event.location, event.country) if p),
-                    event.status,
-                    event.detail or "",
+                    t(event.code),
+                    t(event.text),
+                    t(", ".join(p for p in (event.location, event.country) if p)),
+                    t(event.status),
+                    t(event.detail),
                 )
             console.print(timeline)
             table = Table(title="Milestones and notices")
@@ -83,13 +86,15 @@ def show(config_path: Path | None, store_url: str | None, tracking_number: str) 
                 table.add_column(column)
             for notice in notices:
                 table.add_row(
-                    notice.kind
-                    + (f" ({notice.payload['channel']})" if "channel" in notice.payload else ""),
-                    notice.state,
+                    t(
+                        notice.kind
+                        + (f" ({notice.payload['channel']})" if "channel" in notice.payload else "")
+                    ),
+                    t(notice.state),
                     f"{notice.not_before:%Y-%m-%d %H:%M}",
                     f"{notice.sent_at:%Y-%m-%d %H:%M}" if notice.sent_at else "",
-                    ", ".join(notice.payload.get("choices") or ()),
-                    notice.subject or notice.last_error or "",
+                    t(", ".join(notice.payload.get("choices") or ())),
+                    t(notice.subject or notice.last_error),
                 )
             console.print(table)
             for notice in notices:
@@ -120,7 +125,8 @@ def unclassified(config_path: Path | None, store_url: str | None, limit: int) ->
         click.echo("no unclassified events")
         return
     for carrier, code, text, count in rows:
-        click.echo(f"{count:>6}  {carrier:<14} {code or '-':<10} {text}")
+        code, text = without_controls(code or "-"), without_controls(text)  # stored before 13.6
+        click.echo(f"{count:>6}  {carrier:<14} {code:<10} {text}")
 
 
 @click.command("check-config")

@@ -21,6 +21,7 @@ from tracker.durations import parse_duration
 from tracker.errors import InputError
 from tracker.eventlog import redact_secrets_in, redact_value
 from tracker.runtime.health import HealthLimits, health_report
+from tracker.safetext import for_terminal
 from tracker.store.db import open_store
 from tracker.store.models import AuditEntry, Shipment
 
@@ -40,7 +41,7 @@ def _print_report(report: dict[str, Any]) -> None:
     verdict = "[green]healthy[/]" if report["healthy"] else "[red]UNHEALTHY[/]"
     console.print(f"tracker: {verdict}  (checked {report['checked_at']})")
     for problem in report["problems"]:
-        console.print(f"  [red]-[/] {problem}")
+        console.print(f"  [red]-[/] {for_terminal(problem)}")
     scheduler = report["scheduler"]
     console.print(f"scheduler: [bold]{scheduler['state']}[/]")
     for d in scheduler["daemons"][:5]:
@@ -249,12 +250,12 @@ def events(
         table.add_column(column)
     for r in records:
         details = ", ".join(f"{k}={v}" for k, v in r["data"].items() if v is not None)
-        table.add_row(
+        table.add_row(  # stored text is not markup: an order reference may read "[/bold]"
             r["at"][:19].replace("T", " "),
-            r["tracking_number"] or "",
-            r["carrier"] or "",
-            r["kind"],
-            details,
+            for_terminal(r["tracking_number"]),
+            for_terminal(r["carrier"]),
+            for_terminal(r["kind"]),
+            for_terminal(details),
         )
     Console(highlight=False).print(table)
 
