@@ -289,8 +289,10 @@ def opt_out(
     factory = open_store(store_url or load(config_path).store.url)
     number = tracking_number.replace(" ", "").upper() if tracking_number else None
     result = store_opt_out(factory, datetime.now(UTC), tracking_number=number, email=email)
-    if not result.shipments and not result.already:
-        raise InputError(f"no shipment found for {number or email!r}")
+    if not result.shipments and not result.already and email is None:
+        raise InputError(f"no shipment found for {number!r}")
+    if result.suppressed:
+        click.echo(f"{result.suppressed} is on the suppression list: no email to it, ever")
     for done in result.shipments:
         click.echo(f"opted out: {done}")
     for already in result.already:

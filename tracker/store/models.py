@@ -5,6 +5,7 @@ Times are stored as naive UTC and handed back timezone-aware, so SQLite and Post
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -18,9 +19,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    select,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 
@@ -172,3 +174,27 @@ class AuditEntry(Base):
     kind: Mapped[str] = mapped_column(String(60))
     carrier: Mapped[str | None] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Suppression(Base):
+    """An address that opted out: no buyer notice goes to it, for shipments stored now or later.
+
+    Kept apart from the shipments so an opt-out outlives them, and lower-cased, since buyers
+    write their address in whatever case they like.
+    """
+
+    __tablename__ = "suppressions"
+
+    email: Mapped[str] = mapped_column(String(254), primary_key=True)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(40))
+
+
+def suppressed_among(session: Session, emails: Iterable[str]) -> set[str]:
+    """Which of ``emails`` (any case) are on the suppression list, lower-cased."""
+    wanted = sorted({e.strip().lower() for e in emails if e})
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        found |= set(session.scalars(select(Suppression.email).where(Suppression.email.in_(chunk))))
+    return found

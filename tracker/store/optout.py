@@ -1,5 +1,8 @@
 """Buyer opt-out: a shipment (or every shipment of one buyer) stops getting notices.
 
+An opt-out by email also puts the address on the suppression list (``Suppression``), which
+``add_shipments`` and the outbox claim read, so shipments stored for it later stay quiet too.
+
 The flag is read in two places: the policy queues nothing new for an opted-out shipment, and the
 dispatcher skips any notice still pending for it when its turn comes, so opting out takes effect
 even for emails already queued. The seller's own copies are not affected.
@@ -13,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.store.models import Notice, Shipment
+from tracker.store.models import Notice, Shipment, Suppression
 from tracker.store.outbox import SELLER_KIND_PREFIX
 from tracker.store.shipments import audit
 
@@ -25,6 +28,8 @@ class OptOutResult:
     shipments: list[str]
     already: list[str]
     pending_notices: int
+    #: the address newly put on the suppression list (an opt-out by email), else None
+    suppressed: str | None = None
 
 
 def opt_out(
@@ -64,7 +69,17 @@ def opt_out(
             shipments=[s.tracking_number for s in changed],
             already=[s.tracking_number for s in shipments if s not in changed],
             pending_notices=sum(pending.values()),
+            suppressed=None if email is None else _suppress(session, email, now, source),
         )
+
+
+def _suppress(session: Session, email: str, now: datetime, source: str) -> str | None:
+    """Put ``email`` on the suppression list; the lower-cased address if it was not on it."""
+    address = email.strip().lower()
+    if session.get(Suppression, address) is not None:
+        return None
+    session.add(Suppression(email=address, added_at=now, source=source))
+    return address
 
 
 def _pending_buyer_notices(session: Session, shipment_ids: list[int]) -> dict[int, int]:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.store.models import AuditEntry, Notice, Shipment
+from tracker.store.models import AuditEntry, Notice, Shipment, suppressed_among
 
 #: outbox rows whose kind starts with this go to the seller, not the buyer: no quiet hours, no
 #: minimum gap, and a buyer's opt-out does not stop them
@@ -83,7 +83,12 @@ def claim_due_notices(
                 .execution_options(synchronize_session=False)
             )
         )
-        return [_claimed(notice, shipment) for notice, shipment in rows if notice.id in taken]
+        # The suppression list is read here too: a shipment stored by a path that did not set
+        # its flag (a shop's order feed, an older version) still sends nothing to the address.
+        quiet = suppressed_among(session, (shipment.buyer_email for _, shipment in rows))
+        return [
+            _claimed(notice, shipment, quiet) for notice, shipment in rows if notice.id in taken
+        ]
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
@@ -94,7 +99,7 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _claimed(notice: Notice, shipment: Shipment) -> ClaimedNotice:
+def _claimed(notice: Notice, shipment: Shipment, suppressed: set[str]) -> ClaimedNotice:
     return ClaimedNotice(
         id=notice.id,
         kind=notice.kind,
@@ -111,7 +116,7 @@ def _claimed(notice: Notice, shipment: Shipment) -> ClaimedNotice:
         origin_country=shipment.origin_country,
         order_reference=shipment.order_reference,
         shipped_at=shipment.shipped_at,
-        opted_out=shipment.opted_out,
+        opted_out=shipment.opted_out or (shipment.buyer_email or "").strip().lower() in suppressed,
     )
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import InputError
 from tracker.model import Classification, Detail, RawEvent, Status, TrackedEvent
-from tracker.store.models import AuditEntry, Base, Shipment, TrackingEvent
+from tracker.store.models import AuditEntry, Base, Shipment, TrackingEvent, suppressed_among
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +92,25 @@ def add_shipments(
             shown = ", ".join(f"{n} ({c})" for c, n in sorted(existing)[:5])
             raise InputError(f"already tracked: {shown}")
         rows = [Shipment(**_row_values(item, now)) for item in items]
+        quiet = suppressed_among(session, (item.buyer_email for item in items))
+        for row in rows:
+            row.opted_out = row.buyer_email.strip().lower() in quiet
         session.add_all(rows)
         session.flush()
         session.add_all(
             AuditEntry(shipment_id=r.id, at=now, kind="shipment.added", carrier=r.carrier, data={})
             for r in rows
+        )
+        session.add_all(  # the buyer opted out before: this parcel is tracked, never emailed
+            AuditEntry(
+                shipment_id=r.id,
+                at=now,
+                kind="shipment.opted_out",
+                carrier=r.carrier,
+                data={"by": "suppression_list", "source": "add"},
+            )
+            for r in rows
+            if r.opted_out
         )
         return [r.id for r in rows]
 
