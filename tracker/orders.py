@@ -7,12 +7,11 @@ line without guessing; nothing is stored unless the whole input is valid.
 from __future__ import annotations
 
 import csv
-import io
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
+from functools import cache, lru_cache
 
 from babel import Locale, UnknownLocaleError
 
@@ -87,8 +86,12 @@ def _territories() -> frozenset[str]:
 
 def _language(value: str | None) -> str | None:
     text = _optional(value, "buyer_language", limit=12)
-    if text is None:
-        return None
+    return None if text is None else _language_code(text)
+
+
+@lru_cache(maxsize=1024)
+def _language_code(text: str) -> str:
+    """``pt-BR`` -> ``pt``; cached, since a file repeats a handful of languages many times."""
     try:
         locale = Locale.parse(text.replace("-", "_"))
     except (UnknownLocaleError, ValueError) as exc:
@@ -174,46 +177,121 @@ def parse_order(
     )
 
 
-def parse_csv(
-    text: str, *, now: datetime, carriers: Collection[str], aggregator: str | None = None
-) -> tuple[list[NewShipment], list[RowError], list[int]]:
-    """Valid orders (with their line numbers) and every bad line of a CSV file with a header."""
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in reader.fieldnames or []]
+class CsvLines:
+    """The lines of a CSV file, decoded one by one and counted, so that every record and every
+    problem names the line it is on (the csv module itself only knows where a record ends)."""
+
+    def __init__(self, raw_lines: Iterable[bytes]) -> None:
+        self._raw = raw_lines
+        #: lines handed to the csv reader so far
+        self.count = 0
+        #: bytes handed so far (for a progress bar over the file's size)
+        self.bytes = 0
+
+    def __iter__(self) -> Iterator[str]:
+        for raw in self._raw:
+            self.count += 1
+            self.bytes += len(raw)
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"line {self.count}: not UTF-8 text ({exc.reason} at byte {exc.start + 1}"
+                    " of the line)"
+                ) from None
+            yield line.removeprefix("\ufeff") if self.count == 1 else line
+
+
+def _records(lines: CsvLines) -> Iterator[tuple[int, list[str]]]:
+    """(first line, fields) of every non-blank record; a malformed one is an InputError naming
+    the line the record starts on."""
+    reader = csv.reader(lines, strict=True)
+    while True:
+        first = lines.count + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            problem = _csv_problem(str(exc), spans_lines=lines.count > first)
+            raise InputError(f"line {first}: {problem}") from None
+        if fields:
+            yield first, fields
+
+
+def _csv_problem(error: str, *, spans_lines: bool) -> str:
+    """The csv module's complaint, said so a seller knows what to fix."""
+    unclosed = "a quote opened on this line is never closed"
+    if "field larger than field limit" in error:
+        limit = f"{csv.field_size_limit():,}"
+        if spans_lines:
+            return f"a field runs on past {limit} characters: {unclosed}"
+        return f"a field is longer than {limit} characters"
+    if "unexpected end of data" in error:
+        return f"{unclosed} (the file ends inside it)"
+    if "expected after" in error:
+        return 'text follows a closing quote; inside a quoted field write a quote as two ("")'
+    return f"not valid CSV ({error})"
+
+
+def _header(records: Iterator[tuple[int, list[str]]]) -> list[str]:
+    first = next(records, None)
+    if first is None:
+        raise InputError("CSV header: the file is empty")
+    header = [name.strip() for name in first[1]]
+    for index, name in enumerate(header):
+        if name in header[:index]:
+            raise InputError(
+                f"CSV header: column {name!r} appears twice (columns"
+                f" {header.index(name) + 1} and {index + 1}); which one holds the value?"
+            )
     missing = [f for f in FIELDS if f not in header and f not in OPTIONAL]
     if missing:
         raise InputError(f"CSV header: missing column(s) {', '.join(missing)}")
     unknown = [h for h in header if h not in FIELDS and h not in OPTIONAL]
     if unknown:
         raise InputError(f"CSV header: unknown column(s) {', '.join(unknown)}")
-    good: list[NewShipment] = []
-    lines: list[int] = []
-    bad: list[RowError] = []
+    return header
+
+
+def check_csv(lines: CsvLines) -> int:
+    """Read the whole file once for its structure (header, quoting, field sizes, encoding),
+    storing nothing; the number of records after the header. Cheap next to validating rows,
+    and it means a malformed file is refused before any of it is imported."""
+    records = _records(lines)
+    _header(records)
+    return sum(1 for _ in records)
+
+
+def read_orders(
+    lines: CsvLines,
+    *,
+    now: datetime,
+    carriers: Collection[str],
+    aggregator: str | None = None,
+) -> Iterator[tuple[int, NewShipment | RowError]]:
+    """Each record of a CSV file with a header, in order, as an order or as the reason its line
+    is refused (a bad field, a repeated number); streamed, so a file of any length fits."""
+    records = _records(lines)
+    header = _header(records)
     seen: dict[tuple[str, str], int] = {}
-    for row in reader:
-        # the line the record starts on: line_num is where it ends, after any quoted line breaks
-        line = reader.line_num - sum(v.count("\n") for v in row.values() if isinstance(v, str))
+    for line, fields in records:
         try:
-            if None in row:
+            if len(fields) > len(header):
                 raise InputError("more fields than the header has")
             order = parse_order(
-                {k.strip(): v for k, v in row.items()},
+                dict(zip(header, fields, strict=False)),
                 now=now,
                 carriers=carriers,
                 aggregator=aggregator,
             )
         except InputError as exc:
-            bad.append(RowError(line, str(exc)))
+            yield line, RowError(line, str(exc))
             continue
         key = (order.carrier, order.tracking_number)
         if key in seen:
-            bad.append(
-                RowError(
-                    line, f"tracking_number: {order.tracking_number!r} repeats line {seen[key]}"
-                )
-            )
+            repeat = f"tracking_number: {order.tracking_number!r} repeats line {seen[key]}"
+            yield line, RowError(line, repeat)
             continue
         seen[key] = line
-        good.append(order)
-        lines.append(line)
-    return good, bad, lines
+        yield line, order
