@@ -236,9 +236,7 @@ def _csv_problem(error: str, *, spans_lines: bool) -> str:
 
 def _header(records: Iterator[tuple[int, list[str]]]) -> list[str]:
     first = next(records, None)
-    if first is None:
-        raise InputError("CSV header: the file is empty")
-    header = [name.strip() for name in first[1]]
+    header = [name.strip() for name in first[1]] if first is not None else []
     for index, name in enumerate(header):
         if name in header[:index]:
             raise InputError(

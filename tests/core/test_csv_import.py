@@ -33,7 +33,7 @@ def write(tmp_path: Path, content: str | bytes) -> Path:
     return csv_file
 
 
-MALFORMED = {
+MALFORMED: dict[str, tuple[str | bytes, str]] = {
     "a field over the csv module's limit": (
         HEADER + rows(1, 2) + ROW.format(n=3).replace("Buyer 3", "B" * 140_000) + rows(4, 5),
         "orders.csv: line 4: a field is longer than 131,072 characters",
@@ -67,7 +67,7 @@ MALFORMED = {
         + "SBNM00000002,sandbox,b@x.com,Jos\xe9,pt,BR,O,2026-11-20\n".encode("latin-1"),
         "orders.csv: line 3: not UTF-8 text (invalid continuation byte at byte 33 of the line)",
     ),
-    "an empty file": ("", "orders.csv: CSV header: the file is empty"),
+    "an empty file": ("", "orders.csv: CSV header: missing column(s) tracking_number, buyer_email"),
 }
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from carriers.sandbox.service import SandboxService
 from tests.notices_e2e.conftest import T0, notices, queue, shipment, smtp_config, stored
-from tests.support.smtp import LoopbackSMTP
+from tests.support.smtp import SmtpSink
 from tracker.cli import main
 from tracker.clock import SimulatedClock
 from tracker.config import CarrierConfig
@@ -28,7 +28,7 @@ def _opt_out(url: str, *args: str) -> tuple[int, str]:
 
 
 async def test_an_opted_out_address_added_again_gets_no_email(
-    tmp_path: Path, smtp_server: LoopbackSMTP
+    tmp_path: Path, smtp_server: SmtpSink
 ) -> None:
     start = T0.replace(hour=9)
     clock = SimulatedClock(start)
@@ -96,7 +96,7 @@ def test_an_address_with_no_shipment_yet_can_opt_out(tmp_path: Path) -> None:
 
 
 async def test_a_shipment_stored_by_another_path_is_skipped_at_send_time(
-    tmp_path: Path, smtp_server: LoopbackSMTP
+    tmp_path: Path, smtp_server: SmtpSink
 ) -> None:
     config = smtp_config(tmp_path, smtp_server)
     url = config.store.url

@@ -9,8 +9,10 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import select
 
 from tracker.store.db import MIGRATIONS, create_store_engine, migrate
-from tracker.store.models import AuditEntry, Shipment, Suppression
+from tracker.store.models import Base, Suppression
 
+SHIPMENTS = Base.metadata.tables["shipments"]
+AUDIT = Base.metadata.tables["audit_log"]
 AT = datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
 
 
@@ -38,12 +40,10 @@ def test_earlier_opt_outs_by_email_are_kept_and_by_number_are_not(store_url: str
         config.set_main_option("script_location", str(MIGRATIONS))
         with engine.begin() as connection:
             config.attributes["connection"] = connection
-            command.upgrade(config, "0003_lanes")
+            command.upgrade(config, "0004_shops")
             ids = [
                 connection.execute(
-                    Shipment.__table__.insert()
-                    .values(**_shipment(n, e, o))
-                    .returning(Shipment.__table__.c.id)
+                    SHIPMENTS.insert().values(**_shipment(n, e, o)).returning(SHIPMENTS.c.id)
                 ).scalar_one()
                 for n, e, o in [
                     ("SBNM00000001", "Ana@Buyers.Example", True),
@@ -53,7 +53,7 @@ def test_earlier_opt_outs_by_email_are_kept_and_by_number_are_not(store_url: str
             ]
             for shipment_id, by in ((ids[0], "email"), (ids[1], "tracking_number")):
                 connection.execute(
-                    AuditEntry.__table__.insert().values(
+                    AUDIT.insert().values(
                         shipment_id=shipment_id,
                         at=AT,
                         kind="shipment.opted_out",

@@ -1,7 +1,7 @@
 """The suppression list: addresses that opted out, so shipments stored later stay quiet too.
 
-Revision ID: 0004_suppressions
-Revises: 0003_lanes
+Revision ID: 0005_suppressions
+Revises: 0004_shops
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from alembic import op
 
 from tracker.store.models import UTCDateTime
 
-revision = "0004_suppressions"
-down_revision = "0003_lanes"
+revision = "0005_suppressions"
+down_revision = "0004_shops"
 branch_labels = None
 depends_on = None
 
