@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy.orm import Session, sessionmaker
 
 from carriers.registry import default_registry
 from tracker.commands.common import config_option, friendly_errors, load
@@ -15,6 +15,9 @@ from tracker.errors import InputError
 from tracker.orders import CsvLines, RowError, check_csv, parse_order, read_orders
 from tracker.store.db import open_store
 from tracker.store.shipments import NewShipment, add_shipments, already_tracked
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 
 def _carriers() -> list[str]:
