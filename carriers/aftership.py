@@ -1,10 +1,19 @@
-"""AfterShip Tracking API (dated versions, ``as-api-key`` header): the other aggregator.
+"""AfterShip Tracking API, version 2024-10 (``as-api-key`` header): an aggregator.
 
-A number is created once (``POST /trackings``), then read in batches through
-``GET /trackings?tracking_numbers=a,b,...``. AfterShip also pushes each change to a webhook,
-signed in ``aftership-hmac-sha256`` (base64 HMAC-SHA256 of the raw body with the webhook
-secret): ``verify_push`` and ``parse_push`` handle those. Times: ``checkpoint_time`` is ISO 8601,
-usually with the checkpoint's offset (kept); without one it is read as UTC.
+A number is created once (``POST /trackings``) with the courier slug (``aftership_couriers.toml``
+maps our carrier names onto AfterShip's slugs), the order reference and the destination; never the
+buyer's email or phone, or AfterShip would write to the buyer itself. It is then read in batches
+through ``GET /trackings?tracking_numbers=a,b,...``. AfterShip also pushes each change to a
+webhook, signed in ``aftership-hmac-sha256`` (base64 HMAC-SHA256 of the raw body with the webhook
+secret): ``verify_push`` and ``parse_push`` handle those.
+
+Events carry AfterShip's sub-status (``InTransit_002``) as their code and ``aftership`` as their
+carrier, so ``aftership_codes.toml`` classifies them for every courier; the courier holding the
+parcel is named to buyers (``extra["holder"]``), not AfterShip. The courier's estimated delivery
+date wins over AfterShip's own prediction. A tracking AfterShip gave up on (tag ``Expired``)
+becomes an ``Expired`` event, so the shipment is closed as expired instead of waiting forever.
+Times: ``checkpoint_time`` is ISO 8601, usually with the checkpoint's offset (kept); without one it
+is read as UTC.
 """
 
 from __future__ import annotations
@@ -14,12 +23,13 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC
+from datetime import UTC, datetime, time
 from typing import Any, ClassVar
 
 import httpx
 
-from carriers.base import CarrierAdapter, CarrierReply, CarrierSettings, PushReceiver
+from carriers.aggregators import alpha2, alpha3, table_beside
+from carriers.base import CarrierAdapter, CarrierReply, CarrierSettings, ParcelInfo, PushReceiver
 from carriers.http import parse_timestamp, reply_json, send_for_reply
 from tracker.errors import CarrierAuthError, ParseError
 from tracker.model import RawEvent, TrackingResult
@@ -28,6 +38,8 @@ NAME = "aftership"
 API_VERSION = "2024-10"
 #: meta.code AfterShip returns when a tracking already exists (harmless on create)
 ALREADY_EXISTS = 4003
+#: the text of the event an ``Expired`` tracking becomes
+EXPIRED_TEXT = "AfterShip stopped tracking this number: the courier shared no news for too long"
 
 
 class AfterShipAdapter(CarrierAdapter):
@@ -56,10 +68,17 @@ class AfterShipAdapter(CarrierAdapter):
         return (self.settings.base_url or self.default_base_url).rstrip("/")
 
     async def fetch(self, client: httpx.AsyncClient, numbers: Sequence[str]) -> CarrierReply:
-        """Create trackings not yet created by this adapter, then read all of ``numbers``."""
-        for number in numbers:
-            if number not in self.created:
-                await self._create(client, number)
+        """Create trackings for numbers not created yet (number only), then read them all."""
+        return await self.fetch_parcels(client, [ParcelInfo(number) for number in numbers])
+
+    async def fetch_parcels(
+        self, client: httpx.AsyncClient, parcels: Sequence[ParcelInfo]
+    ) -> CarrierReply:
+        """Create the trackings this adapter has not created yet, then read all of them."""
+        for parcel in parcels:
+            if parcel.tracking_number not in self.created:
+                await self._create(client, parcel)
+        numbers = [parcel.tracking_number for parcel in parcels]
         request = client.build_request(
             "GET",
             f"{self._base}/trackings",
@@ -69,17 +88,28 @@ class AfterShipAdapter(CarrierAdapter):
         )
         return await send_for_reply(client, request, carrier=NAME, numbers=tuple(numbers))
 
-    async def _create(self, client: httpx.AsyncClient, number: str) -> None:
-        body: dict[str, Any] = {"tracking_number": number}
-        if self.settings.options.get("slug"):
-            body["slug"] = self.settings.options["slug"]
+    def creation_body(self, parcel: ParcelInfo) -> dict[str, Any]:
+        """What AfterShip is told when a tracking is created: never the buyer's contacts."""
+        body: dict[str, Any] = {"tracking_number": parcel.tracking_number}
+        slug = table_beside(__file__).code_for(parcel, self.settings.options.get("slug"))
+        optional = {
+            "slug": slug,
+            "order_number": parcel.order_reference,
+            "destination_country_region": alpha3(parcel.destination_country),
+            "origin_country_region": alpha3(parcel.origin_country),
+        }
+        body.update({key: value for key, value in optional.items() if value})
+        return body
+
+    async def _create(self, client: httpx.AsyncClient, parcel: ParcelInfo) -> None:
         request = client.build_request(
             "POST",
             f"{self._base}/trackings",
-            json=body,
+            json=self.creation_body(parcel),
             headers=self._headers(),
             timeout=self.settings.timeout_seconds,
         )
+        number = parcel.tracking_number
         reply = await send_for_reply(
             client, request, carrier=NAME, numbers=(number,), pass_statuses=(400, 409)
         )
@@ -87,17 +117,38 @@ class AfterShipAdapter(CarrierAdapter):
             self.created.add(number)
 
     def parse(self, reply: CarrierReply) -> list[TrackingResult]:
-        """One result per tracking in ``data.trackings`` (or the single ``data.tracking``)."""
+        """One result per tracked number in ``data.trackings`` (or a single tracking)."""
         payload = reply_json(reply, NAME)
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, dict):
             raise ParseError("aftership: reply has no data object", body=reply.body, carrier=NAME)
         trackings = data.get("trackings")
         if trackings is None and isinstance(data.get("tracking"), dict):
-            trackings = [data["tracking"]]
+            trackings = [data["tracking"]]  # single-tracking replies of older versions
+        elif trackings is None and data.get("tracking_number"):
+            trackings = [data]  # 2024-10 single-tracking replies
         if not isinstance(trackings, list):
             raise ParseError("aftership: reply has no trackings", body=reply.body, carrier=NAME)
-        return [_tracking(t) for t in trackings]
+        return _one_per_number([tracking_result(t) for t in trackings if isinstance(t, dict)])
+
+
+def _one_per_number(results: list[TrackingResult]) -> list[TrackingResult]:
+    """AfterShip keeps one tracking per (courier, number): when a number has several, the one
+    with most events speaks, and the result names the other couriers."""
+    best: dict[str, TrackingResult] = {}
+    others: dict[str, list[str]] = {}
+    for result in results:
+        key = result.tracking_number.upper()
+        current = best.get(key)
+        if current is None or len(result.events) > len(current.events):
+            if current is not None:
+                others.setdefault(key, []).append(current.extra.get("slug", ""))
+            best[key] = result
+        else:
+            others.setdefault(key, []).append(result.extra.get("slug", ""))
+    for key, slugs in others.items():
+        best[key].extra["other_couriers"] = ",".join(s for s in slugs if s)
+    return list(best.values())
 
 
 def _meta_code(reply: CarrierReply) -> int | None:
@@ -108,26 +159,33 @@ def _meta_code(reply: CarrierReply) -> int | None:
     return code if isinstance(code, int) else None
 
 
-def _tracking(tracking: Mapping[str, Any]) -> TrackingResult:
-    tag = tracking.get("tag")
-    expected = tracking.get("expected_delivery")
-    checkpoints = tracking.get("checkpoints") or []
+def tracking_result(tracking: Mapping[str, Any]) -> TrackingResult:
+    """One AfterShip tracking object (API reply or webhook ``msg``) as a result."""
+    tag = str(tracking.get("tag") or "")
+    slug = str(tracking.get("slug") or "")
+    events = [_checkpoint(c) for c in tracking.get("checkpoints") or [] if isinstance(c, dict)]
+    if tag == "Expired":
+        expired = _expired_event(tracking, events)
+        if expired is not None:
+            events.append(expired)
+    estimate, source = _estimate(tracking)
+    holder = table_beside(__file__).name_of(slug)
+    extra = {"slug": slug, "tag": tag, "subtag": str(tracking.get("subtag") or "")}
+    if holder:
+        extra["holder"] = holder
+    if source:
+        extra["estimate_source"] = (holder or "the courier") if source == "courier" else source
     return TrackingResult(
         tracking_number=str(tracking.get("tracking_number")),
-        events=tuple(_checkpoint(c, str(tracking.get("slug") or NAME)) for c in checkpoints),
-        carrier_status=tag,
-        expected_delivery=parse_timestamp(expected, NAME)
-        if isinstance(expected, str) and expected
-        else None,
-        not_found=tag in ("Pending", "Expired") and not checkpoints,
-        extra={
-            "slug": str(tracking.get("slug") or ""),
-            "subtag": str(tracking.get("subtag") or ""),
-        },
+        events=tuple(events),
+        carrier_status=tag or None,
+        expected_delivery=estimate,
+        not_found=tag in ("Pending", "Expired") and not events,
+        extra=extra,
     )
 
 
-def _checkpoint(checkpoint: Mapping[str, Any], slug: str) -> RawEvent:
+def _checkpoint(checkpoint: Mapping[str, Any]) -> RawEvent:
     parts = (checkpoint.get("city"), checkpoint.get("state"), checkpoint.get("zip"))
     place = checkpoint.get("location") or ", ".join(str(p) for p in parts if p)
     country = checkpoint.get("country_region") or checkpoint.get("country_iso3")
@@ -136,11 +194,54 @@ def _checkpoint(checkpoint: Mapping[str, Any], slug: str) -> RawEvent:
             str(checkpoint.get("checkpoint_time") or ""), NAME, default_tz=UTC
         ),
         text=str(checkpoint.get("message") or ""),
-        code=checkpoint.get("raw_tag") or checkpoint.get("subtag") or None,
+        code=checkpoint.get("subtag") or checkpoint.get("tag") or None,
         location=place or None,
-        country=country if isinstance(country, str) and len(country) == 2 else None,
-        carrier=slug,
+        country=alpha2(country if isinstance(country, str) else None),
+        carrier=NAME,
     )
+
+
+def _expired_event(tracking: Mapping[str, Any], events: list[RawEvent]) -> RawEvent | None:
+    """The moment AfterShip gave up, as an event: when it last updated the tracking (stable
+    once expired), else the last checkpoint; None when it says neither."""
+    when = tracking.get("updated_at")
+    if isinstance(when, str) and when:
+        occurred = parse_timestamp(when, NAME)
+    elif events:
+        occurred = max(event.occurred_at for event in events)
+    else:
+        return None
+    subtag = str(tracking.get("subtag") or "") or "Expired"
+    return RawEvent(occurred_at=occurred, text=EXPIRED_TEXT, code=subtag, carrier=NAME)
+
+
+def _estimate(tracking: Mapping[str, Any]) -> tuple[datetime | None, str | None]:
+    """The courier's estimate first (its latest day), then AfterShip's prediction; with who
+    gave it ("courier" or "AfterShip")."""
+    for field, source in (
+        ("courier_estimated_delivery_date", "courier"),
+        ("aftership_estimated_delivery_date", "AfterShip"),
+    ):
+        block = tracking.get(field)
+        if isinstance(block, dict):
+            for key in ("estimated_delivery_date_max", "estimated_delivery_date"):
+                when = _date_or_time(block.get(key))
+                if when is not None:
+                    return when, source
+    legacy = _date_or_time(tracking.get("expected_delivery"))
+    return (legacy, "courier") if legacy is not None else (None, None)
+
+
+def _date_or_time(value: object) -> datetime | None:
+    """An ISO date-time, or a date read as the end of that day (UTC): "by March 20" is not
+    late until March 20 is over."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if len(text) == 10:
+        day = parse_timestamp(text, NAME).date()
+        return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
+    return parse_timestamp(text, NAME)
 
 
 #: the header AfterShip's tracking webhooks carry their signature in
@@ -173,7 +274,7 @@ def parse_push(body: bytes) -> list[TrackingResult]:
     tracking = payload.get("msg")
     if not isinstance(tracking, dict) or not tracking.get("tracking_number"):
         return []
-    return [_tracking(tracking)]
+    return [tracking_result(tracking)]
 
 
 AfterShipAdapter.push_receiver = PushReceiver(

@@ -62,6 +62,20 @@ class PushReceiver:
     parse: Callable[[bytes], list[TrackingResult]]
 
 
+@dataclass(frozen=True, slots=True)
+class ParcelInfo:
+    """What we know of a number before asking about it. Aggregators create trackings with it
+    (courier, order reference, destination); the buyer's email and phone are never part of it."""
+
+    tracking_number: str
+    #: the carrier name the shipment is stored under (``[carriers.NAME]`` or a detected name)
+    carrier: str = ""
+    order_reference: str | None = None
+    #: ISO 3166 alpha-2
+    destination_country: str | None = None
+    origin_country: str | None = None
+
+
 class CarrierAdapter(ABC):
     """Base class of all carrier adapters; subclasses are registered as entry points."""
 
@@ -90,6 +104,13 @@ class CarrierAdapter(ABC):
 
         Raises a ``CarrierError`` subclass for transport failures and HTTP error statuses.
         """
+
+    async def fetch_parcels(
+        self, client: httpx.AsyncClient, parcels: Sequence[ParcelInfo]
+    ) -> CarrierReply:
+        """``fetch`` with what we know of each number; aggregators use it to create trackings
+        with the courier, order reference and destination. Others need only the numbers."""
+        return await self.fetch(client, [parcel.tracking_number for parcel in parcels])
 
     @abstractmethod
     def parse(self, reply: CarrierReply) -> list[TrackingResult]:

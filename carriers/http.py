@@ -49,6 +49,31 @@ def parse_retry_after(
     return min(max(0.0, when.timestamp() - current), cap)
 
 
+def parse_reset(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from an ``X-RateLimit-Reset`` / ``RateLimit-Reset`` header: epoch seconds
+    (AfterShip, GitHub style) when the number is that large, else seconds from now (IETF)."""
+    if not value or not value.strip().isdigit():
+        return None
+    number = float(value.strip())
+    if number > 1_000_000_000:  # an instant, not a delay: no delay is 30 years long
+        current = now if now is not None else time.time()
+        return max(0.0, number - current)
+    return number
+
+
+def rate_limit_wait(headers: httpx.Headers, *, now: float | None = None) -> float | None:
+    """How long a 429 asks us to wait: ``Retry-After``, else the rate-limit reset headers;
+    None when the reply says nothing (the caller backs off on its own)."""
+    for wait in (
+        parse_retry_after(headers.get("retry-after"), now=now),
+        parse_reset(headers.get("x-ratelimit-reset"), now=now),
+        parse_reset(headers.get("ratelimit-reset"), now=now),
+    ):
+        if wait is not None:
+            return wait
+    return None
+
+
 def raise_for_carrier_status(status_code: int, headers: httpx.Headers, carrier: str) -> None:
     """Map HTTP error statuses onto the carrier error tree."""
     if status_code in (401, 403):
@@ -56,11 +81,10 @@ def raise_for_carrier_status(status_code: int, headers: httpx.Headers, carrier: 
             f"{carrier}: credentials rejected (HTTP {status_code})", carrier=carrier
         )
     if status_code == 429:
-        retry_after = parse_retry_after(headers.get("retry-after"))
+        wait = rate_limit_wait(headers)
+        said = "no wait given" if wait is None else f"asked to wait {wait:.0f}s"
         raise CarrierRateLimited(
-            f"{carrier}: rate limited (HTTP 429, retry after {retry_after}s)",
-            retry_after=retry_after,
-            carrier=carrier,
+            f"{carrier}: rate limited (HTTP 429, {said})", retry_after=wait, carrier=carrier
         )
     if status_code >= 500:
         raise CarrierUnavailable(f"{carrier}: server error (HTTP {status_code})", carrier=carrier)

@@ -171,7 +171,9 @@ def test_aftership_trackings() -> None:
     assert brazil.events[0].text == "Objeto em trânsito - por favor aguarde"
     assert brazil.events[0].location == "Curitiba, PR"
     assert brazil.events[1].occurred_at.tzinfo is UTC
-    assert brazil.events[1].carrier == "brazil-correios"
+    # AfterShip's own code family classifies its sub-statuses; buyers see the courier's name
+    assert brazil.events[1].carrier == "aftership"
+    assert brazil.extra["holder"] == "Correios"
     assert pending.not_found
     assert pending.tracking_number == "LP00123456789"
 

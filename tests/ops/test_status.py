@@ -78,6 +78,7 @@ def test_a_fresh_heartbeat_is_healthy_and_reports_queues_and_breakers(
         "last_successful_poll": None,
         "circuit": "open",
         "consecutive_failures": 5,
+        "credentials_rejected": None,
     }
 
 

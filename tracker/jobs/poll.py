@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from carriers.base import ParcelInfo
 from tracker.errors import (
     CarrierAuthError,
     CarrierError,
@@ -33,6 +34,10 @@ from tracker.store.shipments import ClaimedShipment, claim_due_for_poll, with_ea
 
 RETRY_BASE = timedelta(minutes=15)
 RETRY_CAP = timedelta(hours=12)
+#: a 429 that names no wait backs off from here, with jitter, up to RATE_LIMIT_CAP; one that
+#: names a longer wait is capped there too (a carrier's "retry in 3 years" is not obeyed)
+RATE_LIMIT_BASE = timedelta(minutes=1)
+RATE_LIMIT_CAP = timedelta(hours=6)
 
 
 @dataclass
@@ -132,12 +137,17 @@ async def _poll_batch(
     request failed (the failure is already recorded)."""
     adapter = runtime.adapter
     log = get_logger(carrier=runtime.name)
-    numbers = [item.tracking_number for item in batch]
     await runtime.limiter.acquire()
     started = time.monotonic()
+    parcels = [
+        ParcelInfo(
+            i.tracking_number, i.carrier, i.order_reference, i.destination_country, i.origin_country
+        )
+        for i in batch
+    ]
     try:
         try:
-            reply = await adapter.fetch(app.http, numbers)
+            reply = await adapter.fetch_parcels(app.http, parcels)
             results = adapter.parse(reply)
         except CarrierError:
             raise
@@ -160,13 +170,16 @@ async def _poll_batch(
         log.warning(
             "poll.failed", error=str(exc), error_type=type(exc).__name__, batch=len(batch), **extra
         )
-        retry_after = exc.retry_after if isinstance(exc, CarrierRateLimited) else None
+        retry_after = _carrier_said_wait(app, runtime, exc, now)
         await _record_failures(app, batch, exc, retry_after=retry_after)
         stats.failed += len(batch)
         return None
     app.metrics.poll_finished(runtime.name, len(batch), time.monotonic() - started, None)
+    had_rejected = runtime.breaker.credentials_rejected is not None
     if runtime.breaker.record_success():
         log.info("carrier.circuit_closed")
+    if had_rejected:
+        log.info("carrier.credentials_accepted")
     by_number = {r.tracking_number.upper(): r for r in results}
     pairs: Pairs = []
     for item in batch:
@@ -176,6 +189,36 @@ async def _poll_batch(
         # Classified here, in the event loop, so the store's writer thread only writes.
         pairs.append((item, result, classify(app, result)))
     return pairs
+
+
+def _carrier_said_wait(
+    app: TrackerApp, runtime: CarrierRuntime, error: CarrierError, now: datetime
+) -> float | None:
+    """Seconds to wait before asking again when the carrier said so (capped); also holds the
+    carrier's other batches for that long and records rejected credentials for ``status``."""
+    if isinstance(error, CarrierAuthError):
+        runtime.breaker.credentials_rejected = _credentials_problem(app, runtime.name, error)
+        get_logger(carrier=runtime.name).error(
+            "carrier.credentials_rejected", problem=runtime.breaker.credentials_rejected
+        )
+        return None
+    if not isinstance(error, CarrierRateLimited) or error.retry_after is None:
+        return None
+    wait = min(timedelta(seconds=max(0.0, error.retry_after)), RATE_LIMIT_CAP)
+    runtime.breaker.hold(now + wait)
+    return wait.total_seconds()
+
+
+def _credentials_problem(app: TrackerApp, name: str, error: CarrierAuthError) -> str:
+    """The rejection, with the environment variables ops should check."""
+    entry = app.config.carriers.get(name)
+    keys = [
+        f"{env} (carriers.{name}.{key})"
+        for key in ("api_key_env", "client_id_env", "client_secret_env")
+        if entry is not None and (env := getattr(entry, key))
+    ]
+    where = " or ".join(keys) if keys else f"the credentials of [carriers.{name}]"
+    return f"{error}; check {where}"
 
 
 @dataclass
@@ -289,17 +332,16 @@ async def _record_failures(
 
     def work(session: Session, shipment: Shipment) -> None:
         shipment.poll_failures += 1
+        key = f"{shipment.id}:{shipment.poll_failures}"
         if retry_after is not None:  # capped: a plugin's own Retry-After may be anything
             delay = timedelta(seconds=min(max(retry_after, 0.0), RETRY_CAP.total_seconds()))
         elif isinstance(error, CarrierAuthError | PluginError):
             delay = RETRY_CAP
+        elif isinstance(error, CarrierRateLimited):
+            grown = backoff(shipment.poll_failures, key, base=RATE_LIMIT_BASE, cap=RATE_LIMIT_CAP)
+            delay = min(grown, RATE_LIMIT_CAP)  # jitter never carries it past the cap
         else:
-            delay = backoff(
-                shipment.poll_failures,
-                f"{shipment.id}:{shipment.poll_failures}",
-                base=RETRY_BASE,
-                cap=RETRY_CAP,
-            )
+            delay = backoff(shipment.poll_failures, key, base=RETRY_BASE, cap=RETRY_CAP)
         shipment.next_poll_at = now + delay
 
     await app.in_store(with_each_leased, app.store, [i.id for i in items], app.owner, work)

@@ -84,7 +84,10 @@ def _carrier_views(
             "last_successful_poll": _iso(last),
             "circuit": breaker.get("state", "unknown"),
             "consecutive_failures": breaker.get("failures", 0),
+            "credentials_rejected": breaker.get("credentials_rejected"),
         }
+        if breaker.get("credentials_rejected"):
+            problems.append(f"carrier {name}: {breaker['credentials_rejected']}")
         stale_at = now - limits.carrier_stale_after
         if active and since is not None and since < stale_at and (last is None or last < stale_at):
             when = "never" if last is None else f"last at {last:%Y-%m-%d %H:%M} UTC"

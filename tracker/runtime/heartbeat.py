@@ -30,7 +30,11 @@ def heartbeat_of(daemon: Daemon, state: str) -> None:
     data = {
         "last_poll": {name: at.isoformat() for name, at in daemon.totals.last_poll_at.items()},
         "breakers": {
-            name: {"state": rt.breaker.state(now), "failures": rt.breaker.failures}
+            name: {
+                "state": rt.breaker.state(now),
+                "failures": rt.breaker.failures,
+                "credentials_rejected": rt.breaker.credentials_rejected,
+            }
             for name, rt in dict(app.carriers).items()
         },
         "totals": daemon.summary(),

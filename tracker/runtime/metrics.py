@@ -54,6 +54,7 @@ class Breaker(Protocol):
     """What the collector needs of a circuit breaker."""
 
     failures: int
+    credentials_rejected: str | None
 
     def state(self, now: datetime) -> str: ...
 
@@ -188,13 +189,20 @@ def _breaker_gauges(breakers: Mapping[str, Breaker], now: datetime) -> Iterator[
         "Consecutive failed batches per carrier.",
         labels=["carrier"],
     )
+    rejected = GaugeMetricFamily(
+        "tracker_carrier_credentials_rejected",
+        "1 while the carrier rejects our credentials (401/403), until a call succeeds.",
+        labels=["carrier"],
+    )
     for name, breaker in sorted(dict(breakers).items()):
         current = breaker.state(now)
         for option in BREAKER_STATES:
             state.add_metric([name, option], 1 if option == current else 0)
         failures.add_metric([name], breaker.failures)
+        rejected.add_metric([name], 1 if breaker.credentials_rejected else 0)
     yield state
     yield failures
+    yield rejected
 
 
 @dataclass

@@ -52,6 +52,11 @@ class CircuitBreaker:
     cooldown: timedelta = timedelta(minutes=10)
     failures: int = 0
     opened_at: datetime | None = None
+    #: the carrier asked us (HTTP 429) to send nothing before this moment
+    held_until: datetime | None = None
+    #: why the carrier's credentials were last rejected (names the key variable); None once a
+    #: call succeeds. ``tracker status`` and the metrics report the carrier unhealthy meanwhile.
+    credentials_rejected: str | None = None
 
     def state(self, now: datetime) -> str:
         """closed, open or half_open."""
@@ -61,17 +66,26 @@ class CircuitBreaker:
 
     def allows(self, now: datetime) -> bool:
         """True if a request may be made now."""
+        if self.held_until is not None and now < self.held_until:
+            return False
         return self.state(now) != "open"
 
     def reopens_at(self) -> datetime | None:
-        """When an open breaker lets a trial through."""
-        return None if self.opened_at is None else self.opened_at + self.cooldown
+        """When a breaker that refuses requests lets one through again."""
+        opened = None if self.opened_at is None else self.opened_at + self.cooldown
+        return max((t for t in (opened, self.held_until) if t is not None), default=None)
+
+    def hold(self, until: datetime) -> None:
+        """Send nothing more before ``until`` (a rate limit the carrier announced)."""
+        if self.held_until is None or until > self.held_until:
+            self.held_until = until
 
     def record_success(self) -> bool:
         """Returns True if this closed a breaker that was open."""
         was_open = self.opened_at is not None
         self.failures = 0
         self.opened_at = None
+        self.credentials_rejected = None
         return was_open
 
     def record_failure(self, now: datetime) -> bool:

@@ -49,6 +49,8 @@ class ClaimedShipment:
     detail: str | None = None
     last_polled_at: datetime | None = None
     expected_delivery: datetime | None = None
+    #: the seller's order reference, which aggregators are told when a tracking is created
+    order_reference: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,11 +152,23 @@ CLAIM_COLUMNS = (
     Shipment.detail,
     Shipment.last_polled_at,
     Shipment.expected_delivery,
+    Shipment.order_reference,
 )
 
 
 ClaimSelect = Select[
-    int, str, str, str, str | None, str, int, int, str | None, datetime | None, datetime | None
+    int,
+    str,
+    str,
+    str,
+    str | None,
+    str,
+    int,
+    int,
+    str | None,
+    datetime | None,
+    datetime | None,
+    str,
 ]
 _Query = TypeVar("_Query", bound=Select[Any])
 
