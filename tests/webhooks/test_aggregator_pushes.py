@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func, select
 from structlog.testing import capture_logs
 
-from carriers import aftership
+from carriers import aftership, trackingmore
 from tests.support.orders import order as any_order
 from tracker.clock import SimulatedClock
 from tracker.config import load_config
@@ -70,7 +70,46 @@ AFTERSHIP = Aggregator(
     status="available_for_pickup",
 )
 
-AGGREGATORS = [AFTERSHIP]
+
+def _trackingmore_headers(body: bytes, secret: str) -> Headers:
+    """TrackingMore v4 signs the timestamp it sends, not the body."""
+    return {
+        "timestamp": "1742304311",
+        "signature": trackingmore.push_signature("1742304311", secret),
+    }
+
+
+TRACKINGMORE = Aggregator(
+    adapter="trackingmore",
+    path="/webhooks/trackingmore",
+    body=(FIXTURES / "trackingmore" / "webhook.json").read_bytes(),
+    signed=_trackingmore_headers,
+    forged=lambda body: [
+        {},
+        {"timestamp": "1742304311"},
+        _trackingmore_headers(body, "another-secret"),
+        {**_trackingmore_headers(body, SECRET), "timestamp": "1742304312"},
+        {"timestamp": "1742304311", "signature": "zz" * 32},
+    ],
+    status="available_for_pickup",
+)
+
+SHIP24 = Aggregator(
+    adapter="ship24",
+    path="/webhooks/ship24",
+    body=(FIXTURES / "ship24" / "webhook.json").read_bytes(),
+    signed=lambda body, secret: {"Authorization": f"Bearer {secret}"},
+    forged=lambda body: [
+        {},
+        {"Authorization": "Bearer another-secret"},
+        {"Authorization": SECRET},
+        {"Authorization": f"Bearer {SECRET} "[:-2]},
+        {"Authorization": ("Bearer " + "é" * 8).encode()},
+    ],
+    status="available_for_pickup",
+)
+
+AGGREGATORS = [AFTERSHIP, TRACKINGMORE, SHIP24]
 
 
 def write_config(tmp_path: Path, adapters: list[str], *, port: bool = True) -> Path:

@@ -37,7 +37,7 @@ RETRY_CAP = timedelta(hours=12)
 #: a 429 that names no wait backs off from here, with jitter, up to RATE_LIMIT_CAP; one that
 #: names a longer wait is capped there too (a carrier's "retry in 3 years" is not obeyed)
 RATE_LIMIT_BASE = timedelta(minutes=1)
-RATE_LIMIT_CAP = timedelta(hours=6)
+RATE_LIMIT_CAP = RETRY_CAP
 
 
 @dataclass
@@ -204,7 +204,8 @@ def _carrier_said_wait(
         return None
     if not isinstance(error, CarrierRateLimited) or error.retry_after is None:
         return None
-    wait = min(timedelta(seconds=max(0.0, error.retry_after)), RATE_LIMIT_CAP)
+    # capped before it becomes a timedelta: 10**40 seconds would overflow one
+    wait = timedelta(seconds=min(max(0.0, error.retry_after), RATE_LIMIT_CAP.total_seconds()))
     runtime.breaker.hold(now + wait)
     return wait.total_seconds()
 
