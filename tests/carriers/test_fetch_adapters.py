@@ -291,17 +291,17 @@ async def test_seventeentrack_registers_once_then_tracks_in_batches(
         ]
         return Reply(200, json.dumps({"code": 0, "data": {"accepted": accepted, "rejected": []}}))
 
-    loopback_http.route("POST", "/register", register)
-    loopback_http.route("POST", "/gettrackinfo", track)
-    adapter = SeventeenTrackAdapter(settings(loopback_http))
+    loopback_http.route("POST", "/track/v2.2/register", register)
+    loopback_http.route("POST", "/track/v2.2/gettrackinfo", track)
+    adapter = SeventeenTrackAdapter(settings(loopback_http))  # a bare host: the API path is added
     numbers = [f"RB{i:08d}5CN" for i in range(40)]
     async with carrier_client() as client:
         first = await adapter.fetch(client, numbers)
         await adapter.fetch(client, numbers)
     assert [r.path for r in loopback_http.requests] == [
-        "/register",
-        "/gettrackinfo",
-        "/gettrackinfo",
+        "/track/v2.2/register",
+        "/track/v2.2/gettrackinfo",
+        "/track/v2.2/gettrackinfo",
     ]
     assert loopback_http.requests[0].headers["17token"] == "key"
     assert len(adapter.parse(first)) == 40

@@ -123,7 +123,9 @@ def test_seventeentrack_accepted_and_rejected() -> None:
     texts = [e.text for e in accepted.events]
     assert texts[0] == "【深圳市】已收寄"
     assert "Таможенное оформление" in texts
-    assert {e.carrier for e in accepted.events} == {"China Post", "Russian Post"}
+    # 17TRACK's sub-statuses are its own code family; buyers see the carrier holding the parcel
+    assert {e.carrier for e in accepted.events} == {"seventeentrack"}
+    assert accepted.extra["holder"] == "Russian Post"
     assert accepted.events[1].occurred_at == datetime(2025, 3, 5, 1, 0, tzinfo=UTC)
     assert accepted.expected_delivery == datetime(2025, 3, 24, 21, 0, tzinfo=UTC)
     assert rejected.not_found
@@ -134,7 +136,9 @@ def test_seventeentrack_accepted_and_rejected() -> None:
     ("body", "error"),
     [
         (b'{"code": -18010002, "data": {}}', "CarrierAuthError"),
-        (b'{"code": -18010013, "data": {}}', "CarrierRateLimited"),
+        (b'{"code": -18010001, "data": {}}', "CarrierAuthError"),  # IP not whitelisted
+        (b'{"code": -18010003, "data": {}}', "CarrierUnavailable"),  # internal: retry
+        (b'{"code": -18010013, "data": {}}', "ParseError"),  # invalid submitted data
         (b'{"code": -1, "data": {}}', "ParseError"),
         (b"<html>gateway</html>", "ParseError"),
     ],
