@@ -153,6 +153,7 @@ async def test_429_says_how_long_to_wait(
         assert "no wait given" in str(info.value)
     else:
         assert info.value.retry_after is not None
+        assert high is not None
         assert low <= info.value.retry_after <= high
     assert "None" not in str(info.value)
 
