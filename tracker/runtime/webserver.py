@@ -134,10 +134,16 @@ class WebhookServer:
         for route in self.routes:
             web_app.router.add_post(route.receiver.path, self._handler(route))
         web_app.add_routes(ShopWebhooks(self.app).routes())  # /webhooks/shops/<table name>
-        self._runner = web.AppRunner(web_app, access_log=None)
-        await self._runner.setup()
-        self._site = web.TCPSite(self._runner, config.host, config.port)
-        await self._site.start()
+        runner = web.AppRunner(web_app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, config.host, config.port)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        # set only once listening: a started server always has an address (``url``)
+        self._runner, self._site = runner, site
         for route in self.routes:
             self.log.info(
                 "webhook.listening", source=route.adapter, url=self.url + route.receiver.path
