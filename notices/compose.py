@@ -31,10 +31,17 @@ _log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True)
 class Link:
-    """A labelled URL; templates show it as a button or link in HTML and on its own line in text."""
+    """A labelled URL. The text part shows the label and the URL on its own line; HTML shows a
+    button when ``button`` is set, else the label itself as the link (no long raw URLs)."""
 
     label: str
     url: str
+    button: str | None = None
+
+    @property
+    def anchor(self) -> str:
+        """The label as link text: without the colon that introduces a URL in plain text."""
+        return self.label.rstrip(": \u00a0")
 
 
 @dataclass(frozen=True)
@@ -178,7 +185,7 @@ class Composer:
     def _tracking(self, ctx: NoticeContext, t: Callable[[str], str]) -> Section:
         links: list[Link] = []
         if ctx.tracking_url:
-            links.append(Link(t("track.link"), ctx.tracking_url))
+            links.append(Link(t("track.link"), ctx.tracking_url, button=t("track.button")))
         post = national_post(ctx.destination_country)
         if post is not None and ctx.international:
             url = post.url_for(ctx.tracking_number)

@@ -22,7 +22,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, getaddresses
 
 from notices.compose import one_line
+from notices.languages import canonical
 from notices.render import RenderedNotice
+from notices.unsubscribe import ONE_CLICK, Unsubscribe
 from tracker.errors import NoticeError
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -93,6 +95,16 @@ def _part(body: str, subtype: str) -> EmailMessage:
     return part
 
 
+def _unsubscribe_headers(msg: EmailMessage, unsubscribe: Unsubscribe) -> None:
+    _address(unsubscribe.mailto, "List-Unsubscribe")
+    url = unsubscribe.one_click_url
+    if url is not None and (not url.startswith("https://") or any(c in url for c in "<>\r\n ,")):
+        raise NoticeError(f"List-Unsubscribe: {url!r} is not a plain https:// address")
+    msg["List-Unsubscribe"] = unsubscribe.list_unsubscribe()
+    if url is not None:
+        msg["List-Unsubscribe-Post"] = ONE_CLICK
+
+
 def build_message(
     notice: RenderedNotice,
     *,
@@ -101,11 +113,16 @@ def build_message(
     reply_to: str | None,
     message_id: str,
     date: datetime | None = None,
+    language: str | None = None,
+    unsubscribe: Unsubscribe | None = None,
 ) -> EmailMessage:
     """A multipart/alternative email (text first, then HTML) with safe, single-line headers.
 
     Addresses containing CR/LF, or more than one address, raise ``NoticeError``; the subject is
-    collapsed to one line. ``date`` defaults to now (UTC).
+    collapsed to one line. ``date`` defaults to now (UTC). Replies go to ``reply_to``, else to
+    the sender (mail providers trust a message whose replies reach a person). ``language`` becomes
+    Content-Language; ``unsubscribe`` the List-Unsubscribe headers (RFC 2369, and RFC 8058's
+    one-click form when it has an https link).
     """
     if not _MESSAGE_ID.match(message_id):
         raise NoticeError(f"Message-ID {message_id!r} must look like <id@domain>")
@@ -113,11 +130,17 @@ def build_message(
     msg["Subject"] = _encoded(one_line(notice.subject), "Subject")
     msg["From"] = _address_header(sender, "From")
     msg["To"] = _address_header(recipient, "To")
-    if reply_to:
-        msg["Reply-To"] = _address_header(reply_to, "Reply-To")
+    msg["Reply-To"] = _address_header(reply_to or sender, "Reply-To")
     msg["Date"] = format_datetime(date or datetime.now(UTC))
     msg["Message-ID"] = message_id
     msg["Auto-Submitted"] = "auto-generated"
+    if language:
+        tag = canonical(language)
+        if tag is None:
+            raise NoticeError(f"Content-Language: {language!r} is not a language tag")
+        msg["Content-Language"] = tag
+    if unsubscribe is not None:
+        _unsubscribe_headers(msg, unsubscribe)
     msg["MIME-Version"] = "1.0"
     msg["Content-Type"] = "multipart/alternative"
     msg.attach(_part(notice.text, "plain"))

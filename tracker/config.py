@@ -13,7 +13,15 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tracker.durations import parse_duration
 from tracker.errors import ConfigError
@@ -72,8 +80,9 @@ class SellerConfig(_Strict):
     ``signature`` unset signs in the buyer's language ("The {store} team", "Ihr Team von
     {store}"); ``[seller.languages.<tag>]`` words the store name, signature and coupon line per
     language (``pt`` covers ``pt-PT`` unless it has its own table). ``message_id_domain`` unset
-    is the sender's domain; ``unsubscribe_url`` is a public https address for one-click
-    unsubscribing (RFC 8058).
+    is the sender's domain; ``unsubscribe_url`` is the public https address (proxied to the
+    webhook server) where buyers unsubscribe in one click (RFC 8058), its links signed with the
+    key in the environment variable ``unsubscribe_secret_env``.
     """
 
     store_name: str = "Example Store"
@@ -85,6 +94,7 @@ class SellerConfig(_Strict):
     message_id_domain: str | None = None
     coupon_line: str | None = None
     unsubscribe_url: str | None = None
+    unsubscribe_secret_env: str | None = None
     languages: dict[str, SellerWording] = Field(default_factory=dict)
 
     @field_validator("unsubscribe_url")
@@ -331,6 +341,19 @@ class TrackerConfig(_Strict):
     metrics: MetricsConfig = MetricsConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
     shops: dict[str, ShopConfig] = {}
+
+    @model_validator(mode="after")
+    def _one_click_is_served(self) -> TrackerConfig:
+        # a one-click link nobody answers would tell mail providers we ignore unsubscribes
+        if self.seller.unsubscribe_url and self.webhooks.port is None:
+            raise ValueError(
+                "seller.unsubscribe_url is served by the webhook server: set webhooks.port"
+            )
+        if self.seller.unsubscribe_url and not self.seller.unsubscribe_secret_env:
+            raise ValueError(
+                "seller.unsubscribe_url needs seller.unsubscribe_secret_env (signing key)"
+            )
+        return self
 
 
 def _describe(error: Any) -> str:

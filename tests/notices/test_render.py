@@ -361,3 +361,17 @@ def test_evidence_is_told_in_the_buyers_language_with_the_carriers_words_marked(
     when = lines.index("4. März 2026, 09:30, Curitiba, Brasilien")
     assert lines[when + 1] == "Ihr Paket wurde an uns zurückgeschickt."
     assert lines[when + 2] == "Im Wortlaut des Paketdienstes: „Item returned to sender“"
+
+
+def test_html_links_are_a_button_and_labels_never_long_raw_urls(renderer: NoticeRenderer) -> None:
+    from tests.notices.test_style import _html_blocks
+
+    ctx = make_context(Milestone.IN_TRANSIT, language="fr")
+    html = renderer.render(ctx).html
+    blocks, hrefs = _html_blocks(html)
+    assert "Suivre mon colis" in blocks  # the button, alone in its cell
+    assert ctx.tracking_url in hrefs
+    assert "https://rastreamento.correios.com.br/app/index.php?objetos=RR123456785CN" in hrefs
+    assert not [b for b in blocks if "https://" in b]  # no URL shown as text
+    assert "<table" in html
+    assert "max-width" not in html.split("<!--[if mso]>")[0]  # Outlook's own table comes first

@@ -116,7 +116,7 @@ class _TextOf(HTMLParser):
             self._skip += 1
         if tag == "a":
             self.hrefs.extend(v for k, v in attrs if k == "href" and v)
-        if tag in ("p", "li", "h2", "div", "br"):
+        if tag in ("p", "li", "h2", "div", "br", "td"):
             self.blocks.append("")
 
     def handle_endtag(self, tag: str) -> None:

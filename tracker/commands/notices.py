@@ -19,6 +19,7 @@ from notices.message import build_message, format_address, message_id_for
 from notices.payload import NoticePayload
 from notices.render import NoticeRenderer, RenderedNotice
 from notices.strings import sample_buyer
+from notices.unsubscribe import unsubscribe_for
 from tracker.commands.common import config_option, friendly_errors, load
 from tracker.config import TrackerConfig
 from tracker.errors import InputError, TrackerError
@@ -213,6 +214,8 @@ def write_preview(
                 f"preview:{ctx.tracking_number}:{ctx.kind}:{ctx.language}",
                 seller.id_domain,
             ),
+            language=ctx.language,
+            unsubscribe=unsubscribe_for(seller, ctx.buyer_email, ctx.language),
         )
         message["X-Tracker-Notice"] = ctx.kind.value
         out.write_bytes(message.as_bytes())

@@ -18,6 +18,7 @@ from notices.context import NoticeContext, Parcel, notice_context
 from notices.message import build_message, format_address, message_id_for
 from notices.payload import NoticePayload
 from notices.seller import follow_ups, offer_record, post_webhook, seller_email
+from notices.unsubscribe import unsubscribe_for
 from shops.dispatch import send_shop_pushes
 from tracker.errors import NoticeError, PermanentSendError, PluginError, TransientSendError
 from tracker.eventlog import get_logger, redact_secrets
@@ -142,7 +143,8 @@ async def _send_one(app: TrackerApp, notice: ClaimedNotice, stats: DispatchStats
     seller = app.config.seller
     message_id = message_id_for(notice.idempotency_key, seller.id_domain)
     try:
-        rendered = app.renderer.render(build_context(app, notice))
+        ctx = build_context(app, notice)
+        rendered = app.renderer.render(ctx)
         message = build_message(
             rendered,
             sender=seller.sender,
@@ -150,6 +152,8 @@ async def _send_one(app: TrackerApp, notice: ClaimedNotice, stats: DispatchStats
             reply_to=seller.reply_to,
             message_id=message_id,
             date=now,
+            language=ctx.language,
+            unsubscribe=unsubscribe_for(seller, notice.buyer_email, ctx.language),
         )
         # Lets sellers' mail rules and our tests tell notice kinds apart without parsing text.
         message["X-Tracker-Notice"] = notice.kind

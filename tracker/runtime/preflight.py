@@ -98,7 +98,8 @@ def push_routes(config: TrackerConfig, registry: CarrierRegistry | None = None) 
                 f"receive pushes on {route.receiver.path}"
             )
         paths[route.receiver.path] = route.adapter
-    if config.webhooks.port is not None and not routes and not receives_webhooks(config):
+    serves_something = routes or receives_webhooks(config) or config.seller.unsubscribe_url
+    if config.webhooks.port is not None and not serves_something:
         raise ConfigError(
             "webhooks.port is set but no carrier has a webhook secret: set "
             "carriers.NAME.webhook_secret_env for each aggregator that pushes to you "

@@ -32,6 +32,7 @@ from tracker.jobs.record import classify, record_now
 from tracker.model import TrackedEvent, TrackingResult
 from tracker.runtime.app import TrackerApp
 from tracker.runtime.preflight import PushRoute, push_routes
+from tracker.runtime.unsubscribe import OneClickUnsubscribe
 from tracker.store.models import Shipment
 from tracker.store.record import Observation
 from tracker.store.shipments import lease_free
@@ -134,6 +135,7 @@ class WebhookServer:
         for route in self.routes:
             web_app.router.add_post(route.receiver.path, self._handler(route))
         web_app.add_routes(ShopWebhooks(self.app).routes())  # /webhooks/shops/<table name>
+        web_app.add_routes(OneClickUnsubscribe(self.app).routes())  # seller.unsubscribe_url
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, config.host, config.port)
