@@ -157,6 +157,9 @@ async def _send_one(app: TrackerApp, notice: ClaimedNotice, stats: DispatchStats
         )
         # Lets sellers' mail rules and our tests tell notice kinds apart without parsing text.
         message["X-Tracker-Notice"] = notice.kind
+        # Worked out before sending: whatever fails after the transport accepted the message
+        # would otherwise mark failed a notice the buyer has.
+        seller_copies, record = follow_ups(app.config, notice, now), offer_record(notice, now)
         await app.transport.send(message)
     except TransientSendError as exc:
         if await _retry(app, notice, now, str(exc), stats):
@@ -176,8 +179,8 @@ async def _send_one(app: TrackerApp, notice: ClaimedNotice, stats: DispatchStats
         now,
         message_id=message_id,
         subject=rendered.subject,
-        follow_ups=follow_ups(app.config, notice, now),
-        record=offer_record(notice, now),
+        follow_ups=seller_copies,
+        record=record,
     ):
         stats.sent += 1
         app.metrics.notice_handled(notice.kind, "sent")
