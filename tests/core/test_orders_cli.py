@@ -161,6 +161,7 @@ def test_import_rejects_non_utf8(config: Path, tmp_path: Path) -> None:
 
 
 def test_show_unknown_number(config: Path) -> None:
+    assert run(config, *add_args())[0] == 0
     code, _, err = run(config, "show", "SBNM00000077")
     assert code == 2
     assert "'SBNM00000077' is not tracked" in err

@@ -13,10 +13,9 @@ from sqlalchemy import func, select
 from tracker.commands.common import config_option, friendly_errors, load
 from tracker.config import load_config
 from tracker.errors import InputError, TrackerError
-from tracker.eventlog import redact_secrets
 from tracker.safetext import for_terminal, without_controls
-from tracker.store.db import open_store
 from tracker.store.models import Notice, Shipment, TrackingEvent
+from tracker.store.readonly import display_url, open_existing_store
 
 
 @click.command("show")
@@ -27,14 +26,14 @@ from tracker.store.models import Notice, Shipment, TrackingEvent
 def show(config_path: Path | None, store_url: str | None, tracking_number: str) -> None:
     """Print a shipment's timeline: raw events, their status, milestones and notices."""
     url = store_url or load(config_path).store.url
-    factory = open_store(url)
+    factory = open_existing_store(url)
     number = tracking_number.replace(" ", "").upper()
     with factory() as session:
         shipments = list(
             session.scalars(select(Shipment).where(Shipment.tracking_number == number))
         )
         if not shipments:
-            raise InputError(f"tracking number {number!r} is not tracked in {redact_secrets(url)}")
+            raise InputError(f"tracking number {number!r} is not tracked in {display_url(url)}")
         console = Console()
         for shipment in shipments:
             events = session.scalars(
@@ -112,7 +111,7 @@ def show(config_path: Path | None, store_url: str | None, tracking_number: str) 
 @friendly_errors
 def unclassified(config_path: Path | None, store_url: str | None, limit: int) -> None:
     """The most frequent events no rule classified, so ops can add rules for them."""
-    factory = open_store(store_url or load(config_path).store.url)
+    factory = open_existing_store(store_url or load(config_path).store.url)
     with factory() as session:
         rows = session.execute(
             select(TrackingEvent.carrier, TrackingEvent.code, TrackingEvent.text, func.count())

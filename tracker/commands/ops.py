@@ -22,8 +22,8 @@ from tracker.errors import InputError
 from tracker.eventlog import redact_secrets_in, redact_value
 from tracker.runtime.health import HealthLimits, health_report
 from tracker.safetext import for_terminal
-from tracker.store.db import open_store
 from tracker.store.models import AuditEntry, Shipment
+from tracker.store.readonly import open_existing_store
 
 #: exit code of ``tracker status`` when something needs attention
 UNHEALTHY = 1
@@ -121,7 +121,7 @@ def status(
     """Health of the service; exits 1 when unhealthy, so monitoring can run it as a check."""
     limits = HealthLimits(missed_beats, max_failed_notices, failed_window, carrier_stale_after)
     now = datetime.fromisoformat(at) if at else datetime.now(UTC)
-    factory = open_store(_store_url(config_path, store_url))
+    factory = open_existing_store(_store_url(config_path, store_url))
     with factory() as session:
         report = health_report(session, now, limits)
     if as_json:
@@ -226,7 +226,7 @@ def events(
     if shipment_id is not None and tracking is not None:
         raise click.UsageError("give --shipment or --tracking, not both")
     config = load(config_path)
-    factory = open_store(store_url or config.store.url)
+    factory = open_existing_store(store_url or config.store.url)
     with factory() as session:
         rows = find_events(
             session,
