@@ -30,8 +30,11 @@ def display_url(url: str) -> str:
     """``url`` as it may be printed: any password hidden."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "(an unparsable URL)"
+    except (ArgumentError, ValueError):
+        # the log's rule, imported only here: structlog is not worth loading for every command
+        from tracker.eventlog import redact_secrets
+
+        return redact_secrets(url)
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -69,8 +72,11 @@ def _engine(url: str) -> Engine:
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         return create_engine(url, pool_pre_ping=True)
-    except (ArgumentError, ImportError) as exc:
-        raise StoreError(f"store.url {display_url(url)!r} is not a usable database URL") from exc
+    except (ArgumentError, ValueError, ImportError) as exc:
+        raise StoreError(
+            f"store.url {display_url(url)!r} is not a usable database URL "
+            "(expected sqlite:///PATH or postgresql://USER@HOST/DATABASE)"
+        ) from exc
 
 
 def read_revision(engine: Engine, where: str) -> str | None:
@@ -117,7 +123,7 @@ def open_existing_store(url: str) -> sessionmaker[Session]:
     """A session factory for a store that must already exist at the current schema revision;
     SQLite files are opened read-only."""
     engine = _engine(url)
-    path = sqlite_path(url)
+    path = sqlite_path(url)  # parsed once already by _engine, so it cannot fail here
     where = str(path) if path is not None else display_url(url)
     try:
         check_revision(read_revision(engine, where), where)
