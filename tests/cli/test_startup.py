@@ -47,6 +47,7 @@ def imported(modules: set[str], root: str) -> bool:
     return root in modules or any(m.startswith(root + ".") for m in modules)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("argv", [("--help",), ("--version",), ("detect", "RB473124829BR")])
 def test_fast_paths_import_no_heavy_dependency(argv: tuple[str, ...]) -> None:
     modules = modules_after(*argv)
@@ -61,6 +62,7 @@ def test_detect_answers_through_the_lazy_group() -> None:
     assert out.output.startswith("correios\tUPU S10")
 
 
+@pytest.mark.integration
 def test_read_only_commands_do_not_import_alembic(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'tracker.sqlite3'}"
     open_store(url)  # a real store at the current schema

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tracker.errors import StoreError
 
 #: every migration's revision id, oldest first; the last one is what this code reads and writes
-SCHEMA_REVISIONS: tuple[str, ...] = ("0001", "0002_ops", "0003_lanes")
+SCHEMA_REVISIONS: tuple[str, ...] = ("0001", "0002_ops", "0003_lanes", "0004_shops")
 SCHEMA_HEAD = SCHEMA_REVISIONS[-1]
 _BUSY_TIMEOUT_SECONDS = 10.0
 
