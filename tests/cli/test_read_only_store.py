@@ -29,7 +29,10 @@ def test_schema_revisions_follow_the_migrations_folder() -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     script = ScriptDirectory.from_config(config)
     chain = [rev.revision for rev in reversed(list(script.walk_revisions()))]
-    assert tuple(chain) == SCHEMA_REVISIONS
+    assert tuple(chain) == SCHEMA_REVISIONS, (
+        "a migration was added or removed: list its revision in "
+        "tracker/store/readonly.py SCHEMA_REVISIONS (read-only commands refuse other revisions)"
+    )
     assert script.get_current_head() == SCHEMA_HEAD
 
 
