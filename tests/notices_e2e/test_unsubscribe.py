@@ -160,6 +160,8 @@ async def test_the_page_asks_first_and_the_post_opts_the_address_out(
         await server.stop()
         await app.close()
     assert _opted_out(url) == {"SBNM00000001", "SBNM00000002"}
+    stored(url, shipment("SBNM00000004", buyer_email="ana@buyers.example"))  # added later
+    assert _opted_out(url) == {"SBNM00000001", "SBNM00000002", "SBNM00000004"}
 
 
 def _opted_out(url: str) -> set[str]:

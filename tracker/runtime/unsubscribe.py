@@ -3,7 +3,8 @@
 A mail provider's "Unsubscribe" button POSTs ``List-Unsubscribe=One-Click`` to the link in the
 notice's List-Unsubscribe header; a buyer who opens the link in a browser gets a page with one
 button that POSTs the same. Opening the link never unsubscribes by itself (link scanners open
-every link). The opt-out covers every shipment of that address tracked at that moment.
+every link). The address goes on the suppression list (``tracker.store.optout``), so every
+shipment of it, including ones added later, stays quiet.
 """
 
 from __future__ import annotations
