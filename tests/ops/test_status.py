@@ -13,10 +13,11 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.orders import order
+from tests.support.outbox import pending_notice
 from tracker.cli import main
 from tracker.store.db import open_store
 from tracker.store.heartbeats import Beat, write_heartbeat
-from tracker.store.models import AuditEntry, Notice, Shipment
+from tracker.store.models import AuditEntry, Shipment
 from tracker.store.shipments import add_shipments
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -142,17 +143,9 @@ def test_retrying_notices_show_in_the_queues(store: tuple[str, sessionmaker[Sess
     (shipment_id,) = add_shipments(factory, [order("9400100000000000000002", "usps")], NOW)
     with factory.begin() as session:
         for key, attempts in (("a", 0), ("b", 2)):
+            due = NOW + timedelta(hours=attempts)
             session.add(
-                Notice(
-                    shipment_id=shipment_id,
-                    kind="shipped",
-                    idempotency_key=f"{shipment_id}:{key}",
-                    state="pending",
-                    payload={},
-                    created_at=NOW,
-                    not_before=NOW + timedelta(hours=attempts),
-                    attempts=attempts,
-                )
+                pending_notice(shipment_id, NOW, key=key, not_before=due, attempts=attempts)
             )
     _code, report = status(url)
     assert report["queues"]["notices_pending"] == 2

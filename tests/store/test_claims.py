@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.store.conftest import NOW, order
+from tests.support.outbox import pending_notice
 from tracker.errors import InputError
 from tracker.store.db import MIGRATIONS, open_store, schema_revision
 from tracker.store.models import AuditEntry, Notice, Shipment
@@ -136,16 +137,7 @@ def test_concurrent_claims_never_hand_out_a_shipment_twice(store: Factory) -> No
 def _queue_notices(store: Factory, shipment_ids: list[int]) -> list[int]:
     with store.begin() as session:
         rows = [
-            Notice(
-                shipment_id=sid,
-                kind="shipped",
-                idempotency_key=f"{sid}:shipped",
-                state="pending",
-                payload={},
-                created_at=NOW,
-                not_before=NOW - timedelta(minutes=sid % 7),
-                attempts=0,
-            )
+            pending_notice(sid, NOW, not_before=NOW - timedelta(minutes=sid % 7))
             for sid in shipment_ids
         ]
         session.add_all(rows)
