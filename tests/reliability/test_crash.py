@@ -48,6 +48,9 @@ STEP = timedelta(hours=1)
 KILL_MARGIN = timedelta(days=2)
 #: upper bound of the wall-clock wait after the target time is reached
 JITTER = 0.05
+#: seconds to wait for a launcher line before calling a daemon stuck: generous, since a run to the
+#: end takes 20 s on an idle machine and several minutes with other test runs on the same 2 cores
+PATIENCE = 900
 #: a restart resumes this long after the persisted time: longer than the 30 s lease
 RESTART_GAP = timedelta(seconds=31)
 
@@ -106,7 +109,7 @@ class Run:
         await self.launcher.stdin.drain()
         pid, ready = 0, False
         while not (pid and ready):
-            line = await self._line(wait=30)
+            line = await self._line(wait=PATIENCE)
             if line.startswith("pid "):
                 pid = int(line.split()[1])
             elif line == "ready":
@@ -123,7 +126,7 @@ class Run:
         """Start a daemon, SIGKILL it ``jitter`` seconds after its simulated time reaches ``at``;
         False if it finished the journey first."""
         pid = await self.start()
-        ended = asyncio.create_task(self._line(wait=600))
+        ended = asyncio.create_task(self._line(wait=PATIENCE))
         # the clock file is the only view into the daemon's progress: poll it
         while not ended.done() and self.persisted_time() < at:
             await asyncio.wait({ended}, timeout=0.005)
@@ -133,7 +136,7 @@ class Run:
             os.kill(pid, signal.SIGKILL)
         line = await ended
         if line == "finished":  # done before the signal: it exits normally
-            assert await self._line(wait=30) == f"exit {pid} 0", self.log_tail()
+            assert await self._line(wait=PATIENCE) == f"exit {pid} 0", self.log_tail()
             return False
         assert line == f"exit {pid} -9", f"daemon failed ({line}); log:\n{self.log_tail()}"
         # Taken once the process is gone: everything it handed the mail server came before.
@@ -143,7 +146,7 @@ class Run:
     async def run_to_end(self) -> None:
         """Start a daemon and let it finish the journey."""
         pid = await self.start()
-        lines = [await self._line(wait=180), await self._line(wait=30)]
+        lines = [await self._line(wait=PATIENCE), await self._line(wait=PATIENCE)]
         assert lines == ["finished", f"exit {pid} 0"], f"{lines}; log:\n{self.log_tail()}"
 
 
