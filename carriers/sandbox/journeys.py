@@ -18,7 +18,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from tracker.durations import parse_duration
 from tracker.errors import ConfigError
@@ -35,17 +42,30 @@ class _StepModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     after: timedelta
+    reported: timedelta | None = None
     text: str = Field(min_length=1)
     code: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     location: str | None = None
     country: Country | None = None
 
-    @field_validator("after", mode="before")
+    @field_validator("after", "reported", mode="before")
     @classmethod
-    def _after(cls, value: object) -> timedelta:
+    def _after(cls, value: object) -> timedelta | None:
+        if value is None:
+            return None
         if not isinstance(value, str):
             raise ValueError("must be a duration string such as '36h' or '3d12h'")
         return parse_duration(value)
+
+    @field_validator("reported")
+    @classmethod
+    def _not_before_it_happened(
+        cls, value: timedelta | None, info: ValidationInfo
+    ) -> timedelta | None:
+        after = info.data.get("after")
+        if value is not None and after is not None and value < after:
+            raise ValueError("a step cannot be reported before it happened (reported < after)")
+        return value
 
 
 class _JourneyModel(BaseModel):
@@ -86,13 +106,20 @@ class _FileModel(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class JourneyStep:
-    """One scripted tracking event, ``after`` the shipment's registration."""
+    """One scripted tracking event, ``after`` the shipment's registration; shown from
+    ``reported`` on when the carrier reports it late."""
 
     after: timedelta
     text: str
     code: str | None = None
     location: str | None = None
     country: str | None = None
+    reported: timedelta | None = None
+
+    @property
+    def shown_after(self) -> timedelta:
+        """When the carrier starts showing this step."""
+        return self.reported if self.reported is not None else self.after
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,13 +141,13 @@ class Journey:
         return [
             (registered_at + step.after, step)
             for step in self.steps
-            if registered_at + step.after <= now
+            if registered_at + step.shown_after <= now
         ]
 
     @property
     def duration(self) -> timedelta:
-        """Time from registration to the last step."""
-        return self.steps[-1].after
+        """Time from registration until the last step is shown."""
+        return max(step.shown_after for step in self.steps)
 
 
 def _format_location(loc: tuple[int | str, ...]) -> str:
@@ -152,7 +179,14 @@ def parse_journeys(text: str, source: str = DEFAULT_JOURNEYS_FILE) -> dict[str, 
 
 def _journey(name: str, model: _JourneyModel) -> Journey:
     steps = tuple(
-        JourneyStep(after=s.after, text=s.text, code=s.code, location=s.location, country=s.country)
+        JourneyStep(
+            after=s.after,
+            text=s.text,
+            code=s.code,
+            location=s.location,
+            country=s.country,
+            reported=s.reported,
+        )
         for s in model.steps
     )
     return Journey(

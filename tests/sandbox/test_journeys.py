@@ -89,11 +89,11 @@ def test_failed_then_pickup_attempts_then_waits_at_a_pickup_point() -> None:
     assert "recipient not at home" in JOURNEYS["failed_then_pickup"].steps[-3].text
 
 
-def test_lost_goes_silent_in_destination_then_is_declared_lost_at_45_days() -> None:
+def test_lost_goes_silent_in_destination_then_is_declared_lost_at_40_days() -> None:
     lost = JOURNEYS["lost"]
     last, before = lost.steps[-1], lost.steps[-2]
     assert last.text == "Item declared lost"
-    assert last.after == timedelta(days=45)
+    assert last.after == timedelta(days=40)
     assert before.country == "DE"
     assert last.after - before.after > timedelta(days=30)
 

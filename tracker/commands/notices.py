@@ -139,6 +139,28 @@ def sample_context(config: TrackerConfig, kind: Milestone, language: str) -> Not
     return notice_context(kind, payload, parcel, config.seller, language=language)
 
 
+def journey_context(
+    config: TrackerConfig, name: str, kind: Milestone, language: str, situation: str | None
+) -> NoticeContext:
+    """The ``kind`` notice that sandbox journey ``name`` produces, rehearsed through the
+    daemon's own policy (``tracker.jobs.rehearse``)."""
+    from carriers.sandbox.journeys import load_journeys
+    from tracker.jobs.rehearse import rehearse
+    from tracker.normalize import load_normalizer
+
+    journeys = load_journeys()
+    if name not in journeys:
+        raise InputError(
+            f"--journey {name!r}: no such journey; known: {', '.join(sorted(journeys))}"
+        )
+    start = datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0) - timedelta(
+        days=60
+    )
+    normalizer = load_normalizer(config.normalization.rule_files)
+    payload, parcel = rehearse(config, normalizer, journeys[name], kind, start, situation=situation)
+    return notice_context(kind, payload, parcel, config.seller, language=language)
+
+
 def _carrier(config: TrackerConfig, name: str, number: str) -> tuple[str, str | None]:
     """The carrier's display name and tracking link, or its plain name when it cannot load."""
     try:
@@ -237,6 +259,17 @@ def write_preview(
 )
 @click.option("--tracking", "tracking_number", default=None, help="Preview a stored shipment.")
 @click.option(
+    "--journey",
+    "journey_name",
+    default=None,
+    help="Preview the notice as a sandbox journey produces it (see docs/journeys.md).",
+)
+@click.option(
+    "--situation",
+    default=None,
+    help="With --journey: which notice of the kind (e.g. pickup_reminder, returned).",
+)
+@click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
@@ -251,6 +284,8 @@ def preview(
     kind: str,
     language: str | None,
     tracking_number: str | None,
+    journey_name: str | None,
+    situation: str | None,
     out: Path | None,
 ) -> None:
     """Render a notice for a sample parcel (or a stored one) to a file to look at."""
@@ -259,7 +294,11 @@ def preview(
     renderer = NoticeRenderer(
         overrides_dir=config.notices.templates_dir, strings_file=config.notices.strings_file
     )
-    if tracking_number is None:
+    if journey_name is not None and tracking_number is not None:
+        raise InputError("give --journey or --tracking, not both")
+    if journey_name is not None:
+        ctx = journey_context(config, journey_name, milestone, language or "en", situation)
+    elif tracking_number is None:
         ctx = sample_context(config, milestone, language or "en")
     else:
         number = tracking_number.replace(" ", "").upper()

@@ -200,13 +200,16 @@ def _event_milestones(
     events: Sequence[TrackedEvent], facts: ShipmentFacts, journey: _Journey, limits: Thresholds
 ) -> Iterable[Due]:
     """Milestones that the timeline itself has reached, first occurrence of each."""
+    domestic = facts.origin_country == facts.destination_country
     for index, event in enumerate(events):
         if journey.delivered_index is not None and index > journey.delivered_index:
             break  # after delivery only delivered-family notices (see _situation_milestones)
         status, detail = event.status, event.detail
         if status in CARRIER_HAS_IT:
             yield Due(Milestone.SHIPPED, "shipped", event_index=index)
-        if detail in IN_DESTINATION_DETAILS or (
+        if domestic:
+            pass  # "on its way to your country" means nothing inside one country
+        elif detail in IN_DESTINATION_DETAILS or (
             status is Status.IN_TRANSIT
             and event.raw.country is not None
             and event.raw.country == facts.destination_country
@@ -374,6 +377,9 @@ def decide(
     first_look = new_event_count is not None and new_event_count == len(events) > 1
     if first_look or any(d.milestone is Milestone.DELIVERED for d in fresh):
         fresh = _drop_superseded(fresh)
+    elif any(d.milestone is Milestone.ARRIVED_LOCALLY for d in fresh):
+        # Learned together: "on its way to your country" is stale news beside "it is here".
+        fresh = [d for d in fresh if d.milestone is not Milestone.IN_TRANSIT]
     # Whatever was passed over counts as reached, so it cannot be sent later out of order.
     reached = already | set(found)
     alerts = _seller_alerts(updated, situation, already, now, limits)
