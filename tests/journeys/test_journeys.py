@@ -8,6 +8,7 @@ make, proven by the wording of the buyer's own language.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +20,7 @@ from carriers.sandbox.journeys import load_journeys, sandbox_number
 from carriers.sandbox.service import SandboxService
 from notices.strings import Catalog
 from tests.journeys import spec
-from tests.support.smtp import LoopbackSMTP
+from tests.support.smtp import SmtpSink
 from tracker.clock import SimulatedClock
 from tracker.config import (
     CarrierConfig,
@@ -34,6 +35,8 @@ from tracker.runtime.daemon import Daemon
 from tracker.runtime.demo import DEMO_START
 from tracker.store.models import Notice, Shipment
 from tracker.store.shipments import NewShipment, add_shipments
+
+pytestmark = pytest.mark.integration
 
 LANGUAGES = Catalog().languages
 DAYS = 60
@@ -64,7 +67,7 @@ def _shipments() -> dict[str, tuple[str, str]]:
     return numbers
 
 
-async def _run(tmp_path: Path, smtp: LoopbackSMTP) -> list[Sent]:
+async def _run(tmp_path: Path, smtp: SmtpSink) -> list[Sent]:
     clock = SimulatedClock(DEMO_START)
     numbers = _shipments()
     journeys = load_journeys()
@@ -124,15 +127,14 @@ async def _run(tmp_path: Path, smtp: LoopbackSMTP) -> list[Sent]:
         assert notice.sent_at is not None
         day = (notice.sent_at - DEMO_START) / timedelta(days=1)
         situation = (notice.payload or {}).get("situation")
-        sent.append(Sent(name, lang, notice.kind, situation, day, texts[notice.message_id]))
+        text = texts[str(notice.message_id)]
+        sent.append(Sent(name, lang, notice.kind, situation, day, text))
     return sent
 
 
 @pytest.fixture(scope="module")
 def sent(tmp_path_factory: pytest.TempPathFactory) -> list[Sent]:
-    import asyncio
-
-    smtp = LoopbackSMTP()
+    smtp = SmtpSink()
     smtp.start()
     try:
         return asyncio.run(_run(tmp_path_factory.mktemp("journeys"), smtp))
@@ -179,9 +181,3 @@ def test_journey_notices_make_their_claims_and_never_the_false_ones(
                 )
                 checked += 1
     assert checked > 0
-
-
-def test_the_journey_doc_is_generated_from_the_table() -> None:
-    assert spec.DOC.read_text(encoding="utf-8") == spec.render_doc(), (
-        "docs/journeys.md is stale: run .venv/bin/python -m tests.journeys.spec --write"
-    )

@@ -21,6 +21,8 @@ from tracker.runtime.webserver import WebhookServer
 from tracker.store.models import Notice, Shipment
 from tracker.store.shipments import NewShipment, add_shipments
 
+pytestmark = pytest.mark.integration
+
 KEY = "push-secret"
 START = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 NUMBER = "RB123456785BR"
