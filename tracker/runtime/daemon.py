@@ -78,6 +78,8 @@ class Daemon:
         #: when each job is next due in simulated time (``step``)
         self._next_due: dict[str, datetime] = {}
         self._in_flight: set[asyncio.Task[Any]] = set()
+        #: set once a stop begins: no new job run starts after it
+        self._stopping = False
         self.log = get_logger(daemon=app.owner)
         #: started before the jobs and stopped after they drain, by ``run_forever``
         self.hooks: list[Hook] = []
@@ -157,6 +159,8 @@ class Daemon:
                 self._next_due[job.name] = job.trigger(now).get_next_fire_time(now, now)
 
     async def _guarded(self, name: str, job: Callable[[], Awaitable[Any]]) -> None:
+        if self._stopping:
+            return  # started by the scheduler after the stop began: nothing new after a stop
         task = asyncio.current_task()
         if task is not None:
             self._in_flight.add(task)
@@ -165,6 +169,12 @@ class Daemon:
         except Exception:
             # One failed run must not stop the schedule; the next run retries.
             self.log.exception("job.crashed", job=name)
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            # Cancelled by the drain (or by the loop's teardown) after a stop: say so in the
+            # event log instead of letting the scheduler print a traceback.
+            self.log.warning("job.cancelled_at_stop", job=name)
         finally:
             if task is not None:
                 self._in_flight.discard(task)
@@ -214,6 +224,7 @@ class Daemon:
         try:
             await stop.wait()
         finally:
+            self._stopping = True
             await self.service.stopping()
             self.log.info("daemon.stopping", in_flight=len(self._in_flight))
             scheduler.shutdown(wait=False)
