@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from carriers.sandbox.journeys import load_journeys
 from shops.store import ShopLink
 from tracker.runtime.demo import run_demo
 from tracker.store.db import create_store_engine
@@ -20,7 +21,8 @@ from tracker.store.models import Notice, Shipment
 @pytest.mark.slow
 async def test_demo_orders_arrive_from_the_store_and_events_go_back(tmp_path: Path) -> None:
     result = await run_demo(tmp_path, days=60, per_journey=2, step=timedelta(hours=4))
-    assert result.shop_orders == 8  # one of every two shipments of each of the 8 journeys
+    journeys = len(load_journeys())
+    assert result.shop_orders == journeys  # one of every two shipments of each journey
     engine = create_store_engine(f"sqlite:///{tmp_path / 'tracker.sqlite3'}")
     try:
         with sessionmaker(engine)() as session:
@@ -44,14 +46,14 @@ async def test_demo_orders_arrive_from_the_store_and_events_go_back(tmp_path: Pa
             ).all()
     finally:
         engine.dispose()
-    assert sum(shop_statuses.values()) == 8
+    assert sum(shop_statuses.values()) == journeys
     by_parcel: dict[int, list[str]] = {}
     for shipment_id, payload in rows:
         by_parcel.setdefault(shipment_id, []).append(payload["status"])
     # Every parcel that moved told the store it was in transit; every delivered one, once; a
     # status is only sent again after a different one (in transit, delayed, in transit again).
     moving = [s for s in by_parcel.values() if "IN_TRANSIT" in s]
-    assert len(moving) == 8 - shop_statuses.get("info_received", 0)
+    assert len(moving) == journeys - shop_statuses.get("info_received", 0)
     assert result.shop_events["DELIVERED"] == shop_statuses["delivered"]
     for statuses in by_parcel.values():
         assert all(a != b for a, b in pairwise(statuses)), statuses
