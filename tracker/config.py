@@ -323,6 +323,19 @@ class ShopConfig(_Strict):
     options: dict[str, str] = {}
 
 
+class WebConfig(_Strict):
+    """The daemon's one HTTP server: carrier pushes (and, later, the buyer's page), one set of
+    limits. Off unless a port is given (0 = any free port); meant to sit behind a TLS proxy."""
+
+    host: str = "127.0.0.1"
+    port: int | None = Field(None, ge=0, le=65535)
+    header_timeout: Duration = timedelta(seconds=10)
+    body_timeout: Duration = timedelta(seconds=15)
+    idle_timeout: Duration = timedelta(seconds=30)
+    max_connections: int = Field(256, ge=1, le=100_000)
+    shutdown_grace: Duration = timedelta(seconds=5)
+
+
 class TrackerConfig(_Strict):
     """The whole configuration file."""
 
@@ -341,13 +354,14 @@ class TrackerConfig(_Strict):
     metrics: MetricsConfig = MetricsConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
     shops: dict[str, ShopConfig] = {}
+    web: WebConfig = WebConfig()
 
     @model_validator(mode="after")
     def _one_click_is_served(self) -> TrackerConfig:
         # a one-click link nobody answers would tell mail providers we ignore unsubscribes
-        if self.seller.unsubscribe_url and self.webhooks.port is None:
+        if self.seller.unsubscribe_url and self.webhooks.port is None and self.web.port is None:
             raise ValueError(
-                "seller.unsubscribe_url is served by the webhook server: set webhooks.port"
+                "seller.unsubscribe_url is served by the daemon's web server: set web.port"
             )
         if self.seller.unsubscribe_url and not self.seller.unsubscribe_secret_env:
             raise ValueError(

@@ -27,9 +27,9 @@ from tracker.clock import SimulatedClock
 from tracker.config import SellerConfig, TrackerConfig, parse_config
 from tracker.errors import ConfigError, NoticeError
 from tracker.runtime.app import build_app
-from tracker.runtime.webserver import WebhookServer
 from tracker.store.db import open_store
 from tracker.store.models import Shipment
+from tracker.web.site import DaemonSite
 
 NOTICE = RenderedNotice("Your order is on its way", "Hello\n", "<p>Hello</p>")
 SECRET = b"a-long-random-signing-key"
@@ -109,7 +109,7 @@ def test_the_seller_config_decides_what_a_notice_offers(monkeypatch: pytest.Monk
 @pytest.mark.parametrize(
     ("seller", "error"),
     [
-        ({"unsubscribe_url": BASE}, "set webhooks.port"),
+        ({"unsubscribe_url": BASE}, "set web.port"),
         ({"unsubscribe_url": "http://shop.example/u"}, "https://"),
     ],
 )
@@ -141,7 +141,7 @@ async def test_the_page_asks_first_and_the_post_opts_the_address_out(
         }
     )
     app = build_app(config, SimulatedClock(T0))
-    server = WebhookServer(app)
+    server = DaemonSite(app)
     await server.start()
     try:
         link = one_click_url(BASE, "ana@buyers.example", SECRET, "de")

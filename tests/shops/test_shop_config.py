@@ -16,7 +16,7 @@ from tracker.config import parse_config
 from tracker.errors import ConfigError
 from tracker.runtime.app import TrackerApp
 from tracker.runtime.preflight import check_runnable
-from tracker.runtime.webserver import WebhookServer
+from tracker.web.site import DaemonSite
 
 #: every test here talks to real loopback servers (the fake shop APIs, the webhook routes)
 pytestmark = pytest.mark.integration
@@ -72,7 +72,7 @@ async def test_daemon_web_server_serves_shop_webhooks_without_any_carrier_pushes
     app.config = app.config.model_copy(
         update={"webhooks": app.config.webhooks.model_copy(update={"port": 0})}
     )
-    server = WebhookServer(app)
+    server = DaemonSite(app)
     await server.start()
     try:
         headers = {

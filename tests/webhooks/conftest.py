@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tracker.runtime.app import TrackerApp
-from tracker.runtime.webserver import WebhookServer
+from tracker.web.site import DaemonSite
 
 
 @pytest.fixture
-async def server(app: TrackerApp) -> AsyncIterator[WebhookServer]:
+async def server(app: TrackerApp) -> AsyncIterator[DaemonSite]:
     """The push endpoint on a loopback port, stopped after the test."""
-    hooks = WebhookServer(app)
+    hooks = DaemonSite(app)
     await hooks.start()
     try:
         yield hooks

@@ -23,9 +23,9 @@ from tests.support.orders import order as any_order
 from tracker.clock import SimulatedClock
 from tracker.config import load_config
 from tracker.runtime.app import TrackerApp, build_app
-from tracker.runtime.webserver import WebhookServer
 from tracker.store.models import Notice, Shipment, TrackingEvent
 from tracker.store.shipments import NewShipment, add_shipments
+from tracker.web.site import DaemonSite
 
 pytestmark = pytest.mark.integration
 
@@ -181,7 +181,7 @@ def shipment(app: TrackerApp, carrier: str) -> Shipment:
 
 
 async def test_signed_push_is_recorded_once(
-    app: TrackerApp, server: WebhookServer, aggregator: Aggregator
+    app: TrackerApp, server: DaemonSite, aggregator: Aggregator
 ) -> None:
     url = server.url + aggregator.path
     with capture_logs() as logs:
@@ -204,7 +204,7 @@ async def test_signed_push_is_recorded_once(
 
 
 async def test_unsigned_or_badly_signed_push_is_401_and_stores_nothing(
-    app: TrackerApp, server: WebhookServer, aggregator: Aggregator
+    app: TrackerApp, server: DaemonSite, aggregator: Aggregator
 ) -> None:
     for headers in aggregator.forged(aggregator.body):
         with capture_logs() as logs:
@@ -218,7 +218,7 @@ async def test_unsigned_or_badly_signed_push_is_401_and_stores_nothing(
 
 
 async def test_only_configured_aggregators_are_served(
-    server: WebhookServer, aggregator: Aggregator
+    server: DaemonSite, aggregator: Aggregator
 ) -> None:
     assert [route.adapter for route in server.routes] == [aggregator.adapter]
     for other in {"/webhooks/seventeentrack"} | {a.path for a in AGGREGATORS}:

@@ -15,7 +15,7 @@ from tracker.config import load_config
 from tracker.errors import ConfigError
 from tracker.runtime.app import build_app
 from tracker.runtime.preflight import check_runnable, push_routes
-from tracker.runtime.webserver import WebhookServer
+from tracker.web.site import DaemonSite
 
 from .test_aggregator_pushes import START
 
@@ -71,7 +71,7 @@ async def test_aftership_alone_with_a_port_is_accepted_and_served(tmp_path: Path
     config = load_config(path)
     check_runnable(config)  # what `run` calls before anything starts
     app = build_app(config, SimulatedClock(START))
-    server = WebhookServer(app)
+    server = DaemonSite(app)
     try:
         await server.start()
         assert [(r.adapter, r.receiver.path) for r in server.routes] == [

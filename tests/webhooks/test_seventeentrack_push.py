@@ -21,9 +21,9 @@ from tracker.config import load_config
 from tracker.errors import ConfigError
 from tracker.runtime.app import TrackerApp, build_app
 from tracker.runtime.daemon import Daemon
-from tracker.runtime.webserver import WebhookServer
 from tracker.store.models import Notice, Shipment, TrackingEvent
 from tracker.store.shipments import add_shipments
+from tracker.web.site import DaemonSite
 
 pytestmark = pytest.mark.integration
 
@@ -79,7 +79,7 @@ async def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[
         await built.close()
 
 
-async def post(server: WebhookServer, body: bytes, signature: str | None) -> httpx.Response:
+async def post(server: DaemonSite, body: bytes, signature: str | None) -> httpx.Response:
     headers = {"Content-Type": "application/json"}
     if signature is not None:
         headers["sign"] = signature
@@ -102,7 +102,7 @@ def shipment(app: TrackerApp, carrier: str) -> Shipment:
 
 
 async def test_signed_push_stores_events_and_queues_notices(
-    app: TrackerApp, server: WebhookServer
+    app: TrackerApp, server: DaemonSite
 ) -> None:
     with capture_logs() as logs:
         reply = await post(server, PUSH, sign(PUSH))
@@ -137,7 +137,7 @@ async def test_signed_push_stores_events_and_queues_notices(
     ids=["missing", "empty", "other-key", "other-body", "not-hex"],
 )
 async def test_bad_signature_is_401_and_stores_nothing(
-    app: TrackerApp, server: WebhookServer, signature: str | None
+    app: TrackerApp, server: DaemonSite, signature: str | None
 ) -> None:
     with capture_logs() as logs:
         reply = await post(server, PUSH, signature)
@@ -148,7 +148,7 @@ async def test_bad_signature_is_401_and_stores_nothing(
 
 
 async def test_unknown_number_is_acknowledged_and_ignored(
-    app: TrackerApp, server: WebhookServer
+    app: TrackerApp, server: DaemonSite
 ) -> None:
     body = PUSH.replace(NUMBER.encode(), b"LX000000000CN")
     with capture_logs() as logs:
@@ -161,7 +161,7 @@ async def test_unknown_number_is_acknowledged_and_ignored(
 
 
 async def test_shipment_leased_by_a_poll_gets_503_then_the_retry_lands(
-    app: TrackerApp, server: WebhookServer
+    app: TrackerApp, server: DaemonSite
 ) -> None:
     with app.store.begin() as session:
         session.execute(
@@ -182,7 +182,7 @@ async def test_shipment_leased_by_a_poll_gets_503_then_the_retry_lands(
     assert counts(app)[0] == 1
 
 
-async def test_garbage_with_a_good_signature_is_400(app: TrackerApp, server: WebhookServer) -> None:
+async def test_garbage_with_a_good_signature_is_400(app: TrackerApp, server: DaemonSite) -> None:
     reply = await post(server, b"not json", sign(b"not json"))
     assert reply.status_code == 400
     assert counts(app) == (0, 0)
@@ -194,11 +194,11 @@ async def test_daemon_run_forever_starts_and_stops_the_endpoint(app: TrackerApp)
     app.clock = SystemClock()  # APScheduler runs on the wall clock
     daemon = Daemon(app)
     (hook,) = daemon.hooks
-    assert isinstance(hook, WebhookServer)
+    assert isinstance(hook, DaemonSite)
     stop = asyncio.Event()
     running = asyncio.create_task(daemon.run_forever(stop))
     for _ in range(1000):  # up to 10 s: start-up is slow on a loaded machine
-        if hook._runner is not None:
+        if hook.started:
             break
         await asyncio.sleep(0.01)
     url = hook.url + SEVENTEENTRACK_PATH
@@ -215,6 +215,6 @@ async def test_on_without_a_key_refuses_to_start(tmp_path: Path) -> None:
     app = build_app(load_config(write_config(tmp_path, key_env=None)), SimulatedClock(START))
     try:
         with pytest.raises(ConfigError, match="seventeentrack_key_env"):
-            await WebhookServer(app).start()
+            await DaemonSite(app).start()
     finally:
         await app.close()

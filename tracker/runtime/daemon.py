@@ -25,8 +25,8 @@ from tracker.jobs.timers import TimerStats, run_timers
 from tracker.runtime.app import TrackerApp
 from tracker.runtime.heartbeat import heartbeat_of, status_line
 from tracker.runtime.service import Service
-from tracker.runtime.webserver import WebhookServer
 from tracker.store.daemonlock import single_daemon
+from tracker.web.site import DaemonSite, wants_server
 
 
 @dataclass(frozen=True)
@@ -83,8 +83,8 @@ class Daemon:
         self.log = get_logger(daemon=app.owner)
         #: started before the jobs and stopped after they drain, by ``run_forever``
         self.hooks: list[Hook] = []
-        if app.config.webhooks.port is not None:
-            self.hooks.append(WebhookServer(app))
+        if wants_server(app.config):
+            self.hooks.append(DaemonSite(app))
 
     async def poll_job(self) -> PollStats:
         """Poll until no due shipment is left or a batch comes back short."""

@@ -36,9 +36,9 @@ from tracker.config import (
 )
 from tracker.runtime.app import TrackerApp, build_app
 from tracker.runtime.daemon import Daemon
-from tracker.runtime.webserver import WebhookServer
 from tracker.store.models import Notice, Shipment
 from tracker.store.shipments import NewShipment, add_shipments
+from tracker.web.site import DaemonSite
 
 DEMO_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 #: buyers who live where their parcel goes, so each email is in the language they read
@@ -183,7 +183,7 @@ async def run_demo(
 async def _orders_from_store(app: TrackerApp, store: SandboxShop, orders: list[NewShipment]) -> int:
     """The store sends one signed fulfillment webhook per order to the daemon's web server;
     returns how many were tracked."""
-    server = WebhookServer(app)
+    server = DaemonSite(app)
     await server.start()
     tracked = 0
     try:

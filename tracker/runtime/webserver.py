@@ -106,61 +106,36 @@ def _apply(
     )
 
 
-class WebhookServer:
-    """A small aiohttp server for inbound pushes; ``start``/``stop`` are the daemon's hooks."""
+class PushReceivers:
+    """The push routes on the daemon's web server (:mod:`tracker.web.site`), one per receiver a
+    configured carrier gives a webhook secret for. Bodies are read within the server's limits:
+    ``webhooks.max_body`` bytes and ``web.body_timeout``."""
 
     def __init__(self, app: TrackerApp) -> None:
         self.app = app
         self.log = get_logger(component="webhooks")
-        self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
         self.routes: list[PushRoute] = []
+        self.shops = ShopWebhooks(app)
 
-    @property
-    def url(self) -> str:
-        """Base URL the server listens on (after ``start``)."""
-        if self._runner is None or not self._runner.addresses:
-            raise RuntimeError("webhook server is not started")
-        host, port = self._runner.addresses[0][:2]
-        return f"http://{host}:{port}"
-
-    async def start(self) -> None:
-        """Bind and serve the configured receivers; ConfigError (naming the key) when a secret
-        is missing or there is nothing to serve."""
-        config = self.app.config.webhooks
-        if config.port is None:
-            return
+    def mount(self, router: web.UrlDispatcher) -> None:
+        """Resolve the receivers (ConfigError naming the key when a secret is missing) and add
+        their routes."""
         self.routes = push_routes(self.app.config)
-        web_app = web.Application(client_max_size=config.max_body)
         for route in self.routes:
-            web_app.router.add_post(route.receiver.path, self._handler(route))
-        web_app.add_routes(ShopWebhooks(self.app).routes())  # /webhooks/shops/<table name>
-        web_app.add_routes(OneClickUnsubscribe(self.app).routes())  # seller.unsubscribe_url
-        runner = web.AppRunner(web_app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, config.host, config.port)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        # set only once listening: a started server always has an address (``url``)
-        self._runner, self._site = runner, site
-        for route in self.routes:
-            self.log.info(
-                "webhook.listening", source=route.adapter, url=self.url + route.receiver.path
-            )
-        for name in ShopWebhooks(self.app).receivers():
-            self.log.info(
-                "webhook.listening", source=f"shop:{name}", url=f"{self.url}{shop_path(name)}"
-            )
+            router.add_post(route.receiver.path, self._handler(route))
+        router.add_routes(self.shops.routes())  # /webhooks/shops/<table name>
+        router.add_routes(OneClickUnsubscribe(self.app).routes())  # seller.unsubscribe_url
 
-    async def stop(self) -> None:
-        """Stop accepting pushes; pushes being recorded finish first."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-            self.log.info("webhook.stopped")
+    def log_listening(self, base_url: str) -> None:
+        """One ``webhook.listening`` line per receiver, once the server is bound."""
+        for route in self.routes:
+            self.log.info(
+                "webhook.listening", source=route.adapter, url=base_url + route.receiver.path
+            )
+        for name in self.shops.receivers():
+            self.log.info(
+                "webhook.listening", source=f"shop:{name}", url=base_url + shop_path(name)
+            )
 
     def _handler(self, route: PushRoute) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def receive(request: web.Request) -> web.Response:
@@ -169,7 +144,7 @@ class WebhookServer:
         return receive
 
     async def _receive(self, route: PushRoute, request: web.Request) -> web.Response:
-        body = await request.read()
+        body = await request.read()  # already read within the server's limits
         if not _verified(route, body, request):
             self.log.warning(
                 "webhook.rejected", source=route.adapter, remote=request.remote, size=len(body)
@@ -182,8 +157,11 @@ class WebhookServer:
                 "webhook.unparsable",
                 source=route.adapter,
                 error=str(exc),
-                body=exc.body.decode("utf-8", "replace"),
+                body=exc.body[:2000].decode("utf-8", "replace"),
             )
+            return web.json_response({"error": "unparsable push"}, status=400)
+        except RecursionError:
+            self.log.warning("webhook.unparsable", source=route.adapter, error="nested too deeply")
             return web.json_response({"error": "unparsable push"}, status=400)
         outcomes: list[PushOutcome] = []
         for result in results:
