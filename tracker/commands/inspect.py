@@ -60,6 +60,8 @@ def show(config_path: Path | None, store_url: str | None, tracking_number: str) 
                 f"shipped {shipment.shipped_at:%Y-%m-%d %H:%M} UTC; next poll "
                 f"{shipment.next_poll_at or 'never (final)'}"
             )
+            # carrier-supplied text: printed without markup
+            console.print(estimate_line(shipment), markup=False, highlight=False)
             timeline = Table(title="Timeline")
             for column in ("time (UTC)", "code", "carrier text", "place", "status", "detail"):
                 timeline.add_column(column)
@@ -102,6 +104,23 @@ def show(config_path: Path | None, store_url: str | None, tracking_number: str) 
                         f"refund offered {notice.sent_at:%Y-%m-%d %H:%M} UTC; choices offered: "
                         + ", ".join(notice.payload.get("choices") or ())
                     )
+
+
+def estimate_line(shipment: Shipment) -> str:
+    """Whose delivery estimate the shipment holds and since when, and who holds the parcel."""
+    holder = f"; held by {shipment.carrier_holder}" if shipment.carrier_holder else ""
+    if shipment.expected_delivery is None:
+        return (
+            "estimated delivery: none from the carrier (notices use the lane's learned window, "
+            f"else thresholds.expected_transit){holder}"
+        )
+    source = shipment.expected_delivery_source or "the carrier"
+    given = shipment.expected_delivery_given_at
+    when = f", received {given:%Y-%m-%d %H:%M} UTC" if given is not None else ""
+    return (
+        f"estimated delivery {shipment.expected_delivery:%Y-%m-%d %H:%M} UTC from "
+        f"{source}{when}{holder}"
+    )
 
 
 @click.command("unclassified")

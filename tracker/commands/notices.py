@@ -205,6 +205,7 @@ def stored_context(
             now,
         )
     carrier_name, tracking_url = _carrier(config, shipment.carrier, shipment.tracking_number)
+    carrier_name = shipment.carrier_holder or carrier_name  # as dispatch names it
     parcel = Parcel(
         tracking_number=shipment.tracking_number,
         carrier_name=carrier_name,

@@ -49,7 +49,9 @@ class DispatchStats:
 
 def build_context(app: TrackerApp, notice: ClaimedNotice) -> NoticeContext:
     """Everything the renderer needs, from the notice's stored payload and its shipment."""
-    carrier_name, tracking_url = carrier_facing(app, notice.carrier, notice.tracking_number)
+    carrier_name, tracking_url = carrier_facing(
+        app, notice.carrier, notice.tracking_number, notice.carrier_holder
+    )
     parcel = Parcel(
         tracking_number=notice.tracking_number,
         carrier_name=carrier_name,
@@ -66,14 +68,17 @@ def build_context(app: TrackerApp, notice: ClaimedNotice) -> NoticeContext:
     return notice_context(Milestone(notice.kind), payload, parcel, app.config.seller)
 
 
-def carrier_facing(app: TrackerApp, carrier: str, number: str) -> tuple[str, str | None]:
+def carrier_facing(
+    app: TrackerApp, carrier: str, number: str, holder: str | None = None
+) -> tuple[str, str | None]:
     """The carrier's name as buyers know it and its tracking link; the configured name and no
-    link when its adapter cannot load."""
+    link when its adapter cannot load. ``holder`` (the courier an aggregator says holds the
+    parcel) wins over the aggregator's own name."""
     try:
         adapter = app.carrier(carrier).adapter
     except PluginError:
-        return carrier, None
-    return adapter.buyer_facing_name(), adapter.tracking_url(number)
+        return holder or carrier, None
+    return holder or adapter.buyer_facing_name(), adapter.tracking_url(number)
 
 
 async def dispatch_due(app: TrackerApp) -> DispatchStats:

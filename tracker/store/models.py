@@ -95,6 +95,12 @@ class Shipment(Base):
     last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expected_delivery: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: who gave ``expected_delivery`` (the carrier's name, or an aggregator's own prediction)
+    expected_delivery_source: Mapped[str | None] = mapped_column(String(100))
+    #: when that estimate was received (a later one replaces it)
+    expected_delivery_given_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the courier holding the parcel as an aggregator names it: what buyers are shown
+    carrier_holder: Mapped[str | None] = mapped_column(String(100))
     last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     unchanged_polls: Mapped[int] = mapped_column(Integer, default=0)

@@ -54,6 +54,9 @@ class ClaimedNotice:
     order_reference: str
     shipped_at: datetime
     opted_out: bool
+    #: the courier holding the parcel when an aggregator named it (buyers see it, not the
+    #: aggregator)
+    carrier_holder: str | None = None
 
 
 def claim_due_notices(
@@ -116,6 +119,7 @@ def _claimed(notice: Notice, shipment: Shipment, suppressed: set[str]) -> Claime
         origin_country=shipment.origin_country,
         order_reference=shipment.order_reference,
         shipped_at=shipment.shipped_at,
+        carrier_holder=shipment.carrier_holder,
         opted_out=shipment.opted_out or (shipment.buyer_email or "").strip().lower() in suppressed,
     )
 

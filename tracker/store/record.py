@@ -141,6 +141,7 @@ def _record_busy(
         )
         estimate = item.result.expected_delivery if item.result is not None else None
         assessment = assess(state_of(shipment), _timeline(history, len(fresh)), estimate, lane)
+        _keep_carrier_facts(shipment, item.result, now)
         notices = _apply(shipment, assessment, history, writes, now)
         if follow is not None and assessment.status_changed:
             drafts = follow(session, shipment, history, now)
@@ -151,6 +152,21 @@ def _record_busy(
         recorded[shipment.id] = Recorded(shipment.id, "recorded", len(fresh), notices, tuple(fresh))
     writes.flush(session)
     return recorded
+
+
+def _keep_carrier_facts(shipment: Shipment, result: TrackingResult | None, now: datetime) -> None:
+    """Who holds the parcel, and whose estimate the stored one is and since when (before
+    ``_apply`` stores the estimate itself, so a changed one is seen as new)."""
+    if result is None:
+        return
+    holder = result.extra.get("holder")
+    if holder:
+        shipment.carrier_holder = holder[:100]
+    estimate = result.expected_delivery
+    if estimate is not None and estimate != shipment.expected_delivery:
+        source = result.extra.get("estimate_source") or shipment.carrier
+        shipment.expected_delivery_source = source[:100]
+        shipment.expected_delivery_given_at = now
 
 
 def state_of(shipment: Shipment) -> ShipmentState:

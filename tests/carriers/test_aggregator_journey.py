@@ -1,0 +1,178 @@
+"""A parcel followed through AfterShip, end to end through the real jobs, against a loopback fake
+of the 2024-10 API: the courier's estimate is stored with its source and time, shown by
+``tracker show`` and replaced by a later one; the buyer's email names the courier holding the
+parcel, never AfterShip; an Expired tracking closes the shipment for the seller to see, with no
+more polls and no claim to the buyer that the parcel travels."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select, update
+
+from tests.support.loopback import LoopbackHTTPServer, Reply, Request
+from tracker.cli import main
+from tracker.clock import SimulatedClock
+from tracker.config import CarrierConfig, MailConfig, StoreConfig, TrackerConfig
+from tracker.jobs.dispatch import dispatch_due
+from tracker.jobs.poll import poll_due
+from tracker.runtime.app import TrackerApp, build_app
+from tracker.store.models import Notice, Shipment
+from tracker.store.shipments import NewShipment, add_shipments
+
+START = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+NUMBER = "RB123456785BR"
+
+
+class FakeAfterShip:
+    """Serves one tracking whose tag, checkpoints and estimate each test sets."""
+
+    def __init__(self, server: LoopbackHTTPServer) -> None:
+        self.tracking: dict[str, Any] = {"tracking_number": NUMBER, "tag": "Pending"}
+        server.route("POST", "/trackings", lambda r: Reply(201, '{"meta": {"code": 201}}'))
+        server.route("GET", "/trackings", self.listing)
+
+    def listing(self, request: Request) -> Reply:
+        body = {"meta": {"code": 200}, "data": {"trackings": [self.tracking]}}
+        return Reply(200, json.dumps(body))
+
+
+def checkpoint(when: str, message: str, subtag: str) -> dict[str, str]:
+    return {
+        "checkpoint_time": when,
+        "message": message,
+        "location": "Curitiba - PR",
+        "country_region": "BRA",
+        "subtag": subtag,
+        "slug": "brazil-correios",
+    }
+
+
+@pytest.fixture
+async def app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loopback_http: LoopbackHTTPServer
+) -> AsyncIterator[TrackerApp]:
+    monkeypatch.setenv("TEST_AS_KEY", "key")
+    config = TrackerConfig(
+        store=StoreConfig(url=f"sqlite:///{tmp_path / 'tracker.sqlite3'}"),
+        mail=MailConfig(maildir=tmp_path / "mail"),
+        carriers={
+            "aftership": CarrierConfig(
+                base_url=loopback_http.base_url, api_key_env="TEST_AS_KEY", requests_per_second=100
+            )
+        },
+    )
+    built = build_app(config, SimulatedClock(START))
+    shipment = NewShipment(
+        NUMBER,
+        "aftership",
+        "ana@example.com",
+        "Ana Souza",
+        "en",
+        "BR",
+        "CN",
+        "ORD-7",
+        START - timedelta(days=10),
+    )
+    add_shipments(built.store, [shipment], START)
+    try:
+        yield built
+    finally:
+        await built.close()
+
+
+def stored(app: TrackerApp) -> Shipment:
+    with app.store() as session:
+        row = session.scalars(select(Shipment)).one()
+        session.expunge(row)
+        return row
+
+
+def show(app: TrackerApp) -> str:
+    result = CliRunner().invoke(main, ["show", NUMBER, "--store", app.config.store.url])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def sent_mail(app: TrackerApp) -> list[EmailMessage]:
+    folder = app.config.mail.maildir / "new"
+    return [
+        message_from_bytes(path.read_bytes(), policy=policy.default)
+        for path in sorted(folder.iterdir())
+    ]
+
+
+async def poll_at(app: TrackerApp, when: datetime) -> None:
+    assert isinstance(app.clock, SimulatedClock)
+    app.clock.advance(when - app.clock.now())
+    with app.store.begin() as session:  # due now, whatever the schedule said
+        session.execute(update(Shipment).values(next_poll_at=when))
+    await poll_due(app)
+
+
+async def test_the_couriers_estimate_is_stored_shown_and_replaced(
+    app: TrackerApp, loopback_http: LoopbackHTTPServer
+) -> None:
+    fake = FakeAfterShip(loopback_http)
+    fake.tracking.update(
+        tag="InTransit",
+        slug="brazil-correios",
+        checkpoints=[checkpoint("2026-12-01T09:00:00-03:00", "Objeto postado", "InTransit_002")],
+        courier_estimated_delivery_date={"estimated_delivery_date": "2026-12-09"},
+    )
+    await poll_at(app, START)
+    first = stored(app)
+    assert first.expected_delivery == datetime(2026, 12, 9, 23, 59, 59, tzinfo=UTC)
+    assert first.expected_delivery_source == "Correios"
+    assert first.expected_delivery_given_at == START
+    assert first.carrier_holder == "Correios"
+    output = show(app)
+    assert "estimated delivery 2026-12-09 23:59 UTC" in output
+    assert "from Correios" in output
+
+    later = START + timedelta(days=2)
+    fake.tracking["courier_estimated_delivery_date"] = {"estimated_delivery_date": "2026-12-11"}
+    await poll_at(app, later)
+    second = stored(app)
+    assert second.expected_delivery == datetime(2026, 12, 11, 23, 59, 59, tzinfo=UTC)
+    assert second.expected_delivery_given_at == later
+
+    # the buyer's email names the courier holding the parcel, never the aggregator
+    await dispatch_due(app)
+    mails = sent_mail(app)
+    assert mails
+    body = mails[0].get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "Correios" in text
+    assert "AfterShip" not in text
+
+
+async def test_an_expired_tracking_closes_the_shipment_without_a_travel_claim(
+    app: TrackerApp, loopback_http: LoopbackHTTPServer
+) -> None:
+    fake = FakeAfterShip(loopback_http)
+    fake.tracking.update(
+        tag="Expired", subtag="Expired_001", updated_at="2026-12-01T10:00:00+00:00"
+    )
+    await poll_at(app, START)
+    row = stored(app)
+    assert row.status == "expired"
+    assert row.next_poll_at is None  # polling stops
+    with app.store() as session:
+        kinds = list(session.scalars(select(Notice.kind)))
+    assert kinds == []  # nothing to the buyer: no "on its way", no "we expect it by"
+    events = CliRunner().invoke(
+        main, ["events", "--tracking", NUMBER, "--json", "--store", app.config.store.url]
+    )
+    assert events.exit_code == 0, events.output
+    assert "shipment.status_changed" in events.output
+    assert '"expired"' in events.output
