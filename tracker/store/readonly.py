@@ -28,6 +28,7 @@ SCHEMA_REVISIONS: tuple[str, ...] = (
     "0003_lanes",
     "0004_shops",
     "0005_suppressions",
+    "0006_carrier_facts",
 )
 SCHEMA_HEAD = SCHEMA_REVISIONS[-1]
 _BUSY_TIMEOUT_SECONDS = 10.0
