@@ -17,9 +17,9 @@ from sqlalchemy import select
 from tracker.clock import SimulatedClock
 from tracker.config import load_config
 from tracker.runtime.app import TrackerApp, build_app
-from tracker.runtime.webserver import WebhookServer
 from tracker.store.models import Notice, Shipment
 from tracker.store.shipments import NewShipment, add_shipments
+from tracker.web.site import DaemonSite
 
 pytestmark = pytest.mark.integration
 
@@ -128,7 +128,7 @@ async def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[
         await built.close()
 
 
-async def push(app: TrackerApp, server: WebhookServer, at_day: float, payload: bytes) -> None:
+async def push(app: TrackerApp, server: DaemonSite, at_day: float, payload: bytes) -> None:
     assert isinstance(app.clock, SimulatedClock)
     app.clock.advance(START + timedelta(days=at_day) - app.clock.now())
     signature = hashlib.sha256(payload + b"/" + KEY.encode()).hexdigest()
@@ -153,7 +153,7 @@ def status(app: TrackerApp) -> str:
 
 
 async def test_repeated_and_late_pushes_after_delivery_send_nothing_new(app: TrackerApp) -> None:
-    server = WebhookServer(app)
+    server = DaemonSite(app)
     await server.start()
     try:
         await push(app, server, 1, body("InTransit", ACCEPTED))
@@ -174,7 +174,7 @@ async def test_repeated_and_late_pushes_after_delivery_send_nothing_new(app: Tra
 
 
 async def test_a_late_older_scan_never_sends_an_earlier_milestone(app: TrackerApp) -> None:
-    server = WebhookServer(app)
+    server = DaemonSite(app)
     await server.start()
     try:
         await push(app, server, 1, body("InTransit", ACCEPTED))
