@@ -83,6 +83,8 @@ def seller_email(config: TrackerConfig, notice: ClaimedNotice, now: datetime) ->
         raise PermanentSendError("refund.notify_seller_email is no longer configured")
     if notice.payload.get("event") == "not_handed_over":
         subject, lines = _not_handed_over(notice.payload)
+    elif notice.payload.get("event") == "expired":
+        subject, lines = _expired(notice.payload)
     else:
         subject, lines = _refund_offer(notice.payload)
     message = EmailMessage(policy=policy.SMTP)
@@ -112,6 +114,25 @@ def _not_handed_over(alert: dict[str, Any]) -> tuple[str, list[str]]:
         "Hand the parcel over to the carrier, or correct the tracking number with `tracker edit`.",
     ]
     subject = f"Not handed over: order {alert['order_reference']} ({alert['tracking_number']})"
+    return subject, lines
+
+
+def _expired(alert: dict[str, Any]) -> tuple[str, list[str]]:
+    buyer = alert["buyer"]
+    shipped = datetime.fromisoformat(alert["shipped_at"])
+    lines = [
+        "Tracking has ended for this parcel without a delivery: the carrier (or the tracking",
+        "service following it) has shared no news for too long. It is no longer polled, and the",
+        "buyer has not been told anything more about where it is.",
+        "",
+        f"Order: {alert['order_reference']}",
+        f"Buyer: {one_line(buyer['name'])} <{buyer['email']}>",
+        f"Tracking number: {alert['tracking_number']} ({alert['carrier']})",
+        f"Shipped: {shipped:%Y-%m-%d}",
+        "",
+        "Ask the buyer whether it arrived, and offer a resend or a refund if it did not.",
+    ]
+    subject = f"Tracking expired: order {alert['order_reference']} ({alert['tracking_number']})"
     return subject, lines
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from tests.support.loopback import LoopbackHTTPServer, Reply, Request
 from tracker.cli import main
 from tracker.clock import SimulatedClock
-from tracker.config import CarrierConfig, MailConfig, StoreConfig, TrackerConfig
+from tracker.config import CarrierConfig, MailConfig, RefundConfig, StoreConfig, TrackerConfig
 from tracker.jobs.dispatch import dispatch_due
 from tracker.jobs.poll import poll_due
 from tracker.runtime.app import TrackerApp, build_app
@@ -159,6 +159,9 @@ async def test_the_couriers_estimate_is_stored_shown_and_replaced(
 async def test_an_expired_tracking_closes_the_shipment_without_a_travel_claim(
     app: TrackerApp, loopback_http: LoopbackHTTPServer
 ) -> None:
+    app.config = app.config.model_copy(
+        update={"refund": RefundConfig(notify_seller_email="owner@example.com")}
+    )
     fake = FakeAfterShip(loopback_http)
     fake.tracking.update(
         tag="Expired", subtag="Expired_001", updated_at="2026-12-01T10:00:00+00:00"
@@ -169,10 +172,21 @@ async def test_an_expired_tracking_closes_the_shipment_without_a_travel_claim(
     assert row.next_poll_at is None  # polling stops
     with app.store() as session:
         kinds = list(session.scalars(select(Notice.kind)))
-    assert kinds == []  # nothing to the buyer: no "on its way", no "we expect it by"
+    # nothing to the buyer (no "on its way", no "we expect it by"); the seller is told
+    assert kinds == ["seller_expired"]
+    await dispatch_due(app)
+    (mail,) = sent_mail(app)
+    assert mail["To"] == "owner@example.com"
+    assert mail["Subject"] == f"Tracking expired: order ORD-7 ({NUMBER})"
     events = CliRunner().invoke(
         main, ["events", "--tracking", NUMBER, "--json", "--store", app.config.store.url]
     )
     assert events.exit_code == 0, events.output
-    assert "shipment.status_changed" in events.output
-    assert '"expired"' in events.output
+    kinds_logged = [json.loads(line)["kind"] for line in events.output.splitlines() if line]
+    assert "shipment.status_changed" in kinds_logged
+    assert "seller.expired" in kinds_logged
+
+    # a repeated Expired reply tells the seller nothing twice
+    await poll_at(app, START + timedelta(days=1))
+    with app.store() as session:
+        assert list(session.scalars(select(Notice.kind))) == ["seller_expired"]

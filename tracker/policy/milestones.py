@@ -94,6 +94,9 @@ PICKUP_REMINDER = "pickup_reminder"
 
 #: the seller alert for a label the carrier never received
 SELLER_NOT_HANDED_OVER = "not_handed_over"
+#: the tracking ended without delivery (the aggregator gave up, or no news for expire_after):
+#: polling stops and the buyer gets no travel claim, so the seller must hear of it
+SELLER_EXPIRED = "expired"
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,6 +405,8 @@ def _seller_alerts(
     now: datetime,
     limits: Thresholds,
 ) -> tuple[str, ...]:
+    if facts.status is Status.EXPIRED:
+        return () if f"seller:{SELLER_EXPIRED}" in already else (SELLER_EXPIRED,)
     key = f"seller:{SELLER_NOT_HANDED_OVER}"
     late_label = now - facts.shipped_at >= limits.not_handed_over_after
     if not journey.handed_over and facts.status not in FINAL_STATUSES and late_label:
