@@ -7,6 +7,7 @@ environment variables that hold them. Every error names the file and the exact k
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from datetime import time, timedelta
 from email.utils import parseaddr
@@ -323,17 +324,87 @@ class ShopConfig(_Strict):
     options: dict[str, str] = {}
 
 
+class BrandConfig(_Strict):
+    """How the buyer's page looks: the seller's logo, accent colour and footer."""
+
+    #: an image on the seller's own site (https), shown instead of the store name
+    logo_url: str | None = None
+    #: buttons and links; must reach WCAG AA contrast (4.5:1) against white
+    accent: str = "#1d4ed8"
+    footer: str | None = None
+    hide_origin: bool = False
+    hide_carrier: bool = False
+
+    @field_validator("accent")
+    @classmethod
+    def _readable(cls, value: str) -> str:
+        if not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
+            raise ValueError(f"accent {value!r} must be a colour like '#1d4ed8'")
+        ratio = contrast_with_white(value)
+        if ratio < 4.5:
+            raise ValueError(
+                f"accent {value} has contrast {ratio:.2f}:1 against white; WCAG AA needs 4.5:1"
+            )
+        return value.lower()
+
+    @field_validator("logo_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(
+            r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s\"'<>;,]*)?", value
+        ):
+            raise ValueError(f"logo_url {value!r} must be a plain https:// address of an image")
+        return value
+
+
+def contrast_with_white(colour: str) -> float:
+    """WCAG contrast ratio of ``#rrggbb`` against white."""
+
+    def channel(hex_pair: str) -> float:
+        c = int(hex_pair, 16) / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(colour[i : i + 2]) for i in (1, 3, 5))
+    luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return 1.05 / (luminance + 0.05)
+
+
 class WebConfig(_Strict):
-    """The daemon's one HTTP server: carrier pushes (and, later, the buyer's page), one set of
-    limits. Off unless a port is given (0 = any free port); meant to sit behind a TLS proxy."""
+    """The daemon's one HTTP server: carrier pushes, the buyer's page, the ops view.
+
+    Off unless a port is given (0 = any free port); meant to sit behind the seller's TLS proxy.
+    """
 
     host: str = "127.0.0.1"
     port: int | None = Field(None, ge=0, le=65535)
+    #: the address buyers reach the server at (https://track.example.com); notices link to it
+    public_url: str | None = None
+    #: serve the buyer's pages (needs the link keys); pushes and /ops are served either way
+    pages: bool = True
+    #: environment variable holding the link signing keys, newest first, comma-separated
+    link_keys_env: str = "TRACKER_WEB_KEYS"
+    link_ttl: Duration = timedelta(days=180)
+    #: environment variable holding the ops view's token (Bearer, or basic-auth password)
+    ops_token_env: str | None = None
     header_timeout: Duration = timedelta(seconds=10)
     body_timeout: Duration = timedelta(seconds=15)
     idle_timeout: Duration = timedelta(seconds=30)
     max_connections: int = Field(256, ge=1, le=100_000)
+    max_form: int = Field(16 * 1024, ge=1024, le=1024 * 1024)
     shutdown_grace: Duration = timedelta(seconds=5)
+    #: lookups by order number and email allowed per client network in ``lookup_window``
+    lookup_limit: int = Field(5, ge=1)
+    lookup_window: Duration = timedelta(minutes=15)
+    #: proxies whose X-Forwarded-For names the real client (for the lookup rate limit)
+    trusted_proxies: list[str] = ["127.0.0.1", "::1"]
+    brand: BrandConfig = BrandConfig()
+
+    @field_validator("public_url")
+    @classmethod
+    def _base(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError(f"public_url {value!r} must be like 'https://track.example.com'")
+        return value.rstrip("/") if value else value
 
 
 class TrackerConfig(_Strict):

@@ -59,6 +59,7 @@ def write_config(tmp_path: Path, port: int) -> Path:
                 'api_key_env = "TEST_17TRACK_API_KEY"',
                 "[web]",
                 f"port = {port}",
+                "pages = false",
                 'header_timeout = "1s"',
                 'idle_timeout = "2s"',
                 'body_timeout = "2s"',

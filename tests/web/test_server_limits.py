@@ -59,6 +59,7 @@ def write_config(tmp_path: Path, max_connections: int = 64) -> Path:
                 'webhook_secret_env = "TEST_17TRACK_PUSH_KEY"',
                 "[web]",
                 "port = 0",
+                "pages = false",
                 f'header_timeout = "{HEADER_TIMEOUT}s"',
                 f'body_timeout = "{BODY_TIMEOUT}s"',
                 f'idle_timeout = "{IDLE_TIMEOUT}s"',

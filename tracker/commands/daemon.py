@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 import click
@@ -15,7 +16,7 @@ from tracker.commands.common import DEFAULT_CONFIG, config_option, friendly_erro
 from tracker.eventlog import configure_logging
 from tracker.runtime.app import build_app
 from tracker.runtime.daemon import Daemon
-from tracker.runtime.demo import DemoResult, run_demo
+from tracker.runtime.demo import DemoResult, DemoSite, run_demo, serve_demo
 from tracker.runtime.metrics import serve_metrics
 from tracker.runtime.preflight import check_runnable
 from tracker.runtime.service import Service
@@ -62,8 +63,14 @@ def run(config_path: Path | None) -> None:
 )
 @click.option("--days", default=60, show_default=True, help="Simulated days to run.")
 @click.option("--per-journey", default=4, show_default=True, help="Shipments per journey.")
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="After the summary, serve the buyer's page and the ops view until Ctrl-C.",
+)
+@click.option("--port", default=0, show_default=True, help="Port for --serve (0: any free).")
 @friendly_errors
-def demo(directory: Path, days: int, per_journey: int) -> None:
+def demo(directory: Path, days: int, per_journey: int, serve: bool, port: int) -> None:
     """Run the daemon against the built-in sandbox carrier in accelerated time."""
     console = Console()
     configure_logging("json", "error")
@@ -82,6 +89,22 @@ def demo(directory: Path, days: int, per_journey: int) -> None:
             run_demo(directory.resolve(), days=days, per_journey=per_journey, on_progress=advance)
         )
     _print_summary(console, result)
+    if serve:
+        _serve(console, result, port)
+
+
+def _serve(console: Console, result: DemoResult, port: int) -> None:
+    def announce(site: DemoSite) -> None:
+        console.print(
+            f"one parcel's page: {site.page_url}\n"
+            f"the ops view:      {site.ops_url} (any user name, password {site.ops_token})\n"
+            "serving until Ctrl-C",
+            markup=False,
+            soft_wrap=True,
+        )
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_demo(result, port, announce))
 
 
 def _print_summary(console: Console, result: DemoResult) -> None:

@@ -104,6 +104,13 @@ def show(config_path: Path | None, store_url: str | None, tracking_number: str) 
                         f"refund offered {notice.sent_at:%Y-%m-%d %H:%M} UTC; choices offered: "
                         + ", ".join(notice.payload.get("choices") or ())
                     )
+                if notice.kind == "buyer_choice":
+                    console.print(
+                        f"buyer chose {notice.payload.get('choice')} on the tracking page "
+                        f"{notice.created_at:%Y-%m-%d %H:%M} UTC, answering the "
+                        f"{notice.payload.get('offer_kind')} notice",
+                        markup=False,
+                    )
 
 
 def estimate_line(shipment: Shipment) -> str:

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 
 from sqlalchemy.exc import SQLAlchemyError
 from structlog.typing import FilteringBoundLogger
 
+from notices.answers import BUYER_KIND as CHOICE_KIND
+from notices.answers import SELLER_KIND as SELLER_CHOICE_KIND
+from notices.answers import confirmation_email, seller_choice_email
 from notices.context import NoticeContext, Parcel, notice_context
 from notices.message import build_message, format_address, message_id_for
 from notices.payload import NoticePayload
@@ -35,6 +39,7 @@ from tracker.store.outbox import (
     mark_retry,
     mark_sent,
 )
+from tracker.web.links import buyer_page_url
 
 
 @dataclass
@@ -52,10 +57,12 @@ def build_context(app: TrackerApp, notice: ClaimedNotice) -> NoticeContext:
     carrier_name, tracking_url = carrier_facing(
         app, notice.carrier, notice.tracking_number, notice.carrier_holder
     )
+    # with [web] public_url set, "Track my parcel" opens the buyer's page (which links the carrier)
+    page_url = buyer_page_url(app.config, notice.shipment_id, app.clock.now())
     parcel = Parcel(
         tracking_number=notice.tracking_number,
         carrier_name=carrier_name,
-        tracking_url=tracking_url,
+        tracking_url=page_url or tracking_url,
         buyer_name=notice.buyer_name,
         buyer_email=notice.buyer_email,
         buyer_language=notice.buyer_language,
@@ -148,20 +155,10 @@ async def _send_one(app: TrackerApp, notice: ClaimedNotice, stats: DispatchStats
     seller = app.config.seller
     message_id = message_id_for(notice.idempotency_key, seller.id_domain)
     try:
-        ctx = build_context(app, notice)
-        rendered = app.renderer.render(ctx)
-        message = build_message(
-            rendered,
-            sender=seller.sender,
-            recipient=format_address(notice.buyer_name, notice.buyer_email),
-            reply_to=seller.reply_to,
-            message_id=message_id,
-            date=now,
-            language=ctx.language,
-            unsubscribe=unsubscribe_for(seller, notice.buyer_email, ctx.language),
-        )
-        # Lets sellers' mail rules and our tests tell notice kinds apart without parsing text.
-        message["X-Tracker-Notice"] = notice.kind
+        if notice.kind == CHOICE_KIND:
+            message, subject = confirmation_email(app.config, notice, now)
+        else:
+            message, subject = _rendered(app, notice, now, message_id)
         # Worked out before sending: whatever fails after the transport accepted the message
         # would otherwise mark failed a notice the buyer has.
         seller_copies, record = follow_ups(app.config, notice, now), offer_record(notice, now)
@@ -183,7 +180,7 @@ async def _send_one(app: TrackerApp, notice: ClaimedNotice, stats: DispatchStats
         app.owner,
         now,
         message_id=message_id,
-        subject=rendered.subject,
+        subject=subject,
         follow_ups=seller_copies,
         record=record,
     ):
@@ -195,6 +192,28 @@ async def _send_one(app: TrackerApp, notice: ClaimedNotice, stats: DispatchStats
         log.warning("notice.lease_lost_after_send", message_id=message_id)
 
 
+def _rendered(
+    app: TrackerApp, notice: ClaimedNotice, now: datetime, message_id: str
+) -> tuple[EmailMessage, str]:
+    """A milestone notice rendered from its templates, and its subject."""
+    seller = app.config.seller
+    ctx = build_context(app, notice)
+    rendered = app.renderer.render(ctx)
+    message = build_message(
+        rendered,
+        sender=seller.sender,
+        recipient=format_address(notice.buyer_name, notice.buyer_email),
+        reply_to=seller.reply_to,
+        message_id=message_id,
+        date=now,
+        language=ctx.language,
+        unsubscribe=unsubscribe_for(seller, notice.buyer_email, ctx.language),
+    )
+    # Lets sellers' mail rules and our tests tell notice kinds apart without parsing text.
+    message["X-Tracker-Notice"] = notice.kind
+    return message, rendered.subject
+
+
 async def _send_to_seller(
     app: TrackerApp, notice: ClaimedNotice, stats: DispatchStats, log: FilteringBoundLogger
 ) -> None:
@@ -204,7 +223,8 @@ async def _send_to_seller(
     channel = notice.payload.get("channel")
     try:
         if channel == "email":
-            message = seller_email(app.config, notice, now)
+            write = seller_choice_email if notice.kind == SELLER_CHOICE_KIND else seller_email
+            message = write(app.config, notice, now)
             await app.transport.send(message)
             message_id, subject = str(message["Message-ID"]), str(message["Subject"])
         else:

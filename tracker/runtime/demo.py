@@ -9,6 +9,7 @@ to the store as a fulfillment event, counted in the summary.
 
 from __future__ import annotations
 
+import asyncio
 import mailbox
 import os
 import secrets
@@ -242,3 +243,74 @@ def _pick_sample(items: list[tuple[NewShipment, str]]) -> str:
         if journey == "customs_hold":
             return shipment.tracking_number
     return items[0][0].tracking_number
+
+
+@dataclass(frozen=True)
+class DemoSite:
+    """Where the demo's pages are served, for the summary."""
+
+    page_url: str
+    ops_url: str
+    ops_token: str
+
+
+def _open_offer_shipment(factory: object, fallback: str) -> int | None:
+    """A parcel whose buyer has an unanswered delay or refund offer (the sample otherwise)."""
+    from sqlalchemy.orm import Session, sessionmaker
+
+    assert isinstance(factory, sessionmaker)
+    store: sessionmaker[Session] = factory
+    with store() as session:
+        offered = session.scalars(
+            select(Notice.shipment_id)
+            .join(Shipment, Shipment.id == Notice.shipment_id)
+            .where(
+                Notice.kind.in_(("refund_offer", "delayed")),
+                Notice.state == "sent",
+                Shipment.status != "delivered",
+            )
+            .order_by(Notice.id.desc())
+            .limit(1)
+        ).first()
+        if offered is not None:
+            return int(offered)
+        return session.scalars(
+            select(Shipment.id).where(Shipment.tracking_number == fallback)
+        ).first()
+
+
+async def serve_demo(result: DemoResult, port: int, on_ready: Callable[[DemoSite], None]) -> None:
+    """Serve the demo's store on 127.0.0.1 (``port``, 0 for any) with the buyer's pages and the
+    ops view, as of the demo's last simulated day, until cancelled (Ctrl-C).
+
+    Links are signed with a key made for this run; the ops token is printed with the URL.
+    """
+    import os
+    import secrets
+
+    from tracker.config import WebConfig
+    from tracker.web.links import LinkKeys, sign
+    from tracker.web.site import DaemonSite
+
+    os.environ["TRACKER_DEMO_WEB_KEYS"] = secrets.token_hex(32)
+    token = secrets.token_urlsafe(18)
+    os.environ["TRACKER_DEMO_OPS_TOKEN"] = token
+    end = DEMO_START + timedelta(days=result.simulated_days)
+    base = demo_config(result.directory, "http://127.0.0.1:9")
+    web = WebConfig(
+        port=port,
+        link_keys_env="TRACKER_DEMO_WEB_KEYS",
+        ops_token_env="TRACKER_DEMO_OPS_TOKEN",  # noqa: S106 - a variable's name, not a secret
+    )
+    app = build_app(base.model_copy(update={"web": web}), SimulatedClock(end))
+    site = DaemonSite(app)
+    try:
+        await site.start()
+        shipment_id = _open_offer_shipment(app.store, result.sample_number)
+        keys = LinkKeys((os.environ["TRACKER_DEMO_WEB_KEYS"].encode(),))
+        page = f"{site.url}/t/{sign(keys, 'page', shipment_id or 0, end)}"
+        on_ready(DemoSite(page_url=page, ops_url=f"{site.url}/ops", ops_token=token))
+        await asyncio.Event().wait()
+    finally:
+        await site.stop()
+        await app.close()

@@ -17,6 +17,7 @@ from carriers.registry import CarrierRegistry, default_registry
 from shops.check import receives_webhooks, shop_problems
 from tracker.config import CarrierConfig, TrackerConfig, secret
 from tracker.errors import ConfigError, PluginError
+from tracker.web.links import web_problems
 
 #: the adapter the older ``webhooks.seventeentrack_key_env`` key belongs to
 _LEGACY_PUSH_ADAPTER = "seventeentrack"
@@ -146,5 +147,6 @@ def check_runnable(config: TrackerConfig, registry: CarrierRegistry | None = Non
     except ConfigError as exc:
         problems.append(str(exc))
     problems.extend(shop_problems(config))
+    problems.extend(web_problems(config))
     if problems:
         raise ConfigError("configuration cannot run:\n  " + "\n  ".join(problems))

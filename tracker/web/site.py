@@ -1,16 +1,26 @@
-"""The daemon's web server, assembled from config: carrier pushes on one server with one set of
-limits (``[web]``).
+"""The daemon's web server, assembled from config: carrier pushes, the buyer's pages and the
+ops view on one server with one set of limits (``[web]``).
 
-``[webhooks] port`` (the older key) still starts the server when ``[web] port`` is not set.
+``[webhooks] port`` (the older key) still starts the server with pushes only when ``[web] port``
+is not set.
 """
 
 from __future__ import annotations
 
-from tracker.config import TrackerConfig
+import os
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from tracker.config import TrackerConfig, secret
+from tracker.errors import ConfigError
 from tracker.runtime.app import TrackerApp
 from tracker.runtime.preflight import PushRoute
 from tracker.runtime.webserver import PushReceivers
-from tracker.web.server import ServerLimits, WebServer
+from tracker.web.links import LinkKeys
+from tracker.web.ops import OpsView
+from tracker.web.pages import BuyerPages
+from tracker.web.server import ErrorPage, ServerLimits, WebServer, plain_error
 
 
 def server_limits(config: TrackerConfig) -> ServerLimits:
@@ -25,10 +35,29 @@ def server_limits(config: TrackerConfig) -> ServerLimits:
     )
 
 
+def content_policy(config: TrackerConfig) -> str:
+    """The CSP: nothing but our own stylesheet and images, plus the seller's logo's origin."""
+    logo = config.web.brand.logo_url
+    images = "'self'"
+    if logo:
+        parts = urlsplit(logo)
+        images += f" {parts.scheme}://{parts.netloc}"
+    return (
+        f"default-src 'none'; style-src 'self'; img-src {images}; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+
+
+def link_keys(config: TrackerConfig) -> LinkKeys:
+    """The page-link signing keys; ConfigError naming ``web.link_keys_env`` when unusable."""
+    name = config.web.link_keys_env
+    return LinkKeys.parse(os.environ.get(name), f"web.link_keys_env ({name})")
+
+
 def build_server(app: TrackerApp) -> WebServer | None:
     """The server the daemon runs, or None when neither ``[web]`` nor ``[webhooks]`` has a port.
 
-    ConfigError (naming the key) when a push receiver's secret is missing.
+    ConfigError (naming the key) when pages are on without link keys, or a secret is missing.
     """
     built = assemble(app)
     return built[0] if built is not None else None
@@ -43,13 +72,34 @@ def assemble(app: TrackerApp) -> tuple[WebServer, list[PushRoute]] | None:
         host, port = config.webhooks.host, config.webhooks.port
     else:
         return None
-    max_body = config.webhooks.max_body
+    pushes_limit, form_limit = config.webhooks.max_body, config.web.max_form
+
+    def body_limit(path: str) -> int:
+        return pushes_limit if path.startswith("/webhooks/") else form_limit
+
     server = WebServer(
-        host, port, server_limits(config), body_limit=lambda _path: max_body, max_body=max_body
+        host,
+        port,
+        server_limits(config),
+        csp=content_policy(config),
+        body_limit=body_limit,
+        max_body=max(pushes_limit, form_limit),
     )
     pushes = PushReceivers(app)
     pushes.mount(server.app.router)
     server.on_listening.append(pushes.log_listening)
+    keys = link_keys(config) if config.web.port is not None and config.web.pages else None
+    if keys is not None:
+        pages = BuyerPages(app, server, keys)
+        pages.mount(server.app.router)
+        server.error_page = _errors_for(pages)
+    token = secret(config.web.ops_token_env, "web.ops_token_env")
+    if config.web.ops_token_env and not token:
+        raise ConfigError(
+            f"web.ops_token_env: environment variable {config.web.ops_token_env} is empty"
+        )
+    if token:
+        OpsView(app, server, token, keys or LinkKeys((token.encode(),))).mount(server.app.router)
     return server, pushes.routes
 
 
@@ -93,3 +143,24 @@ class DaemonSite:
 def wants_server(config: TrackerConfig) -> bool:
     """True when config asks for the web server (``[web] port`` or ``[webhooks] port``)."""
     return config.web.port is not None or config.webhooks.port is not None
+
+
+def _errors_for(pages: BuyerPages) -> ErrorPage:
+    def page(request: web.Request, status: int, reason: str) -> web.StreamResponse:
+        if request.path.startswith(("/webhooks/", "/ops")):
+            return plain_error(request, status, reason)
+        heading, text = ERROR_WORDS.get(status, ERROR_WORDS[400])
+        return pages.message(request, status, heading, text, lookup=status == 404)
+
+    return page
+
+
+ERROR_WORDS = {
+    400: ("errors.bad_heading", "errors.bad"),
+    403: ("errors.form_heading", "errors.form"),
+    404: ("errors.not_found_heading", "errors.not_found"),
+    405: ("errors.bad_heading", "errors.bad"),
+    408: ("errors.slow_heading", "errors.slow"),
+    413: ("errors.too_large_heading", "errors.too_large"),
+    500: ("errors.server_heading", "errors.server"),
+}
