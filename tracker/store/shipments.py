@@ -87,6 +87,8 @@ def add_shipments(
     factory: sessionmaker[Session], items: Sequence[NewShipment], now: datetime
 ) -> list[int]:
     """Store all ``items`` or none; a number already tracked for that carrier is an InputError."""
+    if not items:
+        return []  # an INSERT with no rows would be one row of defaults
     with factory.begin() as session:
         numbers = [(i.carrier, i.tracking_number) for i in items]
         existing = _existing(session, numbers)
