@@ -18,7 +18,7 @@ from tracker.web.answers import Answer, Offer
 from tracker.web.guard import FD_RESERVE, QuietAcceptErrors, SummaryLog, connection_cap
 from tracker.web.language import accepted_languages, page_locale
 from tracker.web.lookup import RateLimit, client_key
-from tracker.web.story import EventRecord, ParcelRecord, Presentation, tell
+from tracker.web.story import EventRecord, ParcelRecord, Presentation, Story, tell
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 KEYS = links.LinkKeys((b"first-key-0123456789",))
@@ -153,6 +153,20 @@ def test_an_answered_offer_is_not_asked_again() -> None:
 def test_a_pickup_names_the_place_and_no_invented_deadline() -> None:
     told = story(parcel(status="available_for_pickup"), "de")
     assert told.pickup == "Abholort: CURITIBA."  # type: ignore[attr-defined]
+    assert told.pickup_until is None  # type: ignore[attr-defined]
+
+
+def test_a_pickup_repeats_the_deadline_the_pickup_email_gave() -> None:
+    until = datetime(2026, 12, 11, 15, 0, tzinfo=UTC)
+    waiting = parcel(status="available_for_pickup", pickup_until=until)
+    german, russian = story(waiting, "de"), story(waiting, "ru")
+    collected = story(parcel(status="delivered", pickup_until=until))
+    assert isinstance(german, Story)
+    assert isinstance(russian, Story)
+    assert isinstance(collected, Story)
+    assert german.pickup_until == "Bitte holen Sie es bis zum 11. Dezember 2026 ab."
+    assert russian.pickup_until == "Забрать посылку можно до 11 декабря 2026 включительно."
+    assert collected.pickup_until is None  # once collected, no deadline is shown
 
 
 def test_hidden_origin_and_carrier() -> None:

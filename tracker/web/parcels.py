@@ -66,6 +66,7 @@ def load_parcel(app: TrackerApp, shipment_id: int) -> ParcelRecord | None:
             events=tuple(EventRecord(*row) for row in events),
             offer=offer,
             answer=answer,
+            pickup_until=_pickup_until(notices),
         )
 
 
@@ -83,6 +84,21 @@ def _promised_window(notices: list[Notice]) -> tuple[datetime | None, datetime |
         if payload.expected_by is None:
             return None
         return payload.expected_from, payload.expected_by
+    return None
+
+
+def _pickup_until(notices: list[Notice]) -> datetime | None:
+    """The collection deadline the latest sent pickup email gave (``notices`` newest first), so
+    the page says the same date."""
+    for notice in notices:
+        if notice.state != "sent" or notice.kind != Milestone.ARRIVED_LOCALLY.value:
+            continue
+        try:
+            until = NoticePayload.from_json(dict(notice.payload)).until
+        except NoticeError:
+            return None
+        if until is not None:
+            return until
     return None
 
 

@@ -3,7 +3,7 @@ language and the clock, so every sentence can be tested without a server.
 
 Each scan is explained with the same sentences as the emails (``notices.explain``); the carrier's
 own words stay available beside it. Nothing is promised that the stored facts do not support:
-no window once delivered, no pickup deadline the carrier did not give.
+no window once delivered, no pickup deadline but the one the pickup email gave.
 """
 
 from __future__ import annotations
@@ -72,6 +72,8 @@ class ParcelRecord:
     events: tuple[EventRecord, ...]
     offer: Offer | None
     answer: Answer | None
+    #: the last day to collect it, as the pickup email told the buyer (None: not told)
+    pickup_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +115,8 @@ class Story:
     route_line: str | None
     window: str
     pickup: str | None
+    #: "collect it by ...", the same deadline the pickup email gave
+    pickup_until: str | None
     events: tuple[StoryEvent, ...]
     links: tuple[Link, ...]
     help: tuple[Link, ...]
@@ -151,6 +155,7 @@ def tell(
         route_line=_route_line(parcel, words, locale, shown),
         window=_window(parcel, words, locale, zone),
         pickup=_pickup(parcel, words, locale.lang),
+        pickup_until=_pickup_until(parcel, words, locale, zone),
         events=tuple(_event(e, locale, zone) for e in parcel.events),
         links=_links(parcel, words, locale, shown),
         help=_help(words, shown),
@@ -218,6 +223,14 @@ def _pickup(parcel: ParcelRecord, words: PageWords, lang: str) -> str | None:
     if latest is not None and latest.location and latest.location.strip():
         return words.say("pickup.place", place=latest.location.strip())
     return words.say("pickup.no_place")
+
+
+def _pickup_until(
+    parcel: ParcelRecord, words: PageWords, locale: PageLocale, zone: ZoneInfo
+) -> str | None:
+    if parcel.status != "available_for_pickup" or parcel.pickup_until is None:
+        return None
+    return words.say("pickup.until", until=_day(parcel.pickup_until, locale, zone))
 
 
 def _event(event: EventRecord, locale: PageLocale, zone: ZoneInfo) -> StoryEvent:
