@@ -1,24 +1,26 @@
-"""Poll pipeline throughput: claim, fetch, parse, normalize and store, against a raw HTTP client.
+"""Client CPU per shipment of the poll pipeline, against the floor of the same work.
 
-The sandbox carrier runs in its own process on 127.0.0.1 (``--auto-register``). In the same run:
+The sandbox carrier runs in its own process on 127.0.0.1, so the CPU counted here
+(``time.process_time`` of this process, all threads) is the client's alone, not the server's.
+Every shipment is registered with the sandbox ``--age-days`` ago (about 8 events each) and the
+daemon's clock is the sandbox's (wall clock), so event times are consistent with it. Logging is
+at info, as in production (to /dev/null, rendered as JSON).
 
-* ``raw aiohttp``: a bare aiohttp client GETs the very ``/v1/track?numbers=...`` URLs the daemon
-  will ask for (40 numbers each), with the adapter's concurrency (4), reading every body;
-* ``ceiling``: the same bare aiohttp client, now also decoding each body with ``json.loads``
-  (``decode``) and running the sandbox adapter's pure ``parse`` on it (``parse``). No pipeline that
-  reads and validates the carrier's reply can be faster than these two, whatever it stores;
-* ``get``: plain httpx GETs of the same URLs with each transport: httpx's default, the
-  ``httpx-aiohttp`` package's, and the daemon's own (``carriers.transport``, ``daemon``);
-* ``fetch``: the sandbox adapter's ``fetch`` + ``parse`` over httpx, with each transport;
-* ``pipeline``: ``Daemon.poll_job`` over a fresh SQLite store of the same shipments, with each
-  transport: every request's shipments are claimed, fetched, parsed, classified and stored
-  (a first poll: every event is new, every shipment is decided and its notices queued);
-* ``repoll``: the same shipments polled again two simulated days later with nothing new at the
-  carrier, the steady state of a real daemon (claim, fetch, parse, classify, reschedule).
+Stages, interleaved round by round (each round starts at another stage, garbage collected in
+between), best round kept per stage:
 
-Rates are HTTP requests per second; ratios are to the raw client (issue target: pipeline >= 0.5).
+* ``floor``: the least any client can do for one poll cycle of the same shipments: a claim of
+  each batch as one plain-SQL ``UPDATE ... RETURNING`` (sqlite3), raw aiohttp GETs of the same
+  ``/v1/track`` URLs (40 numbers each, 4 in flight), ``json.loads`` of each body, and one
+  ``executemany`` rescheduling the batch;
+* ``first``: ``Daemon.poll_job`` over a fresh store: every event new, classified, stored,
+  decided, notices and audit rows queued;
+* ``repoll``: the same store made due again with nothing new at the carrier (claim, fetch,
+  parse, compare, reschedule): the steady state of a real daemon.
 
-    .venv/bin/python bench/pipeline.py --shipments 4000
+Targets (issue 16): re-poll <= 1.5x floor, first poll <= 3x floor, CPU per shipment.
+
+    .venv/bin/python bench/pipeline.py --shipments 4000 --rounds 3
 """
 
 from __future__ import annotations
@@ -27,10 +29,13 @@ import argparse
 import asyncio
 import gc
 import json
+import os
+import sqlite3
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,220 +43,206 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench")]
 
 import aiohttp  # noqa: E402
-import httpx  # noqa: E402
-from httpx_aiohttp import AiohttpTransport  # noqa: E402
 
-from bench.scale import NOW, fill, sandbox_carrier  # noqa: E402
-from carriers.base import CarrierReply, CarrierSettings  # noqa: E402
+from bench.scale import fill, rows, sandbox_carrier  # noqa: E402
 from carriers.sandbox import SandboxAdapter  # noqa: E402
-from carriers.transport import carrier_client  # noqa: E402
 from tracker.clock import SimulatedClock  # noqa: E402
 from tracker.config import CarrierConfig, DaemonConfig, StoreConfig, TrackerConfig  # noqa: E402
 from tracker.eventlog import configure_logging  # noqa: E402
 from tracker.runtime.app import build_app  # noqa: E402
 from tracker.runtime.daemon import Daemon  # noqa: E402
 
-#: numbers per request; --per-request 1 models carriers whose API takes one number at a time
 PER_REQUEST = SandboxAdapter.max_numbers_per_request
 CONCURRENCY = SandboxAdapter.max_concurrency
-#: httpx's own transport, the httpx-aiohttp package's, and the daemon's (carriers.transport)
-TRANSPORTS = ("httpx-default", "httpx-aiohttp", "daemon")
+BATCH = 200
+LEASE = timedelta(hours=1)
 
 
-def numbers(count: int) -> list[str]:
-    """The tracking numbers bench.scale.rows() stores, in order."""
-    from bench.scale import rows
-
-    return [row[0] for row in rows(count, due=count)]
+def cpu() -> float:
+    return time.process_time()
 
 
-def batches(count: int) -> list[list[str]]:
-    """What one poll cycle asks the carrier: numbers in requests of PER_REQUEST."""
-    items = numbers(count)
-    return [items[i : i + PER_REQUEST] for i in range(0, len(items), PER_REQUEST)]
+async def register(base: str, numbers: list[str], at: datetime) -> None:
+    """Register every number with the sandbox as shipped at ``at``."""
+    async with aiohttp.ClientSession() as session:
+        for start in range(0, len(numbers), 2000):
+            body = [
+                {"tracking_number": n, "registered_at": at.isoformat()}
+                for n in numbers[start : start + 2000]
+            ]
+            async with session.post(f"{base}/v1/shipments", json=body) as reply:
+                assert reply.status == 201, await reply.text()
 
 
-def client(kind: str) -> httpx.AsyncClient:
-    """An httpx client like the daemon's, with the named transport."""
-    if kind == "daemon":
-        return carrier_client(20)
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=50)
-    if kind == "httpx-aiohttp":
-        return httpx.AsyncClient(transport=AiohttpTransport(limits=limits), timeout=20)
-    return httpx.AsyncClient(limits=limits, timeout=20)
+def make_store(path: Path, count: int, now: datetime, shipped: datetime) -> str:
+    """A store of ``count`` shipments, all due at ``now``, shipped at ``shipped``."""
+    if path.exists():
+        path.unlink()
+    url = f"sqlite:///{path}"
+    fill(url, count, due=count, base=now, shipped=shipped)
+    return url
 
 
-async def _gather_limited(jobs: list[Any]) -> None:
+def due_again(path: Path, now: datetime) -> None:
+    """Make every shipment due at ``now`` (a re-poll with nothing new at the carrier)."""
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "UPDATE shipments SET next_poll_at = ?, lease_owner = NULL, lease_until = NULL",
+            ((now - timedelta(minutes=1)).replace(tzinfo=None).isoformat(sep=" "),),
+        )
+
+
+async def floor_cycle(base: str, path: Path, now: datetime) -> tuple[float, int, int]:
+    """The floor: plain-SQL claim, raw GET, json.loads, one executemany per batch."""
+    db = sqlite3.connect(path, isolation_level=None)
+    stamp = now.replace(tzinfo=None).isoformat(sep=" ")
+    later = (now + timedelta(hours=6)).replace(tzinfo=None).isoformat(sep=" ")
+    until = (now + LEASE).replace(tzinfo=None).isoformat(sep=" ")
     gate = asyncio.Semaphore(CONCURRENCY)
-
-    async def run(job: Any) -> None:
-        async with gate:
-            await job()
-
-    await asyncio.gather(*(run(job) for job in jobs))
-
-
-async def raw_rate(base: str, work: list[list[str]], then: str = "read") -> float:
-    """Requests/s of a bare aiohttp client over the same URLs that reads each body and then
-    does nothing more (``read``), ``json.loads`` it (``decode``) or runs the sandbox adapter's
-    pure parse on it (``parse``)."""
-    adapter = SandboxAdapter(CarrierSettings(base_url=base))
+    shipments = requests = 0
+    started = cpu()
     async with aiohttp.ClientSession() as session:
 
-        async def get(batch: list[str]) -> None:
-            async with session.get(f"{base}/v1/track", params={"numbers": ",".join(batch)}) as r:
-                body = await r.read()
-                assert r.status == 200
-            if then == "parse":
-                reply = CarrierReply(tuple(batch), r.status, body, r.content_type)
-                assert len(adapter.parse(reply)) == len(batch)
-            elif then == "decode":
-                assert len(json.loads(body)["results"]) == len(batch)
-
-        started = time.perf_counter()
-        await _gather_limited([lambda b=b: get(b) for b in work])
-        return len(work) / (time.perf_counter() - started)
-
-
-async def get_rate(base: str, work: list[list[str]], kind: str) -> float:
-    """Requests/s of plain httpx GETs (no adapter, no parsing) with the given transport."""
-    async with client(kind) as http:
-
-        async def one(batch: list[str]) -> None:
-            reply = await http.get(f"{base}/v1/track", params={"numbers": ",".join(batch)})
-            assert reply.status_code == 200
-
-        started = time.perf_counter()
-        await _gather_limited([lambda b=b: one(b) for b in work])
-        return len(work) / (time.perf_counter() - started)
-
-
-async def fetch_rate(base: str, work: list[list[str]], kind: str) -> float:
-    """Requests/s of the adapter's fetch + parse over httpx with the given transport."""
-    adapter = SandboxAdapter(CarrierSettings(base_url=base))
-    async with client(kind) as http:
-
-        async def one(batch: list[str]) -> None:
-            results = adapter.parse(await adapter.fetch(http, batch))
+        async def get(batch: list[tuple[int, str]]) -> None:
+            async with gate:
+                params = {"numbers": ",".join(n for _, n in batch)}
+                async with session.get(f"{base}/v1/track", params=params) as reply:
+                    body = await reply.read()
+            results = json.loads(body)["results"]
             assert len(results) == len(batch)
 
-        started = time.perf_counter()
-        await _gather_limited([lambda b=b: one(b) for b in work])
-        return len(work) / (time.perf_counter() - started)
+        while True:
+            db.execute("BEGIN IMMEDIATE")
+            claimed = db.execute(
+                "UPDATE shipments SET lease_owner = 'floor', lease_until = ? WHERE id IN ("
+                " SELECT id FROM shipments WHERE next_poll_at IS NOT NULL AND next_poll_at <= ?"
+                " AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_poll_at LIMIT ?)"
+                " RETURNING id, tracking_number",
+                (until, stamp, stamp, BATCH),
+            ).fetchall()
+            db.execute("COMMIT")
+            if not claimed:
+                break
+            chunks = [claimed[i : i + PER_REQUEST] for i in range(0, len(claimed), PER_REQUEST)]
+            await asyncio.gather(*(get(chunk) for chunk in chunks))
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany(
+                "UPDATE shipments SET last_polled_at = ?, unchanged_polls = unchanged_polls + 1,"
+                " next_poll_at = ?, lease_owner = NULL, lease_until = NULL"
+                " WHERE id = ? AND lease_owner = 'floor'",
+                [(stamp, later, sid) for sid, _ in claimed],
+            )
+            db.execute("COMMIT")
+            shipments += len(claimed)
+            requests += len(chunks)
+    spent = cpu() - started
+    db.close()
+    return spent, shipments, requests
 
 
-async def pipeline_rate(base: str, count: int, kind: str, folder: Path) -> dict[str, float]:
-    """Requests/s and shipments/s of one full poll cycle over a fresh store."""
-    url = f"sqlite:///{folder / f'pipeline-{kind}.sqlite3'}"
-    fill(url, count, due=count)
+async def daemon_cycle(base: str, url: str, now: datetime, expect_new: bool) -> dict[str, Any]:
+    """One ``Daemon.poll_job`` over the store at ``url``; CPU and counts."""
     config = TrackerConfig(
         store=StoreConfig(url=url),
-        daemon=DaemonConfig(batch_size=200, lease=timedelta(hours=1)),
+        daemon=DaemonConfig(batch_size=BATCH, lease=LEASE),
         carriers={
             "sandbox": CarrierConfig(
                 base_url=base, requests_per_second=100_000, numbers_per_request=PER_REQUEST
             )
         },
     )
-    clock = SimulatedClock(NOW)
-    app = build_app(config, clock)
-    await app.http.aclose()
-    app.http = client(kind)
-    requests = len(batches(count))
+    app = build_app(config, SimulatedClock(now))
     try:
         daemon = Daemon(app)
-        started = time.perf_counter()
+        started = cpu()
         stats = await daemon.poll_job()
-        elapsed = time.perf_counter() - started
-        assert stats.polled == count, stats
-        assert stats.failed == 0, stats
-        # Two days on, every shipment is due again and the carrier has nothing new: the
-        # steady state most polls of a real daemon are in.
-        clock.advance(timedelta(days=2))
-        started = time.perf_counter()
-        again = await daemon.poll_job()
-        repoll = time.perf_counter() - started
-        assert again.polled == count, again
-        assert again.new_events == 0, again
+        spent = cpu() - started
     finally:
         await app.close()
-    return {
-        "requests_per_s": requests / elapsed,
-        "shipments_per_s": count / elapsed,
-        "repoll_requests_per_s": requests / repoll,
-        "repoll_shipments_per_s": count / repoll,
-    }
+    assert stats.failed == 0, stats
+    assert (stats.new_events > 0) == expect_new, stats
+    return {"cpu": spent, "shipments": stats.polled, "events": stats.new_events,
+            "notices": stats.notices}  # fmt: skip
 
 
-async def run(count: int, fetch_rounds: int) -> dict[str, Any]:
-    """Every measurement, side by side in one run."""
-    configure_logging("json", "error")
-    work = batches(count)
-    report: dict[str, Any] = {
-        "shipments": count,
-        "requests": len(work),
-        "numbers_per_request": PER_REQUEST,
-    }
+async def run(count: int, rounds: int, age_days: float) -> dict[str, Any]:
+    """Every stage, interleaved in one run."""
+    configure_logging("json", "info", stream=open(os.devnull, "w"))  # noqa: SIM115
+    numbers = [row[0] for row in rows(count, due=count)]
+    report: dict[str, Any] = {"shipments": count, "numbers_per_request": PER_REQUEST,
+                              "age_days": age_days, "load_before": os.getloadavg()}  # fmt: skip
+    per: dict[str, list[float]] = {"floor": [], "first": [], "repoll": []}
     with sandbox_carrier() as base, tempfile.TemporaryDirectory() as scratch:
-        await raw_rate(base, work)  # warm-up: the sandbox registers every number once
-        # Rounds interleave the stages, so a burst of load on the shared machine hits them all.
-        stages: dict[str, Any] = {
-            "raw_aiohttp_rps": lambda: raw_rate(base, work),
-            "ceiling_decode_rps": lambda: raw_rate(base, work, "decode"),
-            "ceiling_parse_rps": lambda: raw_rate(base, work, "parse"),
+        folder = Path(scratch)
+        now = datetime.now(UTC).replace(microsecond=0)
+        shipped = now - timedelta(days=age_days)
+        await register(base, numbers, shipped)
+        floor_db = folder / "floor.sqlite3"
+        make_store(floor_db, count, now, shipped)
+        daemon_db = folder / "daemon.sqlite3"
+
+        async def floor() -> float:
+            due_again(floor_db, now)
+            spent, done, _ = await floor_cycle(base, floor_db, now)
+            assert done == count, done
+            return spent / done
+
+        async def first() -> float:
+            url = make_store(daemon_db, count, now, shipped)
+            result = await daemon_cycle(base, url, now, expect_new=True)
+            assert result["shipments"] == count, result
+            report["events_per_shipment"] = round(result["events"] / count, 2)
+            report["notices_first_poll"] = result["notices"]
+            return float(result["cpu"]) / count
+
+        async def repoll() -> float:
+            if not daemon_db.exists():
+                await first()
+            due_again(daemon_db, now)
+            result = await daemon_cycle(base, f"sqlite:///{daemon_db}", now, expect_new=False)
+            assert result["shipments"] == count, result
+            return float(result["cpu"]) / count
+
+        stages: dict[str, Callable[[], Awaitable[float]]] = {
+            "floor": floor,
+            "first": first,
+            "repoll": repoll,
         }
-        for kind in TRANSPORTS:
-            stages[f"get_{kind}_rps"] = lambda kind=kind: get_rate(base, work, kind)
-            stages[f"fetch_{kind}_rps"] = lambda kind=kind: fetch_rate(base, work, kind)
-        best = dict.fromkeys(stages, 0.0)
         order = list(stages)
-        for round_number in range(fetch_rounds):
-            # Each round starts at another stage, and garbage left by one stage is collected
-            # before the next, so no stage always pays for its predecessor.
-            shift = round_number % len(order)
+        await floor()  # warm-up: connections, imports, the sandbox's JIT-free first replies
+        for number in range(rounds):
+            shift = number % len(order)
             for key in order[shift:] + order[:shift]:
                 gc.collect()
-                best[key] = max(best[key], await stages[key]())
-        report.update(best)
-        for kind in TRANSPORTS:
-            result = await pipeline_rate(base, count, kind, Path(scratch))
-            report[f"pipeline_{kind}_rps"] = result["requests_per_s"]
-            report[f"pipeline_{kind}_shipments_per_s"] = result["shipments_per_s"]
-            report[f"repoll_{kind}_rps"] = result["repoll_requests_per_s"]
-            report[f"repoll_{kind}_shipments_per_s"] = result["repoll_shipments_per_s"]
-    raw = report["raw_aiohttp_rps"]
-    for stage in ("decode", "parse"):
-        report[f"ratio_ceiling_{stage}"] = report[f"ceiling_{stage}_rps"] / raw
-    for kind in TRANSPORTS:
-        report[f"ratio_get_{kind}"] = report[f"get_{kind}_rps"] / raw
-        report[f"ratio_fetch_{kind}"] = report[f"fetch_{kind}_rps"] / raw
-        report[f"ratio_pipeline_{kind}"] = report[f"pipeline_{kind}_rps"] / raw
-        report[f"ratio_repoll_{kind}"] = report[f"repoll_{kind}_rps"] / raw
-    return {k: round(v, 3) if isinstance(v, float) else v for k, v in report.items()}
+                per[key].append(await stages[key]())
+    requests = -(-count // PER_REQUEST)
+    for key, values in per.items():
+        best = min(values)
+        report[f"{key}_us_per_shipment"] = round(best * 1e6, 1)
+        report[f"{key}_us_per_request"] = round(best * count / requests * 1e6, 1)
+        report[f"{key}_rounds_us"] = [round(v * 1e6, 1) for v in values]
+    report["ratio_repoll_to_floor"] = round(min(per["repoll"]) / min(per["floor"]), 2)
+    report["ratio_first_to_floor"] = round(min(per["first"]) / min(per["floor"]), 2)
+    report["load_after"] = os.getloadavg()
+    return report
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse flags, measure, print the JSON report and a short table."""
-    global PER_REQUEST
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--shipments", type=int, default=4000, help="numbers in one poll cycle")
-    parser.add_argument("--rounds", type=int, default=3, help="fetch-only rounds (best kept)")
-    parser.add_argument(
-        "--per-request", type=int, default=PER_REQUEST, help="numbers per request (1 to 40)"
-    )
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--shipments", type=int, default=4000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--age-days", type=float, default=8.5, help="shipped this long ago")
     args = parser.parse_args(argv)
-    PER_REQUEST = max(1, min(args.per_request, SandboxAdapter.max_numbers_per_request))
-    report = asyncio.run(run(args.shipments, args.rounds))
+    report = asyncio.run(run(args.shipments, args.rounds, args.age_days))
     print(json.dumps(report))
-    raw = report["raw_aiohttp_rps"]
-    print(f"raw aiohttp client          {raw:8.1f} req/s   1.00")
-    for stage in ("decode", "parse"):
-        rate = report[f"ceiling_{stage}_rps"]
-        print(f"ceiling  aiohttp + {stage:8} {rate:8.1f} req/s   {rate / raw:.3f}")
-    for kind in TRANSPORTS:
-        for stage in ("get", "fetch", "pipeline", "repoll"):
-            rate = report[f"{stage}_{kind}_rps"]
-            print(f"{stage:8} {kind:18} {rate:8.1f} req/s   {rate / raw:.3f}")
+    floor = report["floor_us_per_shipment"]
+    for key, target in (("floor", None), ("first", 3.0), ("repoll", 1.5)):
+        value = report[f"{key}_us_per_shipment"]
+        goal = f"(target <= {target})" if target else ""
+        print(f"{key:7} {value:8.1f} us/shipment {report[f'{key}_us_per_request']:9.1f} us/request"
+              f"  {value / floor:5.2f}x floor {goal}")  # fmt: skip
+    print(f"load average before {report['load_before']}, after {report['load_after']}")
 
 
 if __name__ == "__main__":

@@ -56,12 +56,15 @@ COLUMNS = (
 )  # fmt: skip
 
 
-def rows(n: int, due: int, seed: int = 1) -> Iterator[tuple[Any, ...]]:
-    """N shipments; ``due`` of them overdue, the rest due over the next day (naive UTC)."""
+def rows(
+    n: int, due: int, seed: int = 1, base: datetime = NOW, shipped: datetime | None = None
+) -> Iterator[tuple[Any, ...]]:
+    """N shipments; ``due`` of them overdue at ``base``, the rest due over the next day, shipped
+    at ``shipped`` (3 days before ``base`` by default); stored as naive UTC."""
     rng = random.Random(seed)
     tags = [(j.tag, j.origin, j.destination) for j in load_journeys().values()]
-    base = NOW.replace(tzinfo=None)
-    shipped = base - timedelta(days=3)
+    shipped = (shipped or base - timedelta(days=3)).replace(tzinfo=None)
+    base = base.replace(tzinfo=None)
     for i in range(n):
         tag, origin, destination = tags[i % len(tags)]
         if i < due:
@@ -75,7 +78,9 @@ def rows(n: int, due: int, seed: int = 1) -> Iterator[tuple[Any, ...]]:
         )  # fmt: skip
 
 
-def fill(url: str, n: int, due: int) -> float:
+def fill(
+    url: str, n: int, due: int, base: datetime = NOW, shipped: datetime | None = None
+) -> float:
     """Create the schema and bulk-load N shipments; returns rows per second."""
     factory = open_store(url)
     engine = factory.kw["bind"]
@@ -87,7 +92,7 @@ def fill(url: str, n: int, due: int) -> float:
             marks = ",".join("?" * len(COLUMNS))
             sql = f"INSERT INTO shipments ({','.join(COLUMNS)}) VALUES ({marks})"
             batch: list[tuple[Any, ...]] = []
-            for row in rows(n, due):
+            for row in rows(n, due, base=base, shipped=shipped):
                 batch.append(row)
                 if len(batch) == 50_000:
                     cursor.executemany(sql, batch)
@@ -102,7 +107,7 @@ def fill(url: str, n: int, due: int) -> float:
             with connection.cursor().copy(
                 f"COPY shipments ({','.join(COLUMNS)}) FROM STDIN"
             ) as copy:
-                for row in rows(n, due):
+                for row in rows(n, due, base=base, shipped=shipped):
                     copy.write_row(row)
             connection.commit()
             connection.autocommit = True
