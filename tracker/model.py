@@ -83,9 +83,15 @@ class RawEvent:
 
     def __post_init__(self) -> None:
         # The parse boundary: no control character from a carrier goes further (tracker.safetext).
+        # isprintable() is False for every character removed (and for some kept): only then is
+        # the regex needed, so the usual clean event costs four C-level checks.
         for name in ("text", "code", "location", "country"):
             value = getattr(self, name)
-            if value is not None and (clean := without_controls(value)) is not value:
+            if (
+                value is not None
+                and not value.isprintable()
+                and (clean := without_controls(value)) is not value
+            ):
                 object.__setattr__(self, name, clean)
 
     def fingerprint(self) -> str:

@@ -169,3 +169,41 @@ def test_each_metrics_object_has_its_own_registry() -> None:
         )
         is None
     )
+
+
+async def test_store_gauges_are_served_from_the_latest_count_and_recounted_in_the_background(
+    tmp_path: Path,
+) -> None:
+    """A scrape never counts the store once it has counts (constant cost at any size); counts
+    older than max_age are refreshed by one background recount, seen by a later scrape."""
+    from sqlalchemy import event
+
+    from tracker.runtime.metrics import StoreCollector
+
+    clock = SimulatedClock(DEMO_START)
+    app = build_app(demo_config(tmp_path, "http://127.0.0.1:9"), clock)
+    try:
+        collector = StoreCollector(app.store, clock.now, dict, max_age=3600)
+        statements: list[str] = []
+        engine = app.store.kw["bind"]
+        event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+
+        def shipments() -> float:
+            return sum(
+                s.value for m in collector.collect() if m.name == "tracker_shipments"
+                for s in m.samples
+            )  # fmt: skip
+
+        assert shipments() == 0
+        assert statements  # the first scrape counted
+        add_shipments(app.store, [s for s, _ in demo_shipments(1, clock.now())], clock.now())
+        statements.clear()
+        assert shipments() == 0  # young counts are served as they are, without a query
+        assert statements == []
+        collector.max_age = 0
+        assert shipments() == 0  # old counts: served, and a recount starts in the background
+        assert collector._recount is not None
+        collector._recount.join(timeout=30)
+        assert shipments() == len(demo_shipments(1, DEMO_START))
+    finally:
+        await app.close()

@@ -276,3 +276,24 @@ def test_parse_refuses_an_error_status() -> None:
     with pytest.raises(ParseError, match="HTTP 500") as caught:
         SandboxAdapter().parse(reply)
     assert caught.value.body == b'{"error": "internal_error"}'
+
+
+@pytest.mark.parametrize(
+    "when",
+    ["2025-03-11T08:00:00+00:00", "2025-03-11T08:00:00Z", "2025-03-11T08:00:00.250+05:30",
+     "2025-03-11 08:00:00-03:00", "2025-03-11T08:00:00.123456+01:00"],
+)  # fmt: skip
+def test_the_fast_reader_gives_what_the_model_gives(when: str) -> None:
+    """parse reads well-formed replies from dicts (no per-event model); for every input it must
+    return exactly what the pydantic model path returns, tzinfo included."""
+    from carriers.sandbox.adapter import _Reply
+
+    body = _with(time=when)
+    adapter = SandboxAdapter()
+    fast = adapter.parse(_recorded_reply(body))
+    model = [adapter._result(r) for r in _Reply.model_validate(json.loads(body)).results]
+    assert fast == model
+    for got, want in zip(fast, model, strict=True):
+        for a, b in zip(got.events, want.events, strict=True):
+            assert a.occurred_at.tzinfo == b.occurred_at.tzinfo
+            assert a.fingerprint() == b.fingerprint()

@@ -23,7 +23,7 @@ from tracker.errors import (
     ParseError,
     PluginError,
 )
-from tracker.eventlog import get_logger, shipment_logger
+from tracker.eventlog import get_logger
 from tracker.jobs.record import assessor, classify, follow_changes, record_isolated
 from tracker.model import Status, TrackedEvent, TrackingResult
 from tracker.policy.retry import backoff
@@ -38,6 +38,7 @@ RETRY_CAP = timedelta(hours=12)
 #: names a longer wait is capped there too (a carrier's "retry in 3 years" is not obeyed)
 RATE_LIMIT_BASE = timedelta(minutes=1)
 RATE_LIMIT_CAP = RETRY_CAP
+_POLL_LOG = get_logger()
 
 
 @dataclass
@@ -307,15 +308,18 @@ def _store_batch(app: TrackerApp, pairs: Pairs) -> dict[int, _Recorded]:
 
 
 def _log_outcome(item: ClaimedShipment, result: TrackingResult, recorded: Recorded) -> None:
-    log = shipment_logger(item)
+    # One shared logger, the shipment's fields passed per line: no logger object per shipment.
+    log = _POLL_LOG
+    who = {"shipment_id": item.id, "carrier": item.carrier, "tracking_number": item.tracking_number}
     if recorded.outcome == "lease_lost":
-        log.warning("poll.lease_lost")
+        log.warning("poll.lease_lost", **who)
         return
     for event in recorded.fresh:
         if event.status is Status.UNKNOWN:
-            log.warning("event.unclassified", text=event.raw.text, code=event.raw.code)
+            log.warning("event.unclassified", **who, text=event.raw.text, code=event.raw.code)
     log.info(
         "poll.succeeded",
+        **who,
         new_events=recorded.new_events,
         notices=recorded.notices,
         not_found=result.not_found,

@@ -1,17 +1,21 @@
 """Prometheus metrics on a dedicated registry, served on a loopback port.
 
 Counters for what happened in this process (polls, notices) are updated by the jobs; gauges for
-what the store holds (shipments, events, queues) and for the carriers' circuit breakers are read
-at scrape time, so they are right even just after a restart. A registry per app keeps several
-apps in one process (tests) from clashing.
+the carriers' circuit breakers are read at scrape time. Gauges for what the store holds
+(shipments, events, queues) come from counting the store, which takes seconds at a million
+shipments: the first scrape counts, later scrapes serve the latest counts at once and, when they
+are older than ``SNAPSHOT_MAX_AGE``, start a recount in a background thread (one at a time), so a
+scrape costs the same at any store size. ``tracker_store_snapshot_age_seconds`` says how old the
+served counts are. A registry per app keeps several apps in one process (tests) from clashing.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from threading import Thread
+from threading import Lock, Thread
 from typing import Protocol
 from wsgiref.simple_server import WSGIServer
 
@@ -28,10 +32,12 @@ from tracker.errors import (
     PluginError,
 )
 from tracker.eventlog import get_logger
-from tracker.store.snapshot import take_snapshot
+from tracker.store.snapshot import StoreSnapshot, take_snapshot
 
 POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
 BREAKER_STATES = ("closed", "open", "half_open")
+#: seconds after which a scrape starts a recount of the store in the background
+SNAPSHOT_MAX_AGE = 30.0
 
 
 def poll_outcome(error: BaseException | None) -> str:
@@ -127,29 +133,63 @@ class StoreCollector(Collector):
         store: sessionmaker[Session],
         now: Callable[[], datetime],
         breakers: Callable[[], Mapping[str, Breaker]],
+        max_age: float = SNAPSHOT_MAX_AGE,
     ) -> None:
         self.store = store
         self.now = now
         self.breakers = breakers
+        self.max_age = max_age
+        self._latest: tuple[float, StoreSnapshot] | None = None
+        self._recount: Thread | None = None
+        self._lock = Lock()
 
     def describe(self) -> list[Metric]:
         """Nothing up front: describing would run the queries at registration."""
         return []
 
-    def collect(self) -> Iterator[Metric]:
-        """Yield the gauges; a store that cannot be read yields ``tracker_store_up 0``."""
+    def _count(self) -> StoreSnapshot | None:
+        """Count the store now and keep the result; None (and a warning) if it cannot be read."""
         now = self.now()
-        up = GaugeMetricFamily("tracker_store_up", "1 if the last scrape could read the store.")
         try:
             with self.store() as session:
                 snap = take_snapshot(session, now, now - timedelta(days=1))
         except Exception as exc:  # any database failure: report it, never break the scrape
             get_logger().warning("metrics.store_unreadable", error=str(exc))
+            self._latest = None
+            return None
+        self._latest = (time.monotonic(), snap)
+        return snap
+
+    def _snapshot(self) -> tuple[StoreSnapshot | None, float]:
+        """The counts to serve and their age in seconds."""
+        latest = self._latest
+        if latest is None:
+            return self._count(), 0.0
+        taken, snap = latest
+        age = time.monotonic() - taken
+        if age > self.max_age:
+            with self._lock:
+                if self._recount is None or not self._recount.is_alive():
+                    self._recount = Thread(target=self._count, name="metrics-recount", daemon=True)
+                    self._recount.start()
+        return snap, age
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the gauges; a store that cannot be read yields ``tracker_store_up 0``."""
+        now = self.now()
+        up = GaugeMetricFamily("tracker_store_up", "1 if the last scrape could read the store.")
+        snap, age = self._snapshot()
+        if snap is None:
             up.add_metric([], 0)
             yield up
         else:
             up.add_metric([], 1)
             yield up
+            yield GaugeMetricFamily(
+                "tracker_store_snapshot_age_seconds",
+                "Age of the store counts served (recounted in the background when old).",
+                value=age,
+            )
             yield from _store_gauges(snap.shipments_by_status, snap.events_by_status)
             yield _labelled(
                 "tracker_notices_stored",

@@ -26,10 +26,9 @@ from tracker.store.models import Shipment
 from tracker.store.shipments import (
     ClaimedShipment,
     NoticeDraft,
-    known_fingerprints,
+    held_fingerprints,
     leased_shipments,
     reschedule_quiet,
-    still_leased,
     unseen,
 )
 
@@ -81,8 +80,8 @@ def record_polls(
     recorded: dict[int, Recorded] = {}
     with factory.begin() as session, session.no_autoflush:
         ids = [o.shipment_id for o in observations]
-        held = still_leased(session, ids, owner)
-        known = known_fingerprints(session, ids)
+        known = held_fingerprints(session, ids, owner)
+        held = known.keys()
         quiet: list[dict[str, Any]] = []
         busy: list[Observation] = []
         for item in observations:

@@ -198,26 +198,25 @@ def _claim(
     lease: timedelta,
     limit: int,
 ) -> list[ClaimedShipment]:
+    # One statement: the due page is chosen and leased together, and RETURNING hands back the
+    # columns a poll needs. On PostgreSQL the page's rows are locked as they are chosen and
+    # rows another daemon is claiming are skipped; on SQLite the statement runs inside the
+    # write lock, so the lease condition cannot change between choosing and leasing.
+    page = due_query(due_column, now, limit).with_only_columns(Shipment.id)
     with factory.begin() as session:
-        query = due_query(due_column, now, limit)
         if session.get_bind().dialect.name == "postgresql":
-            # Lock what we are about to lease; rows another daemon is claiming are skipped.
-            query = query.with_for_update(skip_locked=True)
-        rows = [ClaimedShipment(*row) for row in session.execute(query)]
-        if not rows:
-            return []
-        # The lease condition is checked again by the UPDATE itself: on SQLite the SELECT runs
-        # outside the write transaction, so only the rows this statement changed are ours.
-        taken = set(
-            session.scalars(
-                update(Shipment)
-                .where(Shipment.id.in_([r.id for r in rows]), lease_free(now))
-                .values(lease_owner=owner, lease_until=now + lease)
-                .returning(Shipment.id)
-                .execution_options(synchronize_session=False)
-            )
+            page = page.with_for_update(skip_locked=True)
+        statement = (
+            update(Shipment)
+            .where(Shipment.id.in_(page.scalar_subquery()))
+            .values(lease_owner=owner, lease_until=now + lease)
+            .returning(*CLAIM_COLUMNS, due_column)
+            .execution_options(synchronize_session=False)
         )
-        return [r for r in rows if r.id in taken]
+        rows: list[Any] = list(session.execute(statement))
+    # RETURNING has no order: oldest due first, as the page was chosen.
+    rows.sort(key=lambda row: (row[-1], row[0]))
+    return [ClaimedShipment(*row[:-1]) for row in rows]
 
 
 def claim_due_for_poll(
@@ -248,17 +247,26 @@ def to_tracked(row: TrackingEvent) -> TrackedEvent:
     return TrackedEvent(raw, Classification(Status(row.status), detail, row.rule))
 
 
-def known_fingerprints(session: Session, shipment_ids: Sequence[int]) -> dict[int, set[str]]:
-    """Fingerprints of the events already stored, per shipment, in one query."""
-    known: dict[int, set[str]] = {shipment_id: set() for shipment_id in shipment_ids}
-    if shipment_ids:
-        rows = session.execute(
-            select(TrackingEvent.shipment_id, TrackingEvent.fingerprint).where(
-                TrackingEvent.shipment_id.in_(shipment_ids)
-            )
-        )
-        for shipment_id, fingerprint in rows:
-            known[shipment_id].add(fingerprint)
+def held_fingerprints(
+    session: Session, shipment_ids: Sequence[int], owner: str
+) -> dict[int, set[str]]:
+    """For each of ``shipment_ids`` that ``owner`` still leases, the fingerprints of its stored
+    events: the lease check and the comparison's input in one query (the shipment rows are
+    locked on PostgreSQL until the transaction ends)."""
+    if not shipment_ids:
+        return {}
+    query = (
+        select(Shipment.id, TrackingEvent.fingerprint)
+        .outerjoin(TrackingEvent, TrackingEvent.shipment_id == Shipment.id)
+        .where(Shipment.id.in_(shipment_ids), Shipment.lease_owner == owner)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=Shipment)
+    known: dict[int, set[str]] = {}
+    for shipment_id, fingerprint in session.execute(query):
+        seen = known.setdefault(shipment_id, set())
+        if fingerprint is not None:
+            seen.add(fingerprint)
     return known
 
 
@@ -281,11 +289,6 @@ def _held(session: Session, query: _Query, shipment_ids: Sequence[int], owner: s
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
     return query
-
-
-def still_leased(session: Session, shipment_ids: Sequence[int], owner: str) -> set[int]:
-    """Which of ``shipment_ids`` ``owner`` still holds (row-locked on PostgreSQL)."""
-    return set(session.scalars(_held(session, select(Shipment.id), shipment_ids, owner)))
 
 
 def reschedule_quiet(
