@@ -30,6 +30,7 @@ from tracker.store.shipments import (
     leased_shipments,
     reschedule_quiet,
     unseen,
+    write_assessed,
 )
 
 #: the pure decision the store calls for each shipment with news
@@ -129,6 +130,7 @@ def _record_busy(
     histories = load_histories(session, list(shipments))
     writes = PendingWrites()
     recorded: dict[int, Recorded] = {}
+    written: list[Shipment] = []
     for item in observations:
         shipment = shipments.get(item.shipment_id)
         if shipment is None:
@@ -148,8 +150,10 @@ def _record_busy(
             notices += len(drafts)
         shipment.lease_owner = None
         shipment.lease_until = None
+        written.append(shipment)
         recorded[shipment.id] = Recorded(shipment.id, "recorded", len(fresh), notices, tuple(fresh))
     writes.flush(session)
+    write_assessed(session, written)
     return recorded
 
 

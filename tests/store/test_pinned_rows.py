@@ -1,0 +1,91 @@
+"""The rows a daemon run stores are pinned: the demo's journeys polled for 30 simulated days
+(sandbox carrier over loopback HTTP, Maildir) must leave exactly the same shipments, events,
+notices and audit rows on SQLite and on PostgreSQL, and the same as the ORM unit-of-work path
+stored before the hot path moved to SQLAlchemy Core (issue 16). The digest below was computed on
+that earlier revision (ad2adb0); a change to what is stored must update it knowingly."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from carriers.sandbox.service import SandboxService
+from tests.support.sandbox import track_in_sandbox
+from tracker.clock import SimulatedClock
+from tracker.config import StoreConfig
+from tracker.runtime.app import build_app
+from tracker.runtime.daemon import Daemon
+from tracker.runtime.demo import DEMO_START, demo_config, demo_shipments
+
+pytestmark = pytest.mark.integration
+
+#: sha256 of the canonical dump, and its row counts, from revision ad2adb0 (ORM write path)
+PINNED_DIGEST = "a4f6579b09a43af1f1ce083746c7d2b298be3c8e638e13bbb0ae5df9d1df1f5f"
+PINNED_COUNTS = {"shipments": 8, "tracking_events": 78, "notices": 38, "audit_log": 148}
+TABLES = {
+    "shipments": "id",
+    "tracking_events": "id",
+    "notices": "id",
+    "audit_log": "id",
+}
+
+
+def _plain(value: Any) -> Any:
+    """One form for both databases: times as naive ISO text (both store naive UTC), JSON as
+    parsed values."""
+    if isinstance(value, bool):
+        return int(value)  # SQLite hands back 0/1
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == " ":
+        value = datetime.fromisoformat(value)  # SQLite hands back stored times as text
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def dump(rows: dict[str, list[dict[str, Any]]]) -> str:
+    return json.dumps(rows, sort_keys=True, ensure_ascii=False, default=str)
+
+
+async def stored_rows(directory: Path, store_url: str) -> dict[str, list[dict[str, Any]]]:
+    clock = SimulatedClock(DEMO_START)
+    async with SandboxService(clock=clock.now) as service:
+        config = demo_config(directory, service.base_url)
+        config = config.model_copy(update={"store": StoreConfig(url=store_url)})
+        app = build_app(config, clock)
+        try:
+            track_in_sandbox(service, app.store, demo_shipments(1, clock.now()), DEMO_START)
+            daemon = Daemon(app)
+            while clock.now() < DEMO_START + timedelta(days=30):
+                await daemon.step()
+                clock.advance(timedelta(hours=6))
+            rows: dict[str, list[dict[str, Any]]] = {}
+            with app.store() as session:
+                for table, order in TABLES.items():
+                    result = session.execute(text(f"SELECT * FROM {table} ORDER BY {order}"))
+                    rows[table] = [
+                        {key: _plain(value) for key, value in row._mapping.items()}
+                        for row in result
+                    ]
+        finally:
+            await app.close()
+            app.store.kw["bind"].dispose()
+    return rows
+
+
+async def test_a_run_stores_the_pinned_rows(tmp_path: Path, store_url: str) -> None:
+    rows = await stored_rows(tmp_path, store_url)
+    text_dump = dump(rows)
+    (tmp_path / "stored_rows.json").write_text(text_dump, "utf-8")  # for a diff when it fails
+    assert {table: len(items) for table, items in rows.items()} == PINNED_COUNTS
+    assert hashlib.sha256(text_dump.encode()).hexdigest() == PINNED_DIGEST, tmp_path
