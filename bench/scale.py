@@ -117,29 +117,75 @@ def fill(
     return rate
 
 
-def time_claims(url: str, batch: int, repeats: int) -> list[float]:
-    """Milliseconds per claim of ``batch`` due shipments; each claimed batch is then 'polled'."""
-    factory: sessionmaker[Session] = open_store(url)
-    timings = []
+def _push_ahead(factory: sessionmaker[Session], ids: list[int]) -> None:
+    """What the poll does after a claim (untimed): next poll 6 h on, lease released."""
+    with factory.begin() as session:
+        session.execute(
+            update(Shipment)
+            .where(Shipment.id.in_(ids))
+            .values(next_poll_at=NOW + timedelta(hours=6), lease_owner=None, lease_until=None)
+        )
+
+
+def time_claims(urls: dict[int, str], batch: int, repeats: int) -> dict[str, list[float]]:
+    """Milliseconds per claim of ``batch`` due shipments in each store, interleaved claim by
+    claim (so load on the shared machine hits both sizes alike): ``warm`` on a pooled
+    connection, ``cold`` on a fresh engine and connection each time (empty SQLite page cache,
+    new PostgreSQL backend with cold catalog caches; the OS page cache stays warm)."""
+    factories = {n: open_store(url) for n, url in urls.items()}
+    timings: dict[str, list[float]] = {f"{kind}@{n}": [] for n in urls for kind in ("warm", "cold")}
     try:
-        for attempt in range(repeats + 1):
-            started = time.perf_counter()
-            claimed = claim_due_for_poll(factory, NOW, "bench", timedelta(minutes=10), batch)
-            elapsed = (time.perf_counter() - started) * 1000
-            assert len(claimed) == batch, f"only {len(claimed)} due; raise --due"
-            if attempt:  # the first claim warms caches and the connection pool
-                timings.append(elapsed)
-            with factory.begin() as session:  # what the poll does next, untimed
-                session.execute(
-                    update(Shipment)
-                    .where(Shipment.id.in_([c.id for c in claimed]))
-                    .values(
-                        next_poll_at=NOW + timedelta(hours=6), lease_owner=None, lease_until=None
+        for factory in factories.values():  # warm the pools and caches once
+            _push_ahead(factory, [c.id for c in claim_due_for_poll(
+                factory, NOW, "bench", timedelta(minutes=10), batch)])  # fmt: skip
+        for _ in range(repeats):
+            for n, url in urls.items():
+                for kind in ("warm", "cold"):
+                    factory = factories[n] if kind == "warm" else open_store(url)
+                    started = time.perf_counter()
+                    claimed = claim_due_for_poll(
+                        factory, NOW, "bench", timedelta(minutes=10), batch
                     )
-                )
+                    timings[f"{kind}@{n}"].append((time.perf_counter() - started) * 1000)
+                    assert len(claimed) == batch, f"only {len(claimed)} due; raise --due"
+                    _push_ahead(factory, [c.id for c in claimed])
+                    if kind == "cold":
+                        factory.kw["bind"].dispose()
     finally:
-        factory.kw["bind"].dispose()
+        for factory in factories.values():
+            factory.kw["bind"].dispose()
     return timings
+
+
+def time_scrapes(urls: dict[int, str], repeats: int) -> dict[str, Any]:
+    """Milliseconds per metrics collection (the whole /metrics body) per store, interleaved:
+    the first (which counts the store) and the median of the next ``repeats`` (served from the
+    latest counts, as every scrape after the first)."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from tracker.runtime.metrics import StoreCollector
+
+    registries = {}
+    factories = {n: open_store(url) for n, url in urls.items()}
+    report: dict[str, Any] = {}
+    for n, factory in factories.items():
+        registry = CollectorRegistry(auto_describe=True)
+        registry.register(StoreCollector(factory, lambda: NOW, dict))
+        started = time.perf_counter()
+        generate_latest(registry)
+        report[f"first_scrape_ms@{n}"] = round((time.perf_counter() - started) * 1000, 2)
+        registries[n] = registry
+    timings: dict[int, list[float]] = {n: [] for n in urls}
+    for _ in range(repeats):
+        for n, registry in registries.items():
+            started = time.perf_counter()
+            generate_latest(registry)
+            timings[n].append((time.perf_counter() - started) * 1000)
+    for n, values in timings.items():
+        report[f"scrape_ms@{n}"] = round(statistics.median(values), 3)
+    for factory in factories.values():
+        factory.kw["bind"].dispose()
+    return report
 
 
 def make_due(url: str, count: int) -> None:
@@ -209,28 +255,47 @@ def poll_cycle_rss(url: str, carrier: str, batch: int) -> dict[str, Any]:
 
 
 async def _poll_once(url: str, carrier: str, batch: int) -> dict[str, Any]:
+    """One full daemon cycle: poll every due shipment, run the timers and the dispatch (to a
+    Maildir), and a metrics scrape; peak RSS over all of it."""
+    from prometheus_client import generate_latest
+
     from tracker.clock import SimulatedClock
-    from tracker.config import CarrierConfig, DaemonConfig, StoreConfig, TrackerConfig
+    from tracker.config import (
+        CarrierConfig,
+        DaemonConfig,
+        MailConfig,
+        StoreConfig,
+        TrackerConfig,
+    )
     from tracker.eventlog import configure_logging
     from tracker.runtime.app import build_app
     from tracker.runtime.daemon import Daemon
 
-    configure_logging("json", "error")
-    config = TrackerConfig(
-        store=StoreConfig(url=url),
-        daemon=DaemonConfig(batch_size=batch),
-        carriers={"sandbox": CarrierConfig(base_url=carrier, requests_per_second=100_000)},
-    )
-    app = build_app(config, SimulatedClock(NOW))
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    started = time.perf_counter()
-    try:
-        stats = await Daemon(app).poll_job()
-    finally:
-        await app.close()
+    configure_logging("json", "info", stream=open(os.devnull, "w"))  # noqa: SIM115, ASYNC230
+    with tempfile.TemporaryDirectory(prefix="tracker-scale-mail-") as mail:
+        config = TrackerConfig(
+            store=StoreConfig(url=url),
+            daemon=DaemonConfig(batch_size=batch),
+            mail=MailConfig(transport="maildir", maildir=Path(mail)),
+            carriers={"sandbox": CarrierConfig(base_url=carrier, requests_per_second=100_000)},
+        )
+        app = build_app(config, SimulatedClock(NOW))
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        started = time.perf_counter()
+        try:
+            daemon = Daemon(app)
+            stats = await daemon.poll_job()
+            timers = await daemon.timers_job()
+            sent = await daemon.dispatch_job()
+            scrape = len(generate_latest(app.metrics.registry))
+        finally:
+            await app.close()
     return {
         "polled": stats.polled,
         "failed": stats.failed,
+        "timers": timers.evaluated,
+        "dispatched": sent.sent,
+        "scrape_bytes": scrape,
         "seconds": time.perf_counter() - started,
         "rss_before_mb": before,
         "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -270,19 +335,29 @@ def measure(
     kind: str, server: str | None, args: argparse.Namespace, folder: Path
 ) -> dict[str, Any]:
     """All figures for one database kind."""
-    report: dict[str, Any] = {"db": kind}
-    claims: dict[int, float] = {}
+    report: dict[str, Any] = {"db": kind, "load_before": os.getloadavg()}
+    urls = {}
     for n in (args.small, args.n):
-        url = _database(kind, server, folder, n)
-        report[f"insert_rows_per_s@{n}"] = round(fill(url, n, args.due))
-        claims[n] = statistics.median(time_claims(url, args.batch, args.repeats))
-        report[f"claim_ms@{n}"] = round(claims[n], 2)
-        if n == args.n:
-            make_due(url, args.cycle)
-            with sandbox_carrier() as carrier:
-                cycle = poll_cycle_rss(url, carrier, args.batch)
-            report["poll_cycle"] = {k: round(v, 1) for k, v in cycle.items()}
-    report["claim_ratio"] = round(claims[args.n] / claims[args.small], 2)
+        urls[n] = _database(kind, server, folder, n)
+        report[f"insert_rows_per_s@{n}"] = round(fill(urls[n], n, args.due))
+    timings = time_claims(urls, args.batch, args.repeats)
+    for key, values in timings.items():
+        report[f"claim_ms_{key}"] = round(statistics.median(values), 2)
+    for kind_ in ("warm", "cold"):
+        report[f"claim_ratio_{kind_}"] = round(
+            statistics.median(timings[f"{kind_}@{args.n}"])
+            / statistics.median(timings[f"{kind_}@{args.small}"]),
+            2,
+        )
+    report.update(time_scrapes(urls, args.repeats))
+    report["scrape_ratio"] = round(
+        report[f"scrape_ms@{args.n}"] / report[f"scrape_ms@{args.small}"], 2
+    )
+    make_due(urls[args.n], args.cycle)
+    with sandbox_carrier() as carrier:
+        cycle = poll_cycle_rss(urls[args.n], carrier, args.batch)
+    report["poll_cycle"] = {k: round(v, 1) for k, v in cycle.items()}
+    report["load_after"] = os.getloadavg()
     return report
 
 
@@ -316,10 +391,16 @@ def main(argv: list[str] | None = None) -> None:
     for r in reports:
         cycle = r["poll_cycle"]
         print(
-            f"{r['db']:>10}: insert {r[f'insert_rows_per_s@{args.n}']:,} rows/s; claim "
-            f"{r[f'claim_ms@{args.n}']} ms at {args.n:,} vs {r[f'claim_ms@{args.small}']} ms "
-            f"at {args.small:,} (ratio {r['claim_ratio']}); poll cycle of {cycle['polled']:.0f} "
-            f"shipments in {cycle['seconds']} s, peak RSS {cycle['rss_peak_mb']} MB"
+            f"{r['db']:>10}: claim at {args.n:,} / at {args.small:,}: warm "
+            f"{r[f'claim_ms_warm@{args.n}']} / {r[f'claim_ms_warm@{args.small}']} ms "
+            f"(ratio {r['claim_ratio_warm']}, target < 1.5), cold "
+            f"{r[f'claim_ms_cold@{args.n}']} / {r[f'claim_ms_cold@{args.small}']} ms "
+            f"(ratio {r['claim_ratio_cold']}); scrape {r[f'scrape_ms@{args.n}']} / "
+            f"{r[f'scrape_ms@{args.small}']} ms (ratio {r['scrape_ratio']}, target < 2; first "
+            f"scrape counts: {r[f'first_scrape_ms@{args.n}']} ms at {args.n:,}); cycle of "
+            f"{cycle['polled']:.0f} polls + timers + dispatch + scrape in {cycle['seconds']} s, "
+            f"peak RSS {cycle['rss_peak_mb']} MB (target < 200); load {r['load_before']} -> "
+            f"{r['load_after']}"
         )
 
 

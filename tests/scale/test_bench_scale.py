@@ -35,7 +35,9 @@ def test_scale_bench_runs_on_sqlite() -> None:
     assert isinstance(cycle, dict)
     assert cycle["polled"] >= 120
     assert cycle["failed"] == 0
-    assert float(str(report["claim_ratio"])) > 0
+    assert float(str(report["claim_ratio_warm"])) > 0
+    assert float(str(report["claim_ratio_cold"])) > 0
+    assert float(str(report["scrape_ratio"])) > 0
 
 
 @pytest.mark.slow
