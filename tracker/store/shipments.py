@@ -11,7 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, bindparam, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    bindparam,
+    insert,
+    inspect,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import InputError
@@ -337,8 +346,13 @@ def write_assessed(session: Session, shipments: Sequence[Shipment]) -> None:
     if not shipments:
         return
     table = Base.metadata.tables["shipments"]
+    # Any other column the recording changed (committed_state holds what changed since the
+    # load) is written too, so a new fact stored on the row cannot be dropped silently.
+    names = list(ASSESSED_COLUMNS)
+    for shipment in shipments:
+        names += [n for n in inspect(shipment).committed_state if n not in names]
     rows = [
-        {"sid": shipment.id, **{name: getattr(shipment, name) for name in ASSESSED_COLUMNS}}
+        {"sid": shipment.id, **{name: getattr(shipment, name) for name in names}}
         for shipment in shipments
     ]
     for shipment in shipments:
@@ -346,7 +360,7 @@ def write_assessed(session: Session, shipments: Sequence[Shipment]) -> None:
     statement = (
         update(table)
         .where(table.c.id == bindparam("sid"))
-        .values({name: bindparam(name) for name in ASSESSED_COLUMNS})
+        .values({name: bindparam(name) for name in names})
     )
     session.connection().execute(statement, rows)
 
