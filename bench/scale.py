@@ -366,7 +366,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="shipments in the large store")
     parser.add_argument("--small", type=int, default=10_000, help="shipments in the small store")
-    parser.add_argument("--due", type=int, default=5_000, help="shipments overdue at the start")
+    parser.add_argument("--due", type=int, default=8_000, help="shipments overdue at the start")
     parser.add_argument("--batch", type=int, default=200, help="claim batch size (daemon default)")
     parser.add_argument("--repeats", type=int, default=15, help="timed claims per store")
     parser.add_argument("--cycle", type=int, default=2_000, help="due shipments in the poll cycle")
@@ -375,8 +375,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dir", type=Path, default=None, help="where SQLite files go (temp dir)")
     args = parser.parse_args(argv)
     kinds = [k.strip() for k in args.db.split(",") if k.strip()]
-    if args.due < args.batch * (args.repeats + 1) or args.cycle > args.n:
-        parser.error("--due must cover (repeats + 1) batches and --cycle must not exceed --n")
+    if args.due < args.batch * (2 * args.repeats + 1) or args.cycle > args.n:
+        parser.error("--due must cover 2 * repeats + 1 batches; --cycle must not exceed --n")
     with tempfile.TemporaryDirectory(prefix="tracker-scale-") as scratch:
         folder = args.dir or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
