@@ -65,6 +65,9 @@ COMMANDS: dict[str, CommandEntry] = {
         "run",
         "Run the daemon until SIGTERM; in-flight polls and sends finish before it exits.",
     ),
+    "send-test": CommandEntry(
+        "mail", "send_test", "Send a test email to ADDRESS through the configured mail transport."
+    ),
     "shops": CommandEntry(
         "shops",
         "shops",

@@ -15,7 +15,7 @@ from functools import cache, lru_cache
 
 from babel import Locale, UnknownLocaleError
 
-from carriers.detect import route, validate_number
+from carriers.detect import detect, route, validate_number
 from tracker.errors import InputError
 from tracker.safetext import has_controls
 from tracker.store.shipments import NewShipment
@@ -133,19 +133,32 @@ def _carrier(
     name = _optional(value, "carrier", limit=64)
     if name is None or name.lower() == "auto":
         validate_number(number)
-        routed = route(number, available, aggregator)
+        routed = route(number, available, aggregator if aggregator in available else None)
         if routed is None:
-            raise InputError(
-                f"carrier: none given and none recognised for {number!r}; "
-                "name the carrier or configure an aggregator"
-            )
+            raise InputError(_unroutable(number, available, aggregator))
         return routed
     name = name.lower()
     if name not in available:
         raise InputError(
-            f"carrier: {name!r} is not installed (known: {', '.join(sorted(available))})"
+            f"carrier: {name!r} is not configured (configured: "
+            f"{', '.join(sorted(available)) or 'none'}); add a [carriers.{name}] table"
         )
     return name
+
+
+def _unroutable(number: str, available: Collection[str], aggregator: str | None) -> str:
+    """Why an ``auto`` number has nowhere to go, naming what detection saw and what to set."""
+    seen = sorted({c.carrier for c in detect(number)})
+    looks = f"looks like {' or '.join(seen)}" if seen else "matches no known format"
+    if aggregator is not None:
+        fallback = f"[routing] aggregator {aggregator!r} has no [carriers.{aggregator}] table"
+    else:
+        fallback = "no [routing] aggregator is set"
+    tables = " or ".join(f"[carriers.{c}]" for c in seen) or "a [carriers.NAME] table"
+    return (
+        f"carrier: {number!r} {looks}, which is not configured, and {fallback}; add {tables}, "
+        "set an aggregator, or name the carrier"
+    )
 
 
 def parse_order(

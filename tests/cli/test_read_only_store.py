@@ -113,7 +113,7 @@ def test_a_current_store_is_read(tmp_path: Path) -> None:
     path = tmp_path / "tracker.sqlite3"
     open_store(f"sqlite:///{path}")
     code, err = invoke("events", "--store", f"sqlite:///{path}")
-    assert (code, err) == (0, "")
+    assert (code, err) == (0, f"store: {path} (--store)\n")
 
 
 def test_a_password_in_an_unreachable_url_is_not_printed() -> None:

@@ -94,7 +94,9 @@ def test_lines_stay_right_after_a_quoted_field_with_line_breaks(
     code, out, err = run(config, "import", str(write(tmp_path, content)))
     assert code == 1
     assert "buyer_name: 'Bo\\nBoss' contains line breaks" in err
-    assert [line.split(":")[1] for line in err.strip().splitlines()] == ["3", "5"]
+    store, *reported = err.strip().splitlines()
+    assert store.startswith("store: ")
+    assert [line.split(":")[1] for line in reported] == ["3", "5"]
     assert "imported 1 shipment(s), rejected 2 row(s)" in out
 
 
@@ -106,7 +108,8 @@ def test_a_long_file_is_stored_in_batches_and_bad_lines_keep_their_numbers(
     code, out, err = run(config, "import", str(write(tmp_path, content)))
     assert code == 1
     assert "imported 2401 shipment(s), rejected 2 row(s)" in out
-    lines = err.strip().splitlines()
+    store, *lines = err.strip().splitlines()
+    assert store.startswith("store: ")
     assert lines == [
         f"{tmp_path / 'orders.csv'}:2403: buyer_email: 'not-an-email' is not a valid email address",
         f"{tmp_path / 'orders.csv'}:2404: tracking_number: 'SBNM00000001' repeats line 2",

@@ -22,7 +22,7 @@ GOOD_S10 = "RR473124829GB"  # UPU S10 with a valid check digit (the UPU's own ex
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     path = tmp_path / "tracker.toml"
-    path.write_text('[store]\nurl = "sqlite:///store.sqlite3"\n')
+    path.write_text('[store]\nurl = "sqlite:///store.sqlite3"\n[carriers.russian_post]\n')
     return path
 
 
@@ -73,7 +73,7 @@ def test_add_then_show(config: Path) -> None:
         ({"--language": "klingonese"}, "SBNM00000001", "buyer_language: 'klingonese'"),
         ({"--shipped": "2026-02-30"}, "SBNM00000001", "shipped_date: '2026-02-30' is not a date"),
         ({"--shipped": "2999-01-01"}, "SBNM00000001", "is in the future"),
-        ({"--carrier": "pigeon"}, "SBNM00000001", "carrier: 'pigeon' is not installed"),
+        ({"--carrier": "pigeon"}, "SBNM00000001", "carrier: 'pigeon' is not configured"),
         ({"--carrier": "auto"}, "RR473124828GB", "check digit is wrong"),
         ({}, "AB<script>", "tracking_number: 'AB<script>' must be 6 to 40 letters"),
     ],
@@ -95,7 +95,8 @@ def test_add_routes_a_detected_number(config: Path) -> None:
     assert "RA473124829RU via russian_post" in out
     code, _, err = run(config, *add_args(GOOD_S10, **{"--carrier": "auto", "--country": "GB"}))
     assert code == 2
-    assert "none recognised for 'RR473124829GB'; name the carrier or configure an aggregator" in err
+    assert "'RR473124829GB' looks like post_gb, which is not configured" in err
+    assert "no [routing] aggregator is set" in err
 
 
 def test_adding_the_same_number_twice_is_refused(config: Path) -> None:
@@ -123,7 +124,8 @@ def test_import_keeps_good_rows_and_reports_bad_ones_by_line(config: Path, tmp_p
     code, out, err = run(config, "import", str(csv_file))
     assert code == 1
     assert "imported 2 shipment(s), rejected 5 row(s)" in out
-    lines = err.strip().splitlines()
+    store, *lines = err.strip().splitlines()
+    assert store.startswith("store: ")
     assert [line.split(":")[1] for line in lines] == ["3", "4", "5", "6", "8"]
     assert "buyer_email: 'not-an-email'" in lines[0]
     assert "shipped_date: '2026-13-01'" in lines[1]

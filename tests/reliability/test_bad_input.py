@@ -40,6 +40,11 @@ OPTION = {
     "shipped_date": "--shipped",
 }
 
+#: add and import route only to configured carriers (issue 13, item 13)
+CONFIGURED_CARRIERS = "".join(
+    f"[carriers.{name}]\n" for name in ("correios", "russian_post", "ups", "usps")
+)
+
 
 @dataclass(frozen=True)
 class Bad:
@@ -70,7 +75,7 @@ def store(tmp_path: Path) -> tuple[Path, str]:
     """A config whose SQLite store already holds one shipment (so duplicates can be tried)."""
     url = f"sqlite:///{tmp_path / 'tracker.sqlite3'}"
     config = tmp_path / "tracker.toml"
-    config.write_text(f'[store]\nurl = "{url}"\n')
+    config.write_text(f'[store]\nurl = "{url}"\n' + CONFIGURED_CARRIERS)
     result = invoke("add", "RA123456785RU", *add_options(GOOD), "--config", str(config))
     assert result.exit_code == 0, result.output
     return config, url

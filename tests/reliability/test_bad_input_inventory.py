@@ -49,6 +49,11 @@ from tracker.safetext import for_terminal, has_controls
 SECRET = "s3cret-key-value"
 NOW = 1_767_225_600.0
 
+#: add and import route only to configured carriers (issue 13, item 13)
+CONFIGURED_CARRIERS = "".join(
+    f"[carriers.{name}]\n" for name in ("correios", "russian_post", "ups", "usps")
+)
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -69,7 +74,7 @@ def _store(tmp_path: Path, name: str) -> tuple[Path, str]:
     folder.mkdir()
     url = f"sqlite:///{folder / 'tracker.sqlite3'}"
     config = folder / "tracker.toml"
-    config.write_text(f'[store]\nurl = "{url}"\n')
+    config.write_text(f'[store]\nurl = "{url}"\n' + CONFIGURED_CARRIERS)
     added = invoke("add", "RA123456785RU", *add_options(GOOD), "--config", str(config))
     assert added.exit_code == 0, added.output
     return config, url

@@ -15,28 +15,68 @@ from tracker.config import TrackerConfig, load_config, resolve_paths
 from tracker.errors import TrackerError
 
 F = TypeVar("F", bound=Callable[..., Any])
-DEFAULT_CONFIG = Path("config/tracker.toml")
+#: where every command looks for its config when neither --config nor $TRACKER_CONFIG names
+#: one, in this order (the installed file first, so a shell in a checkout agrees with the daemon)
+SYSTEM_CONFIG = Path("/etc/tracker/tracker.toml")
+LOCAL_CONFIG = Path("config/tracker.toml")
+DISCOVERY = (
+    "--config, else $TRACKER_CONFIG, else /etc/tracker/tracker.toml, else ./config/tracker.toml"
+)
 
 
 def config_option(func: F) -> F:
-    """``--config PATH`` (or $TRACKER_CONFIG, or ./config/tracker.toml when present)."""
+    """``--config PATH``, found the same way by every command (see :func:`find_config`)."""
     return click.option(
         "--config",
         "config_path",
         type=click.Path(path_type=Path, dir_okay=False),
         envvar="TRACKER_CONFIG",
         default=None,
-        help="Config file (default: $TRACKER_CONFIG, else config/tracker.toml if it exists).",
+        help=f"Config file (default: {DISCOVERY.removeprefix('--config, else ')}, "
+        "whichever exists first; else built-in defaults).",
     )(func)
 
 
-def load(config_path: Path | None) -> TrackerConfig:
-    """The config named on the command line, the default file, or built-in defaults."""
+def find_config(config_path: Path | None) -> Path | None:
+    """The config file a command reads: the one named, else the first default that exists."""
     if config_path is not None:
-        return load_config(config_path)
-    if DEFAULT_CONFIG.is_file():
-        return load_config(DEFAULT_CONFIG)
+        return config_path
+    for candidate in (SYSTEM_CONFIG, LOCAL_CONFIG):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load(config_path: Path | None) -> TrackerConfig:
+    """The config named on the command line, the default file, or built-in defaults (relative
+    paths then resolve against the working folder)."""
+    found = find_config(config_path)
+    if found is not None:
+        return load_config(found)
     return resolve_paths(TrackerConfig(), Path.cwd())
+
+
+def config_source(config_path: Path | None) -> str:
+    """How a command names the config it read, for the line saying which store it used."""
+    found = find_config(config_path)
+    return f"config {found.resolve()}" if found is not None else "no config file: built-in defaults"
+
+
+def announce_store(url: str, config_path: Path | None, *, from_option: bool = False) -> None:
+    """Say on stderr which store a command opened and why, so two shells that disagree show it."""
+    from tracker.store.readonly import display_url, sqlite_path
+
+    path = sqlite_path(url)
+    where = str(path.resolve()) if path is not None else display_url(url)
+    why = "--store" if from_option else config_source(config_path)
+    click.echo(f"store: {where} ({why})", err=True)
+
+
+def store_url(config_path: Path | None, option: str | None) -> str:
+    """The store a reading command opens (``--store`` wins over the config), announced."""
+    url = option or load(config_path).store.url
+    announce_store(url, config_path, from_option=option is not None)
+    return url
 
 
 def friendly_errors(func: F) -> F:

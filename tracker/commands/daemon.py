@@ -12,7 +12,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from tracker.clock import SystemClock
-from tracker.commands.common import DEFAULT_CONFIG, config_option, friendly_errors, load
+from tracker.commands.common import (
+    announce_store,
+    config_option,
+    find_config,
+    friendly_errors,
+    load,
+)
 from tracker.eventlog import configure_logging
 from tracker.runtime.app import build_app
 from tracker.runtime.daemon import Daemon
@@ -32,8 +38,8 @@ def run(config_path: Path | None) -> None:
     configure_logging(
         config.logging.format, config.logging.level, redact=config.logging.redact_emails
     )
-    if config_path is None and DEFAULT_CONFIG.is_file():
-        config_path = DEFAULT_CONFIG
+    config_path = find_config(config_path)
+    announce_store(config.store.url, config_path)
     # SIGHUP re-reads this file; systemd's NOTIFY_SOCKET and WATCHDOG_USEC are honoured when set.
     service = Service.from_env(config_path.resolve() if config_path else None)
 

@@ -10,7 +10,14 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
-from tracker.commands.common import config_option, friendly_errors, load
+from tracker.commands.common import (
+    DISCOVERY,
+    announce_store,
+    config_option,
+    find_config,
+    friendly_errors,
+    store_url,
+)
 from tracker.config import load_config
 from tracker.errors import InputError, TrackerError
 from tracker.safetext import for_terminal, without_controls
@@ -21,11 +28,11 @@ from tracker.store.readonly import display_url, open_existing_store
 @click.command("show")
 @click.argument("tracking_number")
 @config_option
-@click.option("--store", "store_url", default=None, help="SQLAlchemy URL of the store to read.")
+@click.option("--store", "store_option", default=None, help="SQLAlchemy URL of the store to read.")
 @friendly_errors
-def show(config_path: Path | None, store_url: str | None, tracking_number: str) -> None:
+def show(config_path: Path | None, store_option: str | None, tracking_number: str) -> None:
     """Print a shipment's timeline: raw events, their status, milestones and notices."""
-    url = store_url or load(config_path).store.url
+    url = store_url(config_path, store_option)
     factory = open_existing_store(url)
     number = tracking_number.replace(" ", "").upper()
     with factory() as session:
@@ -132,12 +139,12 @@ def estimate_line(shipment: Shipment) -> str:
 
 @click.command("unclassified")
 @config_option
-@click.option("--store", "store_url", default=None, help="SQLAlchemy URL of the store to read.")
+@click.option("--store", "store_option", default=None, help="SQLAlchemy URL of the store to read.")
 @click.option("--limit", default=20, show_default=True, help="How many to list.")
 @friendly_errors
-def unclassified(config_path: Path | None, store_url: str | None, limit: int) -> None:
+def unclassified(config_path: Path | None, store_option: str | None, limit: int) -> None:
     """The most frequent events no rule classified, so ops can add rules for them."""
-    factory = open_existing_store(store_url or load(config_path).store.url)
+    factory = open_existing_store(store_url(config_path, store_option))
     with factory() as session:
         rows = session.execute(
             select(TrackingEvent.carrier, TrackingEvent.code, TrackingEvent.text, func.count())
@@ -159,7 +166,10 @@ def unclassified(config_path: Path | None, store_url: str | None, limit: int) ->
 @config_option
 def check_config(config_path: Path | None, path: Path | None) -> None:
     """Validate a config file; errors point at the exact key."""
-    target = path or config_path or Path("config/tracker.toml")
+    target = path or find_config(config_path)
+    if target is None:
+        click.echo(f"error: no config file found (looked at {DISCOVERY})", err=True)
+        sys.exit(2)
     try:
         config = load_config(target)
         _check_references(config)
@@ -167,6 +177,14 @@ def check_config(config_path: Path | None, path: Path | None) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     click.echo(f"{target}: OK")
+    announce_store(config.store.url, target)
+    if config.mail.transport == "maildir":
+        click.echo(
+            f'warning: [mail] transport is "maildir": buyers get no email, notices are only '
+            f"written to {config.mail.maildir}; switch to SMTP before going live (README: "
+            "Going live)",
+            err=True,
+        )
 
 
 def _check_references(config: object) -> None:

@@ -21,6 +21,7 @@ from notices.render import NoticeRenderer, RenderedNotice
 from notices.strings import sample_buyer
 from notices.unsubscribe import unsubscribe_for
 from tracker.commands.common import config_option, friendly_errors, load
+from tracker.commands.common import store_url as store_url_of
 from tracker.config import TrackerConfig
 from tracker.errors import InputError, TrackerError
 from tracker.model import Classification, Detail, Milestone, RawEvent, Status, TrackedEvent
@@ -329,7 +330,7 @@ def opt_out(
     """Stop all buyer notices for one shipment, or (--email) for every shipment of a buyer."""
     if (tracking_number is None) == (email is None):
         raise InputError("give a tracking number or --email ADDRESS (exactly one)")
-    factory = open_store(store_url or load(config_path).store.url)
+    factory = open_store(store_url_of(config_path, store_url))
     number = tracking_number.replace(" ", "").upper() if tracking_number else None
     result = store_opt_out(factory, datetime.now(UTC), tracking_number=number, email=email)
     if not result.shipments and not result.already and email is None:

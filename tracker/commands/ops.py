@@ -15,7 +15,13 @@ from rich.table import Table
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from tracker.commands.common import config_option, friendly_errors, load
+from tracker.commands.common import (
+    announce_store,
+    config_option,
+    friendly_errors,
+    load,
+    store_url,
+)
 from tracker.commands.shops import print_shops
 from tracker.durations import parse_duration
 from tracker.errors import InputError
@@ -73,13 +79,9 @@ def _print_report(report: dict[str, Any]) -> None:
         print_shops(report["shops"])
 
 
-def _store_url(config_path: Path | None, store_url: str | None) -> str:
-    return store_url or load(config_path).store.url
-
-
 @click.command("status")
 @config_option
-@click.option("--store", "store_url", default=None, help="SQLAlchemy URL of the store to read.")
+@click.option("--store", "store_option", default=None, help="SQLAlchemy URL of the store to read.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.option(
     "--missed-beats",
@@ -98,6 +100,7 @@ def _store_url(config_path: Path | None, store_url: str | None) -> str:
     default="24h",
     show_default=True,
     callback=lambda c, p, v: _duration_option(v),
+    help="How far back failed notices count towards --max-failed-notices (e.g. 24h, 2d).",
 )
 @click.option(
     "--carrier-stale-after",
@@ -110,7 +113,7 @@ def _store_url(config_path: Path | None, store_url: str | None) -> str:
 @friendly_errors
 def status(
     config_path: Path | None,
-    store_url: str | None,
+    store_option: str | None,
     as_json: bool,
     missed_beats: int,
     max_failed_notices: int,
@@ -121,7 +124,7 @@ def status(
     """Health of the service; exits 1 when unhealthy, so monitoring can run it as a check."""
     limits = HealthLimits(missed_beats, max_failed_notices, failed_window, carrier_stale_after)
     now = datetime.fromisoformat(at) if at else datetime.now(UTC)
-    factory = open_existing_store(_store_url(config_path, store_url))
+    factory = open_existing_store(store_url(config_path, store_option))
     with factory() as session:
         report = health_report(session, now, limits)
     if as_json:
@@ -197,7 +200,7 @@ def _event_record(entry: AuditEntry, shipment: Shipment | None, redact: bool) ->
 
 @click.command("events")
 @config_option
-@click.option("--store", "store_url", default=None, help="SQLAlchemy URL of the store to read.")
+@click.option("--store", "store_option", default=None, help="SQLAlchemy URL of the store to read.")
 @click.option("--shipment", "shipment_id", type=int, default=None, help="Shipment id.")
 @click.option("--tracking", default=None, help="Tracking number (any carrier).")
 @click.option(
@@ -213,7 +216,7 @@ def _event_record(entry: AuditEntry, shipment: Shipment | None, redact: bool) ->
 @friendly_errors
 def events(
     config_path: Path | None,
-    store_url: str | None,
+    store_option: str | None,
     shipment_id: int | None,
     tracking: str | None,
     kinds: tuple[str, ...],
@@ -226,7 +229,9 @@ def events(
     if shipment_id is not None and tracking is not None:
         raise click.UsageError("give --shipment or --tracking, not both")
     config = load(config_path)
-    factory = open_existing_store(store_url or config.store.url)
+    url = store_option or config.store.url
+    announce_store(url, config_path, from_option=store_option is not None)
+    factory = open_existing_store(url)
     with factory() as session:
         rows = find_events(
             session,

@@ -47,7 +47,10 @@ def display_url(url: str) -> str:
 
 def sqlite_path(url: str) -> Path | None:
     """The file a ``sqlite:///`` URL names, or None for other databases and in-memory ones."""
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return None
     if not parsed.drivername.startswith("sqlite"):
         return None
     database = parsed.database or ""

@@ -1,0 +1,241 @@
+"""The first day (issue 13, items 12, 13, 15): one config found the same way by every command,
+each command saying which store it used, and numbers routed only to configured carriers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import tracker.commands.common as common
+from tests.support.smtp import SmtpSink
+from tracker.cli import main
+
+ORDER = [
+    "--email",
+    "ana@example.com",
+    "--name",
+    "Ana Souza",
+    "--country",
+    "BR",
+    "--order",
+    "ORD-1",
+    "--shipped",
+    "2026-11-20",
+]
+CORREIOS_NUMBER = "RB473124829BR"
+
+
+def invoke(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = CliRunner(env=env).invoke(main, list(argv))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def write_config(folder: Path, body: str = "") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "tracker.toml"
+    path.write_text(f'[store]\nurl = "sqlite:///state/tracker.sqlite3"\n{body}')
+    return path
+
+
+@pytest.fixture
+def no_default_configs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Neither /etc/tracker/tracker.toml nor ./config/tracker.toml of this machine count."""
+    monkeypatch.setattr(common, "SYSTEM_CONFIG", tmp_path / "absent" / "etc.toml")
+    monkeypatch.setattr(common, "LOCAL_CONFIG", tmp_path / "absent" / "local.toml")
+    monkeypatch.delenv("TRACKER_CONFIG", raising=False)
+
+
+# -- item 12: one config, one store, said out loud ------------------------------------------
+
+
+@pytest.mark.usefixtures("no_default_configs")
+def test_every_command_finds_the_system_config_and_says_which_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write_config(tmp_path / "etc", "[carriers.correios]\n")
+    monkeypatch.setattr(common, "SYSTEM_CONFIG", config)
+    store = tmp_path / "etc" / "state" / "tracker.sqlite3"
+    said = f"store: {store} (config {config})"
+    monkeypatch.chdir(tmp_path)  # another folder than the config's: paths follow the config
+    code, out, err = invoke("add", CORREIOS_NUMBER, *ORDER)
+    assert (code, err.strip()) == (0, said), out
+    for argv in (("show", CORREIOS_NUMBER), ("events",), ("unclassified",)):
+        code, out, err = invoke(*argv)
+        assert (code, err.strip()) == (0, said), (argv, out)
+    code, _, err = invoke("status")
+    assert code in (0, 1)  # no daemon heartbeat yet: unhealthy is the honest answer
+    assert err.strip() == said
+    code, out, err = invoke("check-config")
+    assert code == 0
+    assert out == f"{config}: OK\n"
+    assert said in err
+
+
+@pytest.mark.usefixtures("no_default_configs")
+def test_tracker_config_variable_wins_over_the_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(common, "SYSTEM_CONFIG", write_config(tmp_path / "system"))
+    mine = write_config(tmp_path / "mine", "[carriers.correios]\n")
+    code, _, err = invoke("add", CORREIOS_NUMBER, *ORDER, env={"TRACKER_CONFIG": str(mine)})
+    assert code == 0, err
+    assert f"(config {mine})" in err
+    assert (tmp_path / "mine" / "state" / "tracker.sqlite3").is_file()
+    assert not (tmp_path / "system" / "state").exists()
+
+
+@pytest.mark.usefixtures("no_default_configs")
+def test_without_any_config_the_store_is_in_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = invoke("show", CORREIOS_NUMBER)
+    assert code == 2
+    assert f"store: {tmp_path / 'var' / 'tracker.sqlite3'} (no config file: built-in" in err
+    assert f"store {tmp_path / 'var' / 'tracker.sqlite3'} does not exist" in err
+    assert not (tmp_path / "var").exists()
+    code, _, err = invoke("check-config")
+    assert code == 2
+    assert "no config file found (looked at --config, else $TRACKER_CONFIG" in err
+
+
+def test_the_shipped_config_keeps_state_where_the_service_keeps_it() -> None:
+    """A copy of config/tracker.toml in /etc/tracker must not put the store in /etc/var."""
+    shipped = Path(__file__).resolve().parents[2] / "config" / "tracker.toml"
+    from tracker.config import load_config
+
+    config = load_config(shipped)
+    assert config.store.url == "sqlite:////var/lib/tracker/tracker.sqlite3"
+    assert config.mail.maildir == Path("/var/lib/tracker/mail")
+
+
+# -- item 13: routing ------------------------------------------------------------------------
+
+
+def test_auto_routes_to_the_aggregator_when_the_detected_carrier_is_not_configured(
+    tmp_path: Path,
+) -> None:
+    config = write_config(
+        tmp_path, '[carriers.aftership]\napi_key_env = "K"\n[routing]\naggregator = "aftership"\n'
+    )
+    code, out, err = invoke(
+        "add", CORREIOS_NUMBER, "--carrier", "auto", *ORDER, "--config", str(config)
+    )
+    assert code == 0, err
+    assert f"{CORREIOS_NUMBER} via aftership" in out
+
+
+def test_auto_prefers_a_configured_carrier_over_the_aggregator(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        '[carriers.correios]\n[carriers.aftership]\napi_key_env = "K"\n'
+        '[routing]\naggregator = "aftership"\n',
+    )
+    code, out, err = invoke("add", CORREIOS_NUMBER, *ORDER, "--config", str(config))
+    assert code == 0, err
+    assert f"{CORREIOS_NUMBER} via correios" in out
+
+
+def test_a_number_nothing_configured_can_track_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    """China Post is detected; DHL is configured but is not a candidate: refused, not DHL."""
+    config = write_config(tmp_path, "[carriers.dhl]\n")
+    code, _, err = invoke("add", "RR123456785CN", *ORDER, "--config", str(config))
+    assert code == 2
+    assert "'RR123456785CN' looks like china_post, which is not configured" in err
+    assert "add [carriers.china_post], set an aggregator, or name the carrier" in err
+    assert not (tmp_path / "state").exists()
+
+
+def test_an_aggregator_without_its_table_does_not_count(tmp_path: Path) -> None:
+    config = write_config(tmp_path, '[routing]\naggregator = "seventeentrack"\n')
+    code, _, err = invoke("add", CORREIOS_NUMBER, *ORDER, "--config", str(config))
+    assert code == 2
+    assert "[routing] aggregator 'seventeentrack' has no [carriers.seventeentrack] table" in err
+
+
+def test_a_named_carrier_must_be_configured(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "[carriers.correios]\n")
+    code, _, err = invoke(
+        "add", "1Z999AA10123456784", "--carrier", "ups", *ORDER, "--config", str(config)
+    )
+    assert code == 2
+    assert "carrier: 'ups' is not configured (configured: correios, sandbox)" in err
+
+
+def test_the_same_number_under_a_second_carrier_is_refused_unless_asked(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path, '[carriers.correios]\n[carriers.aftership]\napi_key_env = "K"\n'
+    )
+    with_config = ["--config", str(config)]
+    assert invoke("add", CORREIOS_NUMBER, *ORDER, *with_config)[0] == 0
+    again = ["add", CORREIOS_NUMBER, "--carrier", "aftership", *ORDER, *with_config]
+    code, _, err = invoke(*again)
+    assert code == 2
+    assert f"{CORREIOS_NUMBER} is already tracked under correios" in err
+    code, out, err = invoke(*again, "--also-under-another-carrier")
+    assert code == 0, err
+    assert f"{CORREIOS_NUMBER} via aftership" in out
+
+
+def test_import_refuses_a_row_tracked_under_another_carrier(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path, '[carriers.correios]\n[carriers.aftership]\napi_key_env = "K"\n'
+    )
+    assert invoke("add", CORREIOS_NUMBER, *ORDER, "--config", str(config))[0] == 0
+    csv_file = tmp_path / "orders.csv"
+    csv_file.write_text(
+        "tracking_number,carrier,buyer_email,buyer_name,buyer_language,destination_country,"
+        "order_reference,shipped_date\n"
+        f"{CORREIOS_NUMBER},aftership,ana@example.com,Ana,pt,BR,O-2,2026-11-20\n"
+    )
+    code, out, err = invoke("import", str(csv_file), "--config", str(config))
+    assert code == 1
+    assert (
+        f"{csv_file}:2: tracking_number: '{CORREIOS_NUMBER}' is already tracked under correios"
+        in err
+    )
+    assert "imported 0 shipment(s), rejected 1 row(s)" in out
+
+
+# -- item 15: a local folder is no way to reach buyers ---------------------------------------
+
+
+def test_check_config_warns_while_mail_goes_to_a_local_folder(tmp_path: Path) -> None:
+    maildir = write_config(tmp_path / "a")
+    code, _, err = invoke("check-config", str(maildir))
+    assert code == 0
+    assert 'warning: [mail] transport is "maildir": buyers get no email' in err
+    smtp = write_config(tmp_path / "b", '[mail]\ntransport = "smtp"\n')
+    code, _, err = invoke("check-config", str(smtp))
+    assert code == 0
+    assert "warning" not in err
+
+
+@pytest.mark.integration
+def test_send_test_reaches_a_real_smtp_server(tmp_path: Path, smtp_server: SmtpSink) -> None:
+    config = write_config(
+        tmp_path,
+        f'[mail]\ntransport = "smtp"\n[mail.smtp]\nhost = "127.0.0.1"\nport = {smtp_server.port}\n',
+    )
+    code, out, err = invoke("send-test", "owner@example.com", "--config", str(config))
+    assert code == 0, err
+    assert f"test message to owner@example.com accepted by 127.0.0.1:{smtp_server.port}" in out
+    (received,) = smtp_server.messages
+    assert received.rcpt_tos == ["owner@example.com"]
+    assert "test message" in str(received.message["Subject"])
+
+
+@pytest.mark.integration
+def test_send_test_names_an_unreachable_server(tmp_path: Path) -> None:
+    config = write_config(tmp_path, '[mail]\ntransport = "smtp"\n[mail.smtp]\nport = 1\n')
+    code, _, err = invoke("send-test", "owner@example.com", "--config", str(config))
+    assert code == 2
+    assert "error: the test message was not sent:" in err
+
+
+def test_send_test_refuses_a_malformed_address(tmp_path: Path) -> None:
+    code, _, err = invoke("send-test", "not an address", "--config", str(write_config(tmp_path)))
+    assert code == 2
+    assert "send-test:" in err
