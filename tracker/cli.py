@@ -40,6 +40,11 @@ COMMANDS: dict[str, CommandEntry] = {
     "detect": CommandEntry(
         "detect", "detect", "Print the carriers NUMBER may belong to, most likely first."
     ),
+    "edit": CommandEntry(
+        "correct",
+        "edit",
+        "Correct a tracked shipment; the values are checked as `tracker add` checks them.",
+    ),
     "events": CommandEntry(
         "ops",
         "events",
@@ -54,6 +59,9 @@ COMMANDS: dict[str, CommandEntry] = {
         "notices",
         "opt_out",
         "Stop all buyer notices for one shipment, or (--email) for every shipment of a buyer.",
+    ),
+    "poll": CommandEntry(
+        "correct", "poll", "Make a shipment due for a poll now (after fixing a carrier key, say)."
     ),
     "preview": CommandEntry(
         "notices",
@@ -82,6 +90,11 @@ COMMANDS: dict[str, CommandEntry] = {
         "ops",
         "status",
         "Health of the service; exits 1 when unhealthy, so monitoring can run it as a check.",
+    ),
+    "stop": CommandEntry(
+        "correct",
+        "stop",
+        "Stop tracking a shipment: no more polls or buyer notices; its history stays.",
     ),
     "unclassified": CommandEntry(
         "inspect",

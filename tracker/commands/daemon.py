@@ -138,7 +138,10 @@ def _print_summary(console: Console, result: DemoResult) -> None:
         f"open one with: less {result.maildir}/new/$(ls {result.maildir}/new | head -n1)\n"
         f"or point a mail client (mutt -f {result.maildir}) at it.\n"
         f"a parcel's timeline: .venv/bin/tracker show {result.sample_number} "
-        f"--store sqlite:///{result.directory / 'tracker.sqlite3'}"
+        f"--store sqlite:///{result.directory / 'tracker.sqlite3'}",
+        soft_wrap=True,  # commands stay whole on narrow terminals, so they can be copied
+        markup=False,
+        highlight=False,
     )
 
 

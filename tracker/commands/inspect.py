@@ -65,7 +65,11 @@ def show(config_path: Path | None, store_option: str | None, tracking_number: st
             )
             console.print(
                 f"shipped {shipment.shipped_at:%Y-%m-%d %H:%M} UTC; next poll "
-                f"{shipment.next_poll_at or 'never (final)'}"
+                + (
+                    f"{shipment.next_poll_at:%Y-%m-%d %H:%M} UTC"
+                    if shipment.next_poll_at
+                    else "never (final or stopped)"
+                )
             )
             # carrier-supplied text: printed without markup
             console.print(estimate_line(shipment), markup=False, highlight=False)

@@ -27,7 +27,7 @@ from tracker.durations import parse_duration
 from tracker.errors import InputError
 from tracker.eventlog import redact_secrets_in, redact_value
 from tracker.runtime.health import HealthLimits, health_report
-from tracker.safetext import for_terminal
+from tracker.safetext import for_terminal, without_controls
 from tracker.store.models import AuditEntry, Shipment
 from tracker.store.readonly import open_existing_store
 
@@ -250,18 +250,26 @@ def events(
     if not records:
         click.echo("no matching events")
         return
-    table = Table()
-    for column in ("time (UTC)", "tracking number", "carrier", "kind", "details"):
-        table.add_column(column)
-    for r in records:
-        details = ", ".join(f"{k}={v}" for k, v in r["data"].items() if v is not None)
-        table.add_row(  # stored text is not markup: an order reference may read "[/bold]"
+    columns = ("time (UTC)", "tracking number", "carrier", "kind", "details")
+    lines: list[tuple[str, ...]] = [
+        (
             r["at"][:19].replace("T", " "),
-            for_terminal(r["tracking_number"]),
-            for_terminal(r["carrier"]),
-            for_terminal(r["kind"]),
-            for_terminal(details),
+            without_controls(r["tracking_number"] or ""),
+            without_controls(r["carrier"] or ""),
+            without_controls(r["kind"]),
+            without_controls(", ".join(f"{k}={v}" for k, v in r["data"].items() if v is not None)),
         )
+        for r in records
+    ]
+    if not sys.stdout.isatty():  # a pipe or a file gets every character: one line per event
+        for line in (columns, *lines):
+            click.echo("\t".join(line))  # without_controls made tabs spaces
+        return
+    table = Table()
+    for column in columns:
+        table.add_column(column)
+    for line in lines:  # stored text is not markup: an order reference may read "[/bold]"
+        table.add_row(*(for_terminal(cell) for cell in line))
     Console(highlight=False).print(table)
 
 
