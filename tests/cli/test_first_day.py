@@ -73,6 +73,8 @@ def test_every_command_finds_the_system_config_and_says_which_store(
     code, _, err = invoke("status")
     assert code in (0, 1)  # no daemon heartbeat yet: unhealthy is the honest answer
     assert said in err.splitlines()
+    for argv in (("status", "--json"), ("events", "--json")):
+        assert "store:" not in invoke(*argv)[2]  # scripts get JSON only
     code, out, err = invoke("check-config")
     assert code == 0
     assert out == f"{config}: OK\n"

@@ -72,10 +72,12 @@ def announce_store(url: str, config_path: Path | None, *, from_option: bool = Fa
     click.echo(f"store: {where} ({why})", err=True)
 
 
-def store_url(config_path: Path | None, option: str | None) -> str:
-    """The store a reading command opens (``--store`` wins over the config), announced."""
+def store_url(config_path: Path | None, option: str | None, *, quiet: bool = False) -> str:
+    """The store a reading command opens (``--store`` wins over the config), announced unless
+    ``quiet`` (``--json``: scripts get JSON only)."""
     url = option or load(config_path).store.url
-    announce_store(url, config_path, from_option=option is not None)
+    if not quiet:
+        announce_store(url, config_path, from_option=option is not None)
     return url
 
 

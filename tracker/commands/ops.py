@@ -124,7 +124,7 @@ def status(
     """Health of the service; exits 1 when unhealthy, so monitoring can run it as a check."""
     limits = HealthLimits(missed_beats, max_failed_notices, failed_window, carrier_stale_after)
     now = datetime.fromisoformat(at) if at else datetime.now(UTC)
-    factory = open_existing_store(store_url(config_path, store_option))
+    factory = open_existing_store(store_url(config_path, store_option, quiet=as_json))
     with factory() as session:
         report = health_report(session, now, limits)
     if as_json:
@@ -230,7 +230,8 @@ def events(
         raise click.UsageError("give --shipment or --tracking, not both")
     config = load(config_path)
     url = store_option or config.store.url
-    announce_store(url, config_path, from_option=store_option is not None)
+    if not as_json:  # --json prints JSON only, for scripts
+        announce_store(url, config_path, from_option=store_option is not None)
     factory = open_existing_store(url)
     with factory() as session:
         rows = find_events(
