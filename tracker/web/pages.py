@@ -30,7 +30,7 @@ from tracker.web.language import PageLocale, page_locale
 from tracker.web.lookup import RateLimit, client_key, find_shipment
 from tracker.web.parcels import load_parcel, unsubscribe_parcel
 from tracker.web.server import WebServer
-from tracker.web.story import Presentation, tell
+from tracker.web.story import ParcelRecord, Presentation, tell
 
 FORM_TTL_DAYS = 1
 ONE_CLICK = "List-Unsubscribe=One-Click"
@@ -132,15 +132,10 @@ class BuyerPages:
     # --- the parcel ---------------------------------------------------------------------------
 
     async def parcel(self, request: web.Request) -> web.StreamResponse:
-        token = request.match_info["token"]
-        ref = self._verified(request, token, "page")
-        if isinstance(ref, web.StreamResponse):
-            return ref
-        record = await self.app.in_store(load_parcel, self.app, ref)
-        if record is None:
-            return self.message(request, 404, "errors.link_heading", "errors.link", lookup=True)
-        locale = self._locale(request, record.buyer_language, record.destination_country)
-        words = page_words(locale.lang)
+        opened = await self._open(request, "page")
+        if isinstance(opened, web.StreamResponse):
+            return opened
+        token, ref, record, locale, words = opened
         shown = self._presentation()
         story = tell(record, words, locale, country_timezone(record.destination_country), shown)
         now = self.app.clock.now()
@@ -158,7 +153,7 @@ class BuyerPages:
         )
 
     def _answer_note(
-        self, request: web.Request, words: PageWords, record: Any, locale: PageLocale
+        self, request: web.Request, words: PageWords, record: ParcelRecord, locale: PageLocale
     ) -> dict[str, str] | None:
         result = request.query.get("answer")
         if result == "closed":
@@ -200,15 +195,10 @@ class BuyerPages:
     # --- unsubscribe --------------------------------------------------------------------------
 
     async def unsubscribe_form(self, request: web.Request) -> web.StreamResponse:
-        token = request.match_info["token"]
-        ref = self._verified(request, token, "unsubscribe")
-        if isinstance(ref, web.StreamResponse):
-            return ref
-        record = await self.app.in_store(load_parcel, self.app, ref)
-        if record is None:
-            return self.message(request, 404, "errors.link_heading", "errors.link", lookup=True)
-        locale = self._locale(request, record.buyer_language, record.destination_country)
-        words = page_words(locale.lang)
+        opened = await self._open(request, "unsubscribe")
+        if isinstance(opened, web.StreamResponse):
+            return opened
+        token, ref, record, locale, words = opened
         store = self._presentation().store_name
         return self.render(
             request,
@@ -338,6 +328,20 @@ class BuyerPages:
             country,
             self.config.seller.default_language,
         )
+
+    async def _open(
+        self, request: web.Request, purpose: links.Purpose
+    ) -> tuple[str, int, ParcelRecord, PageLocale, PageWords] | web.StreamResponse:
+        """The link's token, shipment, record and language, or the error page for a bad link."""
+        token = request.match_info["token"]
+        ref = self._verified(request, token, purpose)
+        if isinstance(ref, web.StreamResponse):
+            return ref
+        record = await self.app.in_store(load_parcel, self.app, ref)
+        if record is None:
+            return self.message(request, 404, "errors.link_heading", "errors.link", lookup=True)
+        locale = self._locale(request, record.buyer_language, record.destination_country)
+        return token, ref, record, locale, page_words(locale.lang)
 
     def _verified(
         self, request: web.Request, token: str, purpose: links.Purpose
