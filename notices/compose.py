@@ -326,8 +326,17 @@ def _delayed(ctx: NoticeContext, t: Callable[[str], str]) -> list[Section]:
     ]
 
 
+#: situations in which waiting longer cannot bring the parcel
+_NOTHING_TO_WAIT_FOR = ("returned", "returning", "lost")
+
+
 def _refund_offer(ctx: NoticeContext, t: Callable[[str], str]) -> list[Section]:
-    return [Section("next", t("next.heading"), (t("refund_offer.offer"),)), _choices(ctx, t)]
+    offer = (
+        "situation.refund_offer_now"
+        if ctx.situation in _NOTHING_TO_WAIT_FOR
+        else "refund_offer.offer"
+    )
+    return [Section("next", t("next.heading"), (t(offer),)), _choices(ctx, t)]
 
 
 def _customs(ctx: NoticeContext, t: Callable[[str], str]) -> list[Section]:
