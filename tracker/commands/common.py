@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -12,7 +13,8 @@ from typing import Any, TypeVar
 import click
 
 from tracker.config import TrackerConfig, load_config, resolve_paths
-from tracker.errors import TrackerError
+from tracker.durations import parse_duration
+from tracker.errors import InputError, TrackerError
 
 F = TypeVar("F", bound=Callable[..., Any])
 #: where every command looks for its config when neither --config nor $TRACKER_CONFIG names
@@ -98,3 +100,19 @@ def friendly_errors(func: F) -> F:
 def env_flag(name: str) -> bool:
     """True when the environment variable is set to a true-ish value."""
     return os.environ.get(name, "").lower() in {"1", "true", "yes"}
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """``2d`` (ago) or an ISO date/time (UTC when no offset is given)."""
+    try:
+        return now - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(
+            f"--since {text!r}: give a duration such as 2d or 36h, "
+            "or an ISO date such as 2026-03-01"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -20,11 +20,11 @@ from tracker.commands.common import (
     config_option,
     friendly_errors,
     load,
+    parse_since,
     store_url,
 )
 from tracker.commands.shops import print_shops
 from tracker.durations import parse_duration
-from tracker.errors import InputError
 from tracker.eventlog import redact_secrets_in, redact_value
 from tracker.runtime.health import HealthLimits, health_report
 from tracker.safetext import for_terminal, without_controls
@@ -133,22 +133,6 @@ def status(
         _print_report(report)
     if not report["healthy"]:
         sys.exit(UNHEALTHY)
-
-
-def parse_since(text: str, now: datetime) -> datetime:
-    """``2d`` (ago) or an ISO date/time (UTC when no offset is given)."""
-    try:
-        return now - parse_duration(text)
-    except ValueError:
-        pass
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise InputError(
-            f"--since {text!r}: give a duration such as 2d or 36h, "
-            "or an ISO date such as 2026-03-01"
-        ) from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def find_events(

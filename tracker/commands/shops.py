@@ -14,29 +14,14 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn
 from rich.table import Table
 
-from tracker.commands.common import config_option, friendly_errors, load
+from tracker.commands.common import config_option, friendly_errors, load, parse_since
 from tracker.config import TrackerConfig
-from tracker.durations import parse_duration
 from tracker.errors import InputError
 
 
 @click.group("shops")
 def shops() -> None:
     """Connected shops: sync recent orders, show each shop's webhooks, syncs and failing calls."""
-
-
-def _since(text: str, now: datetime) -> datetime:
-    try:
-        return now - parse_duration(text)
-    except ValueError:
-        pass
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise InputError(
-            f"--since {text!r}: give a duration such as 7d or 36h, or a date such as 2026-11-20"
-        ) from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _syncing(config: TrackerConfig, names: tuple[str, ...]) -> list[str]:
@@ -61,7 +46,7 @@ def _syncing(config: TrackerConfig, names: tuple[str, ...]) -> list[str]:
 def sync(config_path: Path | None, names: tuple[str, ...], since: str) -> None:
     """Read recently updated orders from each shop and track their numbers (idempotent)."""
     config = load(config_path)
-    start = _since(since, datetime.now(UTC))
+    start = parse_since(since, datetime.now(UTC))
     chosen = _syncing(config, names)
     if not chosen:
         raise InputError("no shop table that can sync (Shopify, WooCommerce) is enabled")
