@@ -19,7 +19,7 @@ PAYLOAD_VERSION = 2
 CHOICES = ("keep_waiting", "resend", "refund")
 """Solutions a seller may offer in ``delayed`` and ``refund_offer`` notices."""
 
-DELAY_REASONS = ("stalled", "late", "exception")
+DELAY_REASONS = ("stalled", "late", "customs", "exception")
 """Why a ``delayed`` notice is sent."""
 
 SITUATIONS = (

@@ -179,3 +179,24 @@ def test_thresholds_per_country_apply() -> None:
     result = assess(STATE, events, settings, SHIPPED + 5 * DAY, polled=False)
     assert [(n.kind, n.payload.reason) for n in result.notices] == [(Milestone.DELAYED, "stalled")]
     assert result.notices[0].payload.choices == SETTINGS.choices
+
+
+@pytest.mark.parametrize(
+    ("last", "reason"),
+    [
+        (event(4, Status.IN_TRANSIT, Detail.CUSTOMS_PROCESSING, country="DE"), "customs"),
+        (event(4, Status.IN_TRANSIT, Detail.CUSTOMS_RELEASED, country="DE"), "stalled"),
+        (event(21, Status.IN_TRANSIT, country="DE"), "late"),
+    ],
+)
+def test_a_delay_says_why_from_the_latest_scan(last: TrackedEvent, reason: str) -> None:
+    # Past the 20-day window and its 2-day grace: still in customs (no scans until the check
+    # ends) is not "travelling between countries without scans".
+    events = timeline(
+        event(1, Status.IN_TRANSIT, Detail.ACCEPTED),
+        event(3, Status.IN_TRANSIT, Detail.ARRIVED_DESTINATION_COUNTRY, country="DE"),
+        last,
+        keys=frozenset({"shipped", "in_transit"}),
+    )
+    result = assess(STATE, events, SETTINGS, SHIPPED + 23 * DAY, polled=False)
+    assert [(n.kind, n.payload.reason) for n in result.notices] == [(Milestone.DELAYED, reason)]

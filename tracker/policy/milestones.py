@@ -287,11 +287,21 @@ def _timer_milestones(
     if status is Status.EXCEPTION and detail not in CUSTOMS_ACTION_DETAILS:
         yield Due(Milestone.DELAYED, "delayed", reason="exception")
     elif now >= window_end(facts, limits) + limits.delay_grace:
-        quiet_since = facts.last_event_at or facts.shipped_at
-        reason = "stalled" if now - quiet_since >= limits.stalled_after else "late"
-        yield Due(Milestone.DELAYED, "delayed", reason=reason)
+        yield Due(Milestone.DELAYED, "delayed", reason=_delay_reason(facts, journey, now, limits))
     if now - facts.shipped_at >= limits.refund_offer_after:
         yield Due(Milestone.REFUND_OFFER, "refund_offer")
+
+
+def _delay_reason(
+    facts: ShipmentFacts, journey: _Journey, now: datetime, limits: Thresholds
+) -> str:
+    """Why a late parcel is late, as far as its scans tell: still in customs (where no scans
+    come until the check ends), no news for ``stalled_after`` (travelling between countries),
+    or simply past its window."""
+    if journey.detail is Detail.CUSTOMS_PROCESSING:
+        return "customs"
+    quiet_since = facts.last_event_at or facts.shipped_at
+    return "stalled" if now - quiet_since >= limits.stalled_after else "late"
 
 
 def _no_waiting_situation(journey: _Journey) -> str | None:
