@@ -52,10 +52,14 @@ class MaildirTransport:
         self.path = Path(path)
 
     def _deliver(self, message: EmailMessage) -> str:
-        box = mailbox.Maildir(self.path, create=True)
+        # mailbox.Maildir(create=True) makes the folders only when the path does not exist yet:
+        # a configured folder that exists but is empty (made by ops, by systemd's
+        # StateDirectory, a fresh temp dir) would fail every send.
+        for folder in ("tmp", "new", "cur"):
+            (self.path / folder).mkdir(parents=True, exist_ok=True)
         message_id = message.get("Message-ID")
         if not message_id:
-            return box.add(message)
+            return mailbox.Maildir(self.path, create=False).add(message)
         key = "msg-" + hashlib.blake2b(str(message_id).encode(), digest_size=16).hexdigest()
         for folder in ("new", "cur"):
             if any((self.path / folder).glob(f"{key}*")):

@@ -53,6 +53,18 @@ async def test_maildir_writes_a_parseable_message_into_new(
     assert b"RR123456785CN" in payload
 
 
+async def test_maildir_fills_a_folder_that_exists_but_is_empty(
+    tmp_path: Path, renderer: NoticeRenderer
+) -> None:
+    (tmp_path / "mail").mkdir()
+    transport = MaildirTransport(tmp_path / "mail")
+    await transport.send(_message(renderer))
+
+    assert sorted(p.name for p in (tmp_path / "mail").iterdir()) == ["cur", "new", "tmp"]
+    [stored] = list(mailbox.Maildir(tmp_path / "mail", create=False))
+    assert stored["Message-ID"] == message_id_for("shipment-1:shipped", "gadgets.example")
+
+
 async def test_maildir_on_an_unwritable_path_is_transient(
     tmp_path: Path, renderer: NoticeRenderer
 ) -> None:
