@@ -6,8 +6,14 @@ COPY on PostgreSQL; the insert rate is reported), then measures
 * the time to claim one batch of due shipments (median of several claims) at N and at a small
   store (10,000 by default), and their ratio: the claim must cost what is due, not what is stored
   (targets: under 20 ms at 1M, ratio under 2);
-* the daemon's peak RSS over one full poll cycle (every due shipment claimed, fetched from the
-  sandbox carrier over loopback HTTP, classified and stored) in a fresh process (target: 300 MB).
+* the daemon's peak RSS over one full cycle in a fresh process (target: 200 MB): every due
+  shipment claimed, fetched from the sandbox carrier over loopback HTTP, classified and stored
+  (notices queued); then, a day later on the daemon's clock (the buyers' quiet hours behind),
+  the timer job over the shipments whose timers have come and the dispatch job rendering and
+  sending every due notice to a Maildir; then a metrics scrape.
+
+The store is filled at the wall clock (``NOW``), and the cycle's numbers are registered with the
+sandbox ``--age-days`` before it, so the events the carrier reports lie in the daemon's past.
 
     .venv/bin/python bench/scale.py                       # 1,000,000 vs 10,000, both databases
     .venv/bin/python bench/scale.py --n 20000 --small 4000 --due 3200 --cycle 500 --db sqlite
@@ -30,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -40,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench")]
 
 import psycopg  # noqa: E402
-from sqlalchemy import text, update  # noqa: E402
+from sqlalchemy import select, update  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
 from carriers.sandbox.journeys import load_journeys  # noqa: E402
@@ -48,7 +55,11 @@ from tracker.store.db import open_store  # noqa: E402
 from tracker.store.models import Shipment  # noqa: E402
 from tracker.store.shipments import claim_due_for_poll  # noqa: E402
 
-NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+#: the bench's clock and the sandbox carrier's (its wall clock) agree, so the events the cycle
+#: fetches lie in the daemon's past and the notices they queue come due
+NOW = datetime.now(UTC).replace(second=0, microsecond=0)
+#: how far the daemon's clock moves between the cycle's polls and its timers and dispatch
+CYCLE_LATER = timedelta(days=1)
 COLUMNS = (
     "tracking_number", "carrier", "buyer_email", "buyer_name", "buyer_language",
     "destination_country", "origin_country", "order_reference", "shipped_at", "created_at",
@@ -60,7 +71,8 @@ def rows(
     n: int, due: int, seed: int = 1, base: datetime = NOW, shipped: datetime | None = None
 ) -> Iterator[tuple[Any, ...]]:
     """N shipments; ``due`` of them overdue at ``base``, the rest due over the next day, shipped
-    at ``shipped`` (3 days before ``base`` by default); stored as naive UTC."""
+    at ``shipped`` (3 days before ``base`` by default), timers due 2 to 30 days on (none within
+    the cycle's ``CYCLE_LATER``); stored as naive UTC."""
     rng = random.Random(seed)
     tags = [(j.tag, j.origin, j.destination) for j in load_journeys().values()]
     shipped = (shipped or base - timedelta(days=3)).replace(tzinfo=None)
@@ -74,7 +86,7 @@ def rows(
         yield (
             f"SB{tag}{i:08d}", "sandbox", f"buyer{i}@example.com", "Alex Buyer", "en",
             destination, origin, f"ORD-{i}", shipped, base, "in_transit", next_poll, 0, 0,
-            base + timedelta(seconds=rng.uniform(3600, 30 * 86_400)), False,
+            base + timedelta(seconds=rng.uniform(2 * 86_400, 30 * 86_400)), False,
         )  # fmt: skip
 
 
@@ -188,19 +200,56 @@ def time_scrapes(urls: dict[int, str], repeats: int) -> dict[str, Any]:
     return report
 
 
-def make_due(url: str, count: int) -> None:
-    """Make ``count`` shipments due again for the poll-cycle measurement."""
+def make_due(url: str, count: int, timers: int, age_days: float) -> list[str]:
+    """Make the first ``count`` shipments due for the cycle's polls (shipped ``age_days`` ago,
+    no timer of their own) and give the next ``timers`` a timer that comes due within
+    ``CYCLE_LATER``; returns the tracking numbers to poll."""
     factory = open_store(url)
+    shipped = NOW - timedelta(days=age_days)
     with factory.begin() as session:
         session.execute(
             update(Shipment)
             .where(Shipment.id <= count)
-            .values(next_poll_at=NOW - timedelta(minutes=1), lease_owner=None, lease_until=None)
+            .values(
+                next_poll_at=NOW - timedelta(minutes=1),
+                lease_owner=None,
+                lease_until=None,
+                next_timer_at=None,
+                shipped_at=shipped,
+            )
+        )
+        session.execute(  # what the claims left due waits: the cycle polls ``count``
+            update(Shipment)
+            .where(Shipment.id > count, Shipment.next_poll_at <= NOW)
+            .values(next_poll_at=NOW + timedelta(hours=6))
         )
         session.execute(
-            text("UPDATE shipments SET next_timer_at = NULL WHERE id <= :n"), {"n": count}
+            update(Shipment)
+            .where(Shipment.id > count, Shipment.id <= count + timers)
+            .values(next_timer_at=NOW + CYCLE_LATER / 2)
+        )
+        numbers = list(
+            session.scalars(
+                select(Shipment.tracking_number).where(Shipment.id <= count).order_by(Shipment.id)
+            )
         )
     factory.kw["bind"].dispose()
+    return numbers
+
+
+def register(base: str, numbers: list[str], at: datetime) -> None:
+    """Register ``numbers`` with the sandbox carrier as shipped at ``at`` (its journeys then
+    report the events of ``NOW - at``)."""
+    for start in range(0, len(numbers), 2000):
+        body = json.dumps(
+            [{"tracking_number": n, "registered_at": at.isoformat()}
+             for n in numbers[start : start + 2000]]
+        ).encode()  # fmt: skip
+        request = urllib.request.Request(
+            f"{base}/v1/shipments", body, {"Content-Type": "application/json"}, method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=60) as reply:
+            assert reply.status == 201, reply.read()
 
 
 def _free_port() -> int:
@@ -232,7 +281,7 @@ def sandbox_carrier() -> Iterator[str]:
 
 
 def poll_cycle_rss(url: str, carrier: str, batch: int) -> dict[str, Any]:
-    """Run one full poll cycle in a fresh process; returns its counts and peak RSS."""
+    """Run one full cycle in a fresh process; returns its counts and peak RSS."""
     done = subprocess.run(
         [
             sys.executable,
@@ -244,19 +293,23 @@ def poll_cycle_rss(url: str, carrier: str, batch: int) -> dict[str, Any]:
             carrier,
             "--batch",
             str(batch),
+            "--now",
+            NOW.isoformat(),
         ],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         cwd=ROOT,
     )
+    if done.returncode != 0:
+        raise SystemExit(f"the cycle process failed:\n{done.stderr}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 
-async def _poll_once(url: str, carrier: str, batch: int) -> dict[str, Any]:
-    """One full daemon cycle: poll every due shipment, run the timers and the dispatch (to a
-    Maildir), and a metrics scrape; peak RSS over all of it."""
+async def _poll_once(url: str, carrier: str, batch: int, now: datetime) -> dict[str, Any]:
+    """One full daemon cycle: poll every due shipment at ``now``; a day later the timers and
+    the dispatch (rendered, sent to a Maildir), and a metrics scrape; peak RSS over all of it."""
     from prometheus_client import generate_latest
 
     from tracker.clock import SimulatedClock
@@ -279,22 +332,31 @@ async def _poll_once(url: str, carrier: str, batch: int) -> dict[str, Any]:
             mail=MailConfig(transport="maildir", maildir=Path(mail)),
             carriers={"sandbox": CarrierConfig(base_url=carrier, requests_per_second=100_000)},
         )
-        app = build_app(config, SimulatedClock(NOW))
+        clock = SimulatedClock(now)
+        app = build_app(config, clock)
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         started = time.perf_counter()
         try:
             daemon = Daemon(app)
             stats = await daemon.poll_job()
+            clock.advance(CYCLE_LATER)
             timers = await daemon.timers_job()
             sent = await daemon.dispatch_job()
             scrape = len(generate_latest(app.metrics.registry))
         finally:
             await app.close()
+        new = Path(mail) / "new"
+        delivered = sum(1 for _ in new.iterdir()) if new.exists() else 0
     return {
         "polled": stats.polled,
         "failed": stats.failed,
+        "new_events": stats.new_events,
+        "notices_queued": stats.notices + timers.notices,
         "timers": timers.evaluated,
+        "timer_notices": timers.notices,
         "dispatched": sent.sent,
+        "dispatch_failed": sent.failed,
+        "maildir_messages": delivered,
         "scrape_bytes": scrape,
         "seconds": time.perf_counter() - started,
         "rss_before_mb": before,
@@ -353,8 +415,9 @@ def measure(
     report["scrape_ratio"] = round(
         report[f"scrape_ms@{args.n}"] / report[f"scrape_ms@{args.small}"], 2
     )
-    make_due(urls[args.n], args.cycle)
+    numbers = make_due(urls[args.n], args.cycle, args.cycle, args.age_days)
     with sandbox_carrier() as carrier:
+        register(carrier, numbers, NOW - timedelta(days=args.age_days))
         cycle = poll_cycle_rss(urls[args.n], carrier, args.batch)
     report["poll_cycle"] = {k: round(v, 1) for k, v in cycle.items()}
     report["load_after"] = os.getloadavg()
@@ -370,13 +433,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=200, help="claim batch size (daemon default)")
     parser.add_argument("--repeats", type=int, default=15, help="timed claims per store")
     parser.add_argument("--cycle", type=int, default=2_000, help="due shipments in the poll cycle")
+    parser.add_argument("--age-days", type=float, default=8.5, help="the cycle's parcels' age")
     parser.add_argument("--db", default="sqlite,postgresql", help="comma-separated kinds")
     parser.add_argument("--pg-url", default=None, help="an existing server, postgresql://u@h:p/db")
     parser.add_argument("--dir", type=Path, default=None, help="where SQLite files go (temp dir)")
     args = parser.parse_args(argv)
     kinds = [k.strip() for k in args.db.split(",") if k.strip()]
-    if args.due < args.batch * (2 * args.repeats + 1) or args.cycle > args.n:
-        parser.error("--due must cover 2 * repeats + 1 batches; --cycle must not exceed --n")
+    if args.due < args.batch * (2 * args.repeats + 1) or 2 * args.cycle > args.n:
+        parser.error("--due must cover 2 * repeats + 1 batches; 2 * --cycle must not exceed --n")
     with tempfile.TemporaryDirectory(prefix="tracker-scale-") as scratch:
         folder = args.dir or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
@@ -398,7 +462,9 @@ def main(argv: list[str] | None = None) -> None:
             f"(ratio {r['claim_ratio_cold']}); scrape {r[f'scrape_ms@{args.n}']} / "
             f"{r[f'scrape_ms@{args.small}']} ms (ratio {r['scrape_ratio']}, target < 2; first "
             f"scrape counts: {r[f'first_scrape_ms@{args.n}']} ms at {args.n:,}); cycle of "
-            f"{cycle['polled']:.0f} polls + timers + dispatch + scrape in {cycle['seconds']} s, "
+            f"{cycle['polled']:.0f} polls ({cycle['notices_queued']:.0f} notices queued), "
+            f"{cycle['timers']:.0f} timers, {cycle['dispatched']:.0f} notices rendered and sent "
+            f"({cycle['maildir_messages']:.0f} in the Maildir), a scrape, in {cycle['seconds']} s, "
             f"peak RSS {cycle['rss_peak_mb']} MB (target < 200); load {r['load_before']} -> "
             f"{r['load_after']}"
         )
@@ -409,8 +475,9 @@ def _poll_main(argv: list[str]) -> None:
     parser.add_argument("--url", required=True)
     parser.add_argument("--carrier", required=True)
     parser.add_argument("--batch", type=int, required=True)
+    parser.add_argument("--now", type=datetime.fromisoformat, required=True)
     args = parser.parse_args(argv)
-    print(json.dumps(asyncio.run(_poll_once(args.url, args.carrier, args.batch))))
+    print(json.dumps(asyncio.run(_poll_once(args.url, args.carrier, args.batch, args.now))))
 
 
 if __name__ == "__main__":
