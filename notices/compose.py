@@ -286,6 +286,8 @@ def _place(event: EventSummary, lang: str) -> str:
 
 
 def _expected(ctx: NoticeContext, t: Callable[[str], str]) -> str:
+    if ctx.carrier_estimate and ctx.expected_by:
+        return t("next.carrier_by")
     if ctx.expected_from and ctx.expected_by and ctx.expected_from < ctx.expected_by:
         return t("next.window")
     if ctx.expected_by:
@@ -310,6 +312,8 @@ def _choices(ctx: NoticeContext, t: Callable[[str], str]) -> Section:
     for choice in dict.fromkeys(ctx.choices):
         if choice == "keep_waiting" and not ctx.expected_by:
             items.append(t("choices.keep_waiting_no_date"))
+        elif choice == "keep_waiting" and ctx.carrier_estimate:
+            items.append(t("choices.keep_waiting_carrier"))
         else:
             items.append(t(f"choices.{choice}"))
     closing = [t("choices.how")]

@@ -72,6 +72,8 @@ class NoticeContext:
     pickup_until: date | None = None
     #: when the notice became due: an event much older than this is told as past news
     as_of: datetime | None = None
+    #: ``expected_by`` is the carrier's own date, told as theirs ("USPS expects ..."), not ours
+    carrier_estimate: bool = False
 
     @property
     def international(self) -> bool:
@@ -150,4 +152,5 @@ def notice_context(
         situation=payload.situation,
         pickup_until=payload.until.date() if payload.until else None,
         as_of=payload.as_of,
+        carrier_estimate=payload.carrier_estimate,
     )

@@ -3,7 +3,8 @@
 The payload is the one typed record between the policy that decides a notice and everything
 that shows it (the dispatch job, ``tracker preview``, ``tracker show``). It is versioned JSON:
 rows written before the version field existed (version 1, a plain dict of the same keys) are
-still read.
+still read, and so are version 2 rows, from before a notice said whose estimate its date is
+(they read as our own estimate, as they were worded).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from tracker.errors import NoticeError
 from tracker.model import Detail, Status
 
-PAYLOAD_VERSION = 2
+PAYLOAD_VERSION = 3
 CHOICES = ("keep_waiting", "resend", "refund")
 """Solutions a seller may offer in ``delayed`` and ``refund_offer`` notices."""
 
@@ -74,8 +75,10 @@ class EventSummary:
 class NoticePayload:
     """The facts of one buyer notice: why it is sent, the evidence, the expected window and the
     buyer's choices. ``expected_by`` is None when no delivery date may be promised;
-    ``situation`` is one of ``SITUATIONS`` or None; ``until`` ends a pickup hold; ``as_of`` is
-    when the notice became due, so an old event is told as past, not as news."""
+    ``carrier_estimate`` says it is the carrier's own date (told as theirs, without a window
+    around it), not ours; ``situation`` is one of ``SITUATIONS`` or None; ``until`` ends a
+    pickup hold; ``as_of`` is when the notice became due, so an old event is told as past, not
+    as news."""
 
     reason: str | None = None
     event: EventSummary | None = None
@@ -85,6 +88,7 @@ class NoticePayload:
     situation: str | None = None
     until: datetime | None = None
     as_of: datetime | None = None
+    carrier_estimate: bool = False
     version: int = PAYLOAD_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -99,6 +103,7 @@ class NoticePayload:
             "situation": self.situation,
             "until": _iso(self.until),
             "as_of": _iso(self.as_of),
+            "carrier_estimate": self.carrier_estimate,
         }
 
     @classmethod
@@ -117,6 +122,9 @@ class NoticePayload:
             situation = data.get("situation")
             if situation is not None and situation not in SITUATIONS:
                 raise ValueError(f"unknown situation {situation!r}")
+            carrier_estimate = data.get("carrier_estimate", False)  # absent before version 3
+            if not isinstance(carrier_estimate, bool):
+                raise ValueError(f"carrier_estimate must be true or false: {carrier_estimate!r}")
             return cls(
                 reason=data.get("reason"),
                 event=EventSummary.from_json(event) if event else None,
@@ -126,6 +134,7 @@ class NoticePayload:
                 situation=situation,
                 until=_moment(data.get("until")),
                 as_of=_moment(data.get("as_of")),
+                carrier_estimate=carrier_estimate,
                 version=PAYLOAD_VERSION,
             )
         except (KeyError, TypeError, ValueError) as exc:

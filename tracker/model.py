@@ -130,6 +130,12 @@ class TrackedEvent:
         return self.classification.detail
 
 
+#: ``TrackingResult.extra["estimate_source"]`` values that are no named carrier's word: an
+#: aggregator's own prediction (AfterShip's, 17TRACK's) or a courier the aggregator did not
+#: name. Buyers are told such a date as the shop's own expectation, never as a carrier's.
+UNATTRIBUTED_ESTIMATES = frozenset({"AfterShip", "17TRACK", "the courier", "the carrier"})
+
+
 @dataclass(frozen=True, slots=True)
 class TrackingResult:
     """What one carrier reply says about one tracking number.

@@ -27,6 +27,8 @@ from tracker.jobs.poll import poll_due
 from tracker.runtime.app import TrackerApp, build_app
 from tracker.store.models import Notice, Shipment
 from tracker.store.shipments import NewShipment, add_shipments
+from tracker.web.parcels import load_parcel
+from tracker.web.story import Window
 
 START = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 NUMBER = "RB123456785BR"
@@ -153,6 +155,37 @@ async def test_the_couriers_estimate_is_stored_shown_and_replaced(
     assert body is not None
     text = body.get_content()
     assert "Correios" in text
+    assert "AfterShip" not in text
+    # the date is the courier's and says so: that one date, no window of ours around it
+    assert "Correios expects to deliver it by December 9, 2026." in text
+    assert "We expect" not in text
+    # the buyer's page gives the date the email gave, as the courier's
+    record = load_parcel(app, second.id)
+    assert record is not None
+    assert record.window == Window(None, datetime(2026, 12, 9, 23, 59, 59, tzinfo=UTC), True)
+
+
+async def test_aftership_s_own_prediction_is_told_as_our_expectation(
+    app: TrackerApp, loopback_http: LoopbackHTTPServer
+) -> None:
+    """AfterShip's prediction is no courier's word, and buyers never hear of AfterShip: the
+    date is told as the shop's own expectation."""
+    fake = FakeAfterShip(loopback_http)
+    fake.tracking.update(
+        tag="InTransit",
+        slug="brazil-correios",
+        checkpoints=[checkpoint("2026-12-01T09:00:00-03:00", "Objeto postado", "InTransit_002")],
+        aftership_estimated_delivery_date={"estimated_delivery_date": "2026-12-12"},
+    )
+    await poll_at(app, START)
+    assert stored(app).expected_delivery_source == "AfterShip"
+    await dispatch_due(app)
+    body = sent_mail(app)[0].get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "We expect it to arrive between" in text
+    assert "December 12, 2026" in text
+    assert "expects to deliver" not in text
     assert "AfterShip" not in text
 
 

@@ -44,6 +44,7 @@ class Case:
     situation: str | None = None
     reason: str | None = None
     as_of_day: int | None = None  # when the notice became due, if later than the event
+    carrier_estimate: bool = False  # the date is the carrier's own, told as theirs
 
 
 CASES = (
@@ -51,6 +52,9 @@ CASES = (
          Status.IN_TRANSIT, Detail.ACCEPTED),
     Case("in_transit", Milestone.IN_TRANSIT, 7, "Arrived at inward office of exchange",
          "exchange", Status.IN_TRANSIT, Detail.ARRIVED_DESTINATION_COUNTRY),
+    Case("in_transit_carrier_estimate", Milestone.IN_TRANSIT, 7,
+         "Arrived at inward office of exchange", "exchange", Status.IN_TRANSIT,
+         Detail.ARRIVED_DESTINATION_COUNTRY, carrier_estimate=True),
     Case("delayed", Milestone.DELAYED, 8, "Presented to import customs", "exchange",
          Status.IN_TRANSIT, Detail.CUSTOMS_PROCESSING, reason="customs", as_of_day=22),
     Case("delayed_stalled", Milestone.DELAYED, 3, "Departed from outward office of exchange",
@@ -67,6 +71,9 @@ CASES = (
          Status.DELIVERED, None),
     Case("refund_offer", Milestone.REFUND_OFFER, 30, "Presented to import customs", "exchange",
          Status.IN_TRANSIT, Detail.CUSTOMS_PROCESSING, as_of_day=45),
+    Case("refund_offer_carrier_estimate", Milestone.REFUND_OFFER, 30,
+         "Presented to import customs", "exchange", Status.IN_TRANSIT,
+         Detail.CUSTOMS_PROCESSING, as_of_day=45, carrier_estimate=True),
     Case("refund_returned", Milestone.REFUND_OFFER, 40, "Item returned to sender", "origin",
          Status.RETURNED, None, situation="returned"),
     Case("refund_lost", Milestone.REFUND_OFFER, 40, "Item lost", "exchange",
@@ -109,7 +116,7 @@ def context(case: Case, lang: str) -> NoticeContext:
         order_reference="GC-1001",
         shipped_at=SHIPPED,
         latest_event=event,
-        expected_from=date(2026, 3, 1),
+        expected_from=None if case.carrier_estimate else date(2026, 3, 1),
         expected_by=expected_by,
         choices=("keep_waiting", "resend", "refund")
         if case.situation is None
@@ -119,6 +126,7 @@ def context(case: Case, lang: str) -> NoticeContext:
         situation=case.situation,
         pickup_until=(SHIPPED + timedelta(days=29)).date() if pickup else None,
         as_of=as_of,
+        carrier_estimate=case.carrier_estimate,
     )
 
 

@@ -375,3 +375,40 @@ def test_html_links_are_a_button_and_labels_never_long_raw_urls(renderer: Notice
     assert not [b for b in blocks if "https://" in b]  # no URL shown as text
     assert "<table" in html
     assert "max-width" not in html.split("<!--[if mso]>")[0]  # Outlook's own table comes first
+
+
+#: how each language names the carrier whose date a notice gives (and that no window is given)
+CARRIERS_DATE = {
+    "en": "China Post expects to deliver it by March 20, 2026.",
+    "de": "Laut China Post soll das Paket bis zum 20. März 2026 zugestellt werden.",
+    "fr": "China Post prévoit une livraison au plus tard le 20 mars 2026.",
+    "es": "Según China Post, llegará a más tardar el 20 de marzo de 2026.",
+    "es-419": "Según China Post, llegará a más tardar el 20 de marzo de 2026.",
+    "it": "Secondo China Post, la consegna è prevista entro venerdì 20 marzo 2026.",
+    "pl": "China Post przewiduje doręczenie najpóźniej 20 marca 2026.",
+    "pt": "Segundo a transportadora China Post, a previsão de entrega é até 20 de março de 2026.",
+    "pt-PT": (
+        "Segundo a transportadora China Post, a entrega está prevista até 20 de março de 2026."
+    ),
+    "ru": "По данным перевозчика China Post, доставка ожидается не позднее 20 марта 2026.",
+}
+
+
+@pytest.mark.parametrize("lang", sorted(CARRIERS_DATE))
+def test_a_carriers_date_is_told_as_theirs(renderer: NoticeRenderer, lang: str) -> None:
+    ours = renderer.render(make_context(Milestone.IN_TRANSIT, language=lang)).text
+    ctx = make_context(
+        Milestone.IN_TRANSIT, language=lang, expected_from=None, carrier_estimate=True
+    )
+    theirs = renderer.render(ctx).text
+    assert CARRIERS_DATE[lang] in theirs
+    assert CARRIERS_DATE[lang] not in ours
+
+
+def test_keep_waiting_names_the_carrier_whose_date_it_gives(renderer: NoticeRenderer) -> None:
+    ctx = make_context(
+        Milestone.REFUND_OFFER, expected_from=None, carrier_estimate=True, carrier_name="USPS"
+    )
+    text = renderer.render(ctx).text
+    assert "1. Keep waiting: USPS expects to deliver it by March 20, 2026" in text
+    assert "we expect it by" not in text

@@ -10,8 +10,10 @@ import pytest
 from notices.payload import PAYLOAD_VERSION, EventSummary, NoticePayload
 from tracker.config import Thresholds
 from tracker.errors import NoticeError
-from tracker.model import Detail, Milestone, Status
+from tracker.model import Classification, Detail, Milestone, RawEvent, Status, TrackedEvent
 from tracker.policy.lanes import LaneEstimate
+from tracker.policy.milestones import Due
+from tracker.policy.notices import payload_for
 from tracker.policy.window import expected_window
 
 SHIPPED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -110,3 +112,57 @@ def test_a_malformed_payload_is_refused_with_its_problem(
 ) -> None:
     with pytest.raises(NoticeError, match=message):
         NoticePayload.from_json(stored)
+
+
+def test_version_2_rows_read_as_our_own_estimate() -> None:
+    """A row stored before notices said whose date they give was worded as ours."""
+    stored = {**NoticePayload(expected_by=SHIPPED + 20 * DAY).to_json(), "v": 2}
+    del stored["carrier_estimate"]
+    payload = NoticePayload.from_json(stored)
+    assert payload.carrier_estimate is False
+    assert payload.expected_by == SHIPPED + 20 * DAY
+
+
+def test_a_carrier_estimate_flag_that_is_not_a_boolean_is_refused() -> None:
+    with pytest.raises(NoticeError, match="carrier_estimate"):
+        NoticePayload.from_json({"v": PAYLOAD_VERSION, "carrier_estimate": "yes"})
+
+
+ESTIMATE = SHIPPED + 15 * DAY
+
+
+@pytest.mark.parametrize(
+    ("case", "source", "now_days", "carriers", "window"),
+    [
+        # a named carrier's date is theirs: that one date, no window of ours around it
+        ("direct carrier", "usps", 3, True, (None, 15)),
+        ("courier named by an aggregator", "Correios", 3, True, (None, 15)),
+        # an aggregator's own prediction, or a courier it did not name: told as ours
+        ("AfterShip's prediction", "AfterShip", 3, False, (10, 15)),
+        ("17TRACK's prediction", "17TRACK", 3, False, (10, 15)),
+        ("unnamed courier", "the courier", 3, False, (10, 15)),
+        ("no source stored", None, 3, False, (10, 15)),
+        # once the carrier's date has passed, the fresh window is ours
+        ("carrier's date passed", "usps", 16, False, (21, 26)),
+    ],
+)
+def test_payload_says_whose_date_it_gives(
+    case: str,
+    source: str | None,
+    now_days: int,
+    carriers: bool,
+    window: tuple[int | None, int],
+) -> None:
+    due = Due(Milestone.IN_TRANSIT, "in_transit")
+    now = SHIPPED + now_days * DAY
+    tracked = TrackedEvent(
+        RawEvent(occurred_at=SHIPPED + DAY, text="Accepted"),
+        Classification(Status.IN_TRANSIT, Detail.ACCEPTED),
+    )
+    payload = payload_for(
+        due, [tracked], SHIPPED, ESTIMATE, LANE, LIMITS, (), now, estimate_source=source
+    )
+    start = None if window[0] is None else SHIPPED + window[0] * DAY
+    assert payload.carrier_estimate is carriers, case
+    assert (payload.expected_from, payload.expected_by) == (start, SHIPPED + window[1] * DAY), case
+    assert NoticePayload.from_json(payload.to_json()) == payload

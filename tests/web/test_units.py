@@ -18,7 +18,7 @@ from tracker.web.answers import Answer, Offer
 from tracker.web.guard import FD_RESERVE, QuietAcceptErrors, SummaryLog, connection_cap
 from tracker.web.language import accepted_languages, page_locale
 from tracker.web.lookup import RateLimit, client_key
-from tracker.web.story import EventRecord, ParcelRecord, Presentation, Story, tell
+from tracker.web.story import EventRecord, ParcelRecord, Presentation, Story, Window, tell
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 KEYS = links.LinkKeys((b"first-key-0123456789",))
@@ -122,7 +122,7 @@ def parcel(**changes: object) -> ParcelRecord:
         status="in_transit",
         detail=None,
         delivered_at=None,
-        window=(NOW + timedelta(days=2), NOW + timedelta(days=6)),
+        window=Window(NOW + timedelta(days=2), NOW + timedelta(days=6)),
         events=(EventRecord(NOW, "Saiu do centro", "CURITIBA", "BR", "in_transit", None),),
         offer=Offer(9, "refund_offer", ("resend", "refund"), NOW),
         answer=None,
@@ -248,3 +248,26 @@ def test_brand_colours_must_be_readable() -> None:
         BrandConfig(accent="#ffcc00")
     with pytest.raises(ValueError, match="logo_url"):
         BrandConfig(logo_url="http://shop.example/logo.png")
+
+
+#: the page names the carrier whose date it gives, in every page language
+PAGE_CARRIERS_DATE = {
+    "en": "Correios expects to deliver it by",
+    "de": "Laut Correios soll es bis zum",
+    "fr": "selon Correios.",
+    "es": "Según Correios, llegará a más tardar el",
+    "it": "secondo Correios.",
+    "pl": "Correios przewiduje doręczenie najpóźniej",
+    "pt": "segundo a transportadora Correios.",
+    "pt-PT": "segundo a transportadora Correios.",
+    "ru": "по данным перевозчика Correios.",
+}
+
+
+@pytest.mark.parametrize("lang", sorted(PAGE_CARRIERS_DATE))
+def test_the_page_tells_a_carriers_date_as_theirs(lang: str) -> None:
+    window = Window(None, NOW + timedelta(days=6), carrier_estimate=True)
+    told = story(parcel(window=window, carrier_name="Correios"), lang)
+    ours = story(parcel(window=window._replace(carrier_estimate=False), carrier_name="Correios"))
+    assert PAGE_CARRIERS_DATE[lang] in told.window  # type: ignore[attr-defined]
+    assert "Correios" not in ours.window  # type: ignore[attr-defined]

@@ -204,6 +204,7 @@ def stored_context(
             limits,
             tuple(config.refund.choices),
             now,
+            estimate_source=shipment.expected_delivery_source,
         )
     carrier_name, tracking_url = _carrier(config, shipment.carrier, shipment.tracking_number)
     carrier_name = shipment.carrier_holder or carrier_name  # as dispatch names it

@@ -99,6 +99,8 @@ def _state(journey: Journey, start: datetime) -> ShipmentState:
         expected_delivery=start + journey.expected_delivery if journey.expected_delivery else None,
         unchanged_polls=0,
         opted_out=False,
+        # as a real poll stores it: the sandbox carrier's own estimate
+        expected_delivery_source="sandbox" if journey.expected_delivery else None,
     )
 
 

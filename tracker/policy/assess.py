@@ -36,6 +36,8 @@ class ShipmentState:
     expected_delivery: datetime | None
     unchanged_polls: int
     opted_out: bool
+    #: who gave ``expected_delivery`` (``shipments.expected_delivery_source``)
+    expected_delivery_source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +157,15 @@ def assess(
                 n.key,
                 n.not_before,
                 payload_for(
-                    n.due, events, state.shipped_at, estimate, lane, limits, settings.choices, now
+                    n.due,
+                    events,
+                    state.shipped_at,
+                    estimate,
+                    lane,
+                    limits,
+                    settings.choices,
+                    now,
+                    estimate_source=state.expected_delivery_source,
                 ),
             )
             for n in notices

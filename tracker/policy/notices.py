@@ -11,7 +11,7 @@ from tracker.config import Thresholds
 from tracker.model import Milestone, TrackedEvent
 from tracker.policy.lanes import LaneEstimate
 from tracker.policy.milestones import NO_WAITING, PICKUP, PICKUP_REMINDER, Due
-from tracker.policy.window import expected_window
+from tracker.policy.window import carriers_date, expected_window
 
 #: notices that offer the buyer a choice
 WITH_CHOICES = frozenset({Milestone.DELAYED, Milestone.REFUND_OFFER})
@@ -28,10 +28,13 @@ def payload_for(
     limits: Thresholds,
     choices: tuple[str, ...],
     now: datetime,
+    *,
+    estimate_source: str | None = None,
 ) -> NoticePayload:
     """The payload of ``due``: the event that triggered it (else the latest), the window (none
     where no date may be promised) and, for delays and refund offers, the choices that are true
-    to the situation."""
+    to the situation. When the date is the carrier's (``estimate_source`` names it), the notice
+    gives that one date as theirs: no window of ours around it."""
     index = due.event_index if due.event_index is not None else len(events) - 1
     event = events[index] if events and index >= 0 else None
     expected_from: datetime | None = None
@@ -40,6 +43,9 @@ def payload_for(
         expected_from, expected_by = expected_window(
             due.milestone, shipped_at, carrier_estimate, lane, limits, now
         )
+    by_carrier = carriers_date(expected_by, carrier_estimate, estimate_source)
+    if by_carrier:
+        expected_from = None
     return NoticePayload(
         reason=due.reason,
         event=summary_of(event) if event is not None else None,
@@ -49,6 +55,7 @@ def payload_for(
         situation=due.situation,
         until=due.until,
         as_of=now,
+        carrier_estimate=by_carrier,
     )
 
 

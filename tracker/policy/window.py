@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from tracker.config import Thresholds
-from tracker.model import Milestone
+from tracker.model import UNATTRIBUTED_ESTIMATES, Milestone
 from tracker.policy.lanes import LaneEstimate
 
 #: notices about a parcel that has arrived promise no window
@@ -40,6 +40,16 @@ def expected_window(
     if expected_by <= now:
         expected_from, expected_by = now + limits.stalled_after / 2, now + limits.stalled_after
     return max(now, expected_from), expected_by
+
+
+def carriers_date(
+    expected_by: datetime | None, carrier_estimate: datetime | None, source: str | None
+) -> bool:
+    """Whether a promised ``expected_by`` is the carrier's own word, to be told as theirs: it is
+    exactly the carrier's estimate (not a fresh window after it passed) and ``source`` names a
+    carrier (not an aggregator's prediction or an unnamed courier, told as our expectation)."""
+    named = bool(source) and source not in UNATTRIBUTED_ESTIMATES
+    return named and expected_by is not None and expected_by == carrier_estimate
 
 
 def late_after(

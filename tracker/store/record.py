@@ -141,8 +141,8 @@ def _record_busy(
             session, shipment.carrier, shipment.origin_country, shipment.destination_country, now
         )
         estimate = item.result.expected_delivery if item.result is not None else None
-        assessment = assess(state_of(shipment), _timeline(history, len(fresh)), estimate, lane)
         _keep_carrier_facts(shipment, item.result, now)
+        assessment = assess(state_of(shipment), _timeline(history, len(fresh)), estimate, lane)
         notices = _apply(shipment, assessment, history, writes, now)
         if follow is not None and assessment.status_changed:
             drafts = follow(session, shipment, history, now)
@@ -158,8 +158,9 @@ def _record_busy(
 
 
 def _keep_carrier_facts(shipment: Shipment, result: TrackingResult | None, now: datetime) -> None:
-    """Who holds the parcel, and whose estimate the stored one is and since when (before
-    ``_apply`` stores the estimate itself, so a changed one is seen as new)."""
+    """Who holds the parcel, and whose estimate the stored one is and since when (before the
+    policy runs, so its notices say whose date they give, and before ``_apply`` stores the
+    estimate itself, so a changed one is seen as new)."""
     if result is None:
         return
     holder = result.extra.get("holder")
@@ -187,6 +188,7 @@ def state_of(shipment: Shipment) -> ShipmentState:
         expected_delivery=shipment.expected_delivery,
         unchanged_polls=shipment.unchanged_polls,
         opted_out=shipment.opted_out,
+        expected_delivery_source=shipment.expected_delivery_source,
     )
 
 

@@ -11,12 +11,12 @@ from notices.payload import NoticePayload
 from tracker.errors import NoticeError
 from tracker.jobs.dispatch import carrier_facing
 from tracker.model import Milestone
-from tracker.policy.window import expected_window
+from tracker.policy.window import carriers_date, expected_window
 from tracker.runtime.app import TrackerApp
 from tracker.store.models import Notice, Shipment, TrackingEvent
 from tracker.store.optout import opt_out
 from tracker.web.answers import answers, latest_offer, shipment_notices
-from tracker.web.story import EventRecord, ParcelRecord
+from tracker.web.story import EventRecord, ParcelRecord, Window
 
 #: the most scans a page lists (newest first); older ones are rarely news to anyone
 MAX_EVENTS = 100
@@ -70,9 +70,9 @@ def load_parcel(app: TrackerApp, shipment_id: int) -> ParcelRecord | None:
         )
 
 
-def _promised_window(notices: list[Notice]) -> tuple[datetime | None, datetime | None] | None:
-    """The window the last email sent promised (``notices`` newest first), so the page never
-    contradicts it."""
+def _promised_window(notices: list[Notice]) -> Window | None:
+    """The window the last email sent promised (``notices`` newest first) and whether it gave
+    the carrier's date, so the page never contradicts it."""
     milestones = {m.value for m in Milestone}
     for notice in notices:
         if notice.state != "sent" or notice.kind not in milestones:
@@ -83,7 +83,7 @@ def _promised_window(notices: list[Notice]) -> tuple[datetime | None, datetime |
             return None
         if payload.expected_by is None:
             return None
-        return payload.expected_from, payload.expected_by
+        return Window(payload.expected_from, payload.expected_by, payload.carrier_estimate)
     return None
 
 
@@ -102,18 +102,18 @@ def _pickup_until(notices: list[Notice]) -> datetime | None:
     return None
 
 
-def _window(
-    app: TrackerApp,
-    shipment: Shipment,
-    promised: tuple[datetime | None, datetime | None] | None,
-) -> tuple[datetime | None, datetime | None]:
+def _window(app: TrackerApp, shipment: Shipment, promised: Window | None) -> Window:
     now = app.clock.now()
-    if promised is not None and promised[1] is not None and promised[1] >= now:
+    if promised is not None and promised.by is not None and promised.by >= now:
         return promised
     limits = app.config.thresholds.for_shipment(shipment.carrier, shipment.destination_country)
-    return expected_window(
-        Milestone.IN_TRANSIT, shipment.shipped_at, shipment.expected_delivery, None, limits, now
+    estimate = shipment.expected_delivery
+    start, end = expected_window(
+        Milestone.IN_TRANSIT, shipment.shipped_at, estimate, None, limits, now
     )
+    if carriers_date(end, estimate, shipment.expected_delivery_source):
+        return Window(None, end, carrier_estimate=True)  # the carrier's one date, as notices say
+    return Window(start, end)
 
 
 def unsubscribe_parcel(app: TrackerApp, shipment_id: int, via: str) -> ParcelRecord | None:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -68,12 +69,21 @@ class ParcelRecord:
     status: str
     detail: str | None
     delivered_at: datetime | None
-    window: tuple[datetime | None, datetime | None]
+    window: Window
     events: tuple[EventRecord, ...]
     offer: Offer | None
     answer: Answer | None
     #: the last day to collect it, as the pickup email told the buyer (None: not told)
     pickup_until: datetime | None = None
+
+
+class Window(NamedTuple):
+    """When the page says to expect the parcel; ``carrier_estimate``: ``by`` is the carrier's
+    own date, told as theirs."""
+
+    start: datetime | None
+    by: datetime | None
+    carrier_estimate: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,9 +216,13 @@ def _window(parcel: ParcelRecord, words: PageWords, locale: PageLocale, zone: Zo
         if parcel.delivered_at is None:
             return words.say("status.delivered") + "."
         return words.say("window.delivered", date=_day(parcel.delivered_at, locale, zone))
-    start, end = parcel.window
+    start, end, carrier_estimate = parcel.window
     if end is None or parcel.status in ("returned", "expired"):
         return words.say("window.none")
+    if carrier_estimate:
+        return words.say(
+            "window.carrier_by", carrier=parcel.carrier_name, by=_day(end, locale, zone)
+        )
     if start is None or start.astimezone(zone).date() >= end.astimezone(zone).date():
         return words.say("window.by", by=_day(end, locale, zone))
     return words.say(
