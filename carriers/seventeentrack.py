@@ -8,6 +8,17 @@ courier, and the order reference as ``order_no``; never the buyer's email), then
 says is not registered (-18019902) is registered again on the next poll. 17TRACK also pushes
 updates to a webhook: ``verify_webhook_signature`` and ``parse_webhook`` handle those.
 
+A ``TRACKING_STOPPED`` push means 17TRACK no longer follows the number. Its help centre gives
+the causes: 15 days after delivery with no change, 30 days without a new event, or the account
+owner stopping it (dashboard or ``stoptrack``); a stopped number stays in the account for 90
+days and can be restarted (``retrack``) once in its lifetime. We do not restart it: after
+delivery there is nothing to follow, an owner's stop is theirs to undo, and after 30 silent days
+the one restart is the seller's to spend when they have a reason (the buyer saw it move), not
+ours to spend on a parcel that shows no movement. A shipment still under way is closed as
+expired through a ``TRACKING_STOPPED`` event (``seventeentrack_codes.toml``): polling stops, the
+buyer is told nothing more about its travel, the seller is told. If the seller restarts it in
+17TRACK, its next push with newer scans reopens the shipment.
+
 Events carry 17TRACK's ``sub_status`` as their code and ``seventeentrack`` as their carrier, so
 ``seventeentrack_codes.toml`` classifies them; buyers see the carrier that holds the parcel
 (``providers[].provider.name`` of the latest event), not 17TRACK. The carrier's estimate is
@@ -47,6 +58,12 @@ QUOTA_CODES = frozenset({-18019907, -18019908})
 #: the API path a bare host (``base_url = "https://api.17track.net"``) gets
 API_PATH = "/track/v2.2"
 EXPIRED_TEXT = "17TRACK stopped tracking this number: the carrier shared no news for too long"
+#: the event a TRACKING_STOPPED push becomes on a shipment still under way (the seller reads it)
+STOPPED_CODE = "TRACKING_STOPPED"
+STOPPED_TEXT = (
+    "17TRACK stopped tracking this number (30 days without a new scan, or stopped in the 17TRACK "
+    "account); it can be restarted once with Re-track in 17TRACK's dashboard"
+)
 
 
 class SeventeenTrackAdapter(CarrierAdapter):
@@ -262,7 +279,8 @@ def parse_webhook(body: bytes) -> list[TrackingResult]:
         raise ParseError("seventeentrack: webhook without data", body=body, carrier=NAME)
     if payload.get("event") == "TRACKING_STOPPED":
         number = str(payload["data"].get("number"))
-        return [TrackingResult(tracking_number=number, extra={"stopped": "true"})]
+        extra = {"stopped": "true", "stopped_code": STOPPED_CODE, "stopped_text": STOPPED_TEXT}
+        return [TrackingResult(tracking_number=number, extra=extra)]
     if payload.get("event") != "TRACKING_UPDATED":
         return []
     return [_accepted(payload["data"])]

@@ -129,9 +129,10 @@ def _expired(alert: dict[str, Any]) -> tuple[str, list[str]]:
         f"Buyer: {one_line(buyer['name'])} <{buyer['email']}>",
         f"Tracking number: {alert['tracking_number']} ({alert['carrier']})",
         f"Shipped: {shipped:%Y-%m-%d}",
-        "",
-        "Ask the buyer whether it arrived, and offer a resend or a refund if it did not.",
     ]
+    if alert.get("latest_event"):
+        lines.append(f"Last news: {one_line(str(alert['latest_event']))}")
+    lines += ["", "Ask the buyer whether it arrived, and offer a resend or a refund if it did not."]
     subject = f"Tracking expired: order {alert['order_reference']} ({alert['tracking_number']})"
     return subject, lines
 

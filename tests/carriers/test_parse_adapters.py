@@ -163,7 +163,7 @@ def test_seventeentrack_webhook_signature_and_parse() -> None:
 
 def test_seventeentrack_webhook_stopped_and_garbage() -> None:
     stopped = b'{"event": "TRACKING_STOPPED", "data": {"number": "RB123456785GB"}}'
-    assert seventeentrack.parse_webhook(stopped)[0].extra == {"stopped": "true"}
+    assert seventeentrack.parse_webhook(stopped)[0].extra["stopped"] == "true"
     with pytest.raises(ParseError) as info:
         seventeentrack.parse_webhook(b"not json")
     assert info.value.body == b"not json"

@@ -6,19 +6,25 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email import policy as email_policy
 from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import func, select, update
 from structlog.testing import capture_logs
 
 from tests.support.orders import order
+from tracker.cli import main
 from tracker.clock import SimulatedClock, SystemClock
-from tracker.config import load_config
+from tracker.config import RefundConfig, load_config
 from tracker.errors import ConfigError
+from tracker.jobs.dispatch import dispatch_due
 from tracker.runtime.app import TrackerApp, build_app
 from tracker.runtime.daemon import Daemon
 from tracker.store.models import Notice, Shipment, TrackingEvent
@@ -218,3 +224,92 @@ async def test_on_without_a_key_refuses_to_start(tmp_path: Path) -> None:
             await DaemonSite(app).start()
     finally:
         await app.close()
+
+
+STOPPED = b'{"event": "TRACKING_STOPPED", "data": {"number": "RB123456785BR", "carrier": 2151}}'
+
+
+def cli(*args: str) -> str:
+    result = CliRunner().invoke(main, list(args))
+    assert result.exit_code in (0, 1), result.output  # status exits 1 without a daemon
+    return result.output
+
+
+async def test_a_stopped_tracking_closes_the_shipment_and_tells_the_seller(
+    app: TrackerApp, server: DaemonSite
+) -> None:
+    """17TRACK stopped following a parcel still under way: we do not restart it (see
+    carriers/seventeentrack.py); the shipment is closed as expired through a stop event, polling
+    stops, the buyer is told nothing more, the seller is told by email, and ``tracker events``
+    and ``tracker status`` show it. A repeated push changes nothing."""
+    app.config = app.config.model_copy(
+        update={"refund": RefundConfig(notify_seller_email="owner@example.com")}
+    )
+    assert (await post(server, PUSH, sign(PUSH))).status_code == 200
+    with app.store() as session:
+        buyer_kinds = sorted(session.scalars(select(Notice.kind)))
+    assert isinstance(app.clock, SimulatedClock)
+    app.clock.advance(timedelta(days=30))
+
+    reply = await post(server, STOPPED, sign(STOPPED))
+    assert reply.status_code == 200
+    assert reply.json() == {"recorded": 1, "busy": 0, "unknown": 0, "stopped": 0}
+    ours = shipment(app, "china_post_17")
+    assert ours.status == "expired"
+    assert ours.next_poll_at is None  # polling stops
+    assert ours.lease_owner is None
+    assert shipment(app, "sandbox").status == "pending"  # not 17TRACK's
+    with app.store() as session:
+        kinds = sorted(session.scalars(select(Notice.kind)))
+        last = session.scalars(
+            select(TrackingEvent).order_by(TrackingEvent.occurred_at.desc())
+        ).first()
+    # no new buyer notice (no travel claim); one seller alert
+    assert kinds == sorted([*buyer_kinds, "seller_expired"])
+    assert last is not None
+    assert last.code == "TRACKING_STOPPED"
+    assert last.status == "expired"
+
+    await dispatch_due(app)
+    (seller,) = [
+        mail
+        for mail in (
+            message_from_bytes(path.read_bytes(), policy=email_policy.default)
+            for path in (app.config.mail.maildir / "new").iterdir()
+        )
+        if mail["To"] == "owner@example.com"
+    ]
+    assert seller["Subject"] == f"Tracking expired: order ORD-{NUMBER} ({NUMBER})"
+    body = seller.get_body(("plain",))
+    assert body is not None
+    assert "Last news: 17TRACK stopped tracking this number" in body.get_content()
+
+    store = ["--store", app.config.store.url]
+    events = cli("events", "--tracking", NUMBER, "--carrier", "china_post_17", "--json", *store)
+    logged = [json.loads(line) for line in events.splitlines()]
+    assert {"seller.expired", "shipment.status_changed"} <= {e["kind"] for e in logged}
+    at = ["--at", app.clock.now().isoformat()]
+    assert json.loads(cli("status", "--json", *store, *at))["shipments"]["expired"] == 1
+    assert "expired 1" in cli("status", *store, *at)
+
+    # 17TRACK may deliver the stop twice: the second changes nothing
+    stored_before = counts(app)
+    again = await post(server, STOPPED, sign(STOPPED))
+    assert again.status_code == 200
+    assert again.json() == {"recorded": 0, "busy": 0, "unknown": 0, "stopped": 1}
+    assert counts(app) == stored_before
+    assert shipment(app, "china_post_17").lease_owner is None
+
+
+async def test_a_stop_after_delivery_changes_nothing(app: TrackerApp, server: DaemonSite) -> None:
+    """17TRACK stops a delivered parcel 15 days after delivery: nothing to close or tell."""
+    delivered = PUSH.replace(b"AvailableForPickup_Other", b"Delivered").replace(
+        b'"AvailableForPickup"', b'"Delivered"'
+    )
+    assert (await post(server, delivered, sign(delivered))).status_code == 200
+    assert shipment(app, "china_post_17").status == "delivered"
+    before = counts(app)
+    reply = await post(server, STOPPED, sign(STOPPED))
+    assert reply.json()["stopped"] == 1
+    assert counts(app) == before
+    assert shipment(app, "china_post_17").status == "delivered"

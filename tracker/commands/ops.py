@@ -69,6 +69,8 @@ def _print_report(report: dict[str, Any]) -> None:
     console.print(carriers)
     queues = ", ".join(f"{k} {v}" for k, v in report["queues"].items())
     console.print(f"queues: {queues}")
+    shipments = ", ".join(f"{k} {v}" for k, v in sorted(report["shipments"].items())) or "none"
+    console.print(f"shipments: {shipments}")
     notices = report["notices"]
     by_state = ", ".join(f"{k} {v}" for k, v in sorted(notices["by_state"].items())) or "none"
     console.print(

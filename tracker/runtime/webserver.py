@@ -12,12 +12,17 @@ shipment's lease the server answers 503 with Retry-After and records nothing for
 aggregator retries, and a retried push is harmless because events are deduplicated by
 fingerprint. Numbers we do not track are acknowledged with 200 and ignored, so the aggregator does
 not retry them forever.
+
+A push saying the aggregator stopped following a number (``extra["stopped"]``, e.g. 17TRACK's
+``TRACKING_STOPPED``) closes each shipment still under way through the event the adapter names
+(``stopped_code``/``stopped_text``, dated when the push came), recorded like any other; a
+shipment already finished, or closed by an earlier copy of the push, is left as it is.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
@@ -29,7 +34,7 @@ from shops.receive import ShopWebhooks, shop_path
 from tracker.errors import ParseError
 from tracker.eventlog import get_logger
 from tracker.jobs.record import classify, record_now
-from tracker.model import TrackedEvent, TrackingResult
+from tracker.model import FINAL_STATUSES, RawEvent, Status, TrackedEvent, TrackingResult
 from tracker.runtime.app import TrackerApp
 from tracker.runtime.preflight import PushRoute, push_routes
 from tracker.runtime.unsubscribe import OneClickUnsubscribe
@@ -72,8 +77,6 @@ def record_push(app: TrackerApp, route: PushRoute, result: TrackingResult) -> li
     """Apply one pushed result to every shipment of the route's carriers with its number, one
     transaction each (blocking)."""
     number = result.tracking_number
-    if result.extra.get("stopped") == "true":
-        return [PushOutcome(number, "stopped")]
     with app.store() as session:
         ids = list(
             session.scalars(
@@ -85,6 +88,8 @@ def record_push(app: TrackerApp, route: PushRoute, result: TrackingResult) -> li
         )
     if not ids:
         return [PushOutcome(number, "unknown")]
+    if result.extra.get("stopped") == "true":
+        return [_stop(app, route, shipment_id, result) for shipment_id in ids]
     tracked = classify(app, result)
     return [_apply(app, shipment_id, tracked, result) for shipment_id in ids]
 
@@ -97,6 +102,47 @@ def _apply(
     with app.store.begin() as session:
         if not _take_lease(session, shipment_id, owner, now, app):
             return PushOutcome(result.tracking_number, "busy", shipment_id)
+    return _record(app, owner, now, shipment_id, tracked, result)
+
+
+def _stop(
+    app: TrackerApp, route: PushRoute, shipment_id: int, result: TrackingResult
+) -> PushOutcome:
+    """Close a shipment still under way with the adapter's stop event, dated now; a finished
+    one (delivered, or closed by an earlier copy of this push) is left as it is."""
+    now = app.clock.now()
+    owner = f"{app.owner}:webhook"
+    number = result.tracking_number
+    with app.store.begin() as session:
+        if not _take_lease(session, shipment_id, owner, now, app):
+            return PushOutcome(number, "busy", shipment_id)
+        status = session.scalar(select(Shipment.status).where(Shipment.id == shipment_id))
+        if status is None or Status(status) in FINAL_STATUSES:
+            session.execute(
+                update(Shipment)
+                .where(Shipment.id == shipment_id, Shipment.lease_owner == owner)
+                .values(lease_owner=None, lease_until=None)
+            )
+            return PushOutcome(number, "stopped", shipment_id)
+    event = RawEvent(
+        occurred_at=now,
+        text=result.extra.get("stopped_text") or f"{route.adapter} stopped tracking this number",
+        code=result.extra.get("stopped_code"),
+        carrier=route.adapter,
+    )
+    stopped = replace(result, events=(event,))
+    return _record(app, owner, now, shipment_id, classify(app, stopped), stopped)
+
+
+def _record(
+    app: TrackerApp,
+    owner: str,
+    now: datetime,
+    shipment_id: int,
+    tracked: Sequence[TrackedEvent],
+    result: TrackingResult,
+) -> PushOutcome:
+    """Record under the lease just taken (``record_now`` checks and gives it back)."""
     observation = Observation(shipment_id, tracked, result)
     done = record_now(app, owner, now, [observation], polled=True)[shipment_id]
     if done.outcome != "recorded":

@@ -199,6 +199,8 @@ class PendingWrites:
             "destination_country": shipment.destination_country,
             "shipped_at": shipment.shipped_at.isoformat(),
             "noticed_at": now.isoformat(),
+            # the last word from the carrier or the tracking service: why the alert came
+            "latest_event": history.events[-1].raw.text if history.events else None,
         }
         history.notice_keys.add(f"seller:{alert}")
         for channel in channels or ("none",):
