@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from tests.support.loopback import LoopbackHTTPServer, Reply, Request
 from tracker.cli import main
@@ -25,7 +25,7 @@ from tracker.config import CarrierConfig, MailConfig, RefundConfig, StoreConfig,
 from tracker.jobs.dispatch import dispatch_due
 from tracker.jobs.poll import poll_due
 from tracker.runtime.app import TrackerApp, build_app
-from tracker.store.models import Notice, Shipment
+from tracker.store.models import Notice, Shipment, TrackingEvent
 from tracker.store.shipments import NewShipment, add_shipments
 from tracker.web.parcels import load_parcel
 from tracker.web.story import Window
@@ -35,12 +35,20 @@ NUMBER = "RB123456785BR"
 
 
 class FakeAfterShip:
-    """Serves one tracking whose tag, checkpoints and estimate each test sets."""
+    """Serves one tracking whose tag, checkpoints and estimate each test sets; creating it a
+    second time is refused as AfterShip documents (400, meta.code 4003)."""
 
     def __init__(self, server: LoopbackHTTPServer) -> None:
         self.tracking: dict[str, Any] = {"tracking_number": NUMBER, "tag": "Pending"}
-        server.route("POST", "/trackings", lambda r: Reply(201, '{"meta": {"code": 201}}'))
+        self.creations = 0
+        server.route("POST", "/trackings", self.create)
         server.route("GET", "/trackings", self.listing)
+
+    def create(self, request: Request) -> Reply:
+        self.creations += 1
+        if self.creations > 1:
+            return Reply(400, '{"meta": {"code": 4003, "message": "Tracking already exists."}}')
+        return Reply(201, '{"meta": {"code": 201}}')
 
     def listing(self, request: Request) -> Reply:
         body = {"meta": {"code": 200}, "data": {"trackings": [self.tracking]}}
@@ -223,3 +231,43 @@ async def test_an_expired_tracking_closes_the_shipment_without_a_travel_claim(
     await poll_at(app, START + timedelta(days=1))
     with app.store() as session:
         assert list(session.scalars(select(Notice.kind))) == ["seller_expired"]
+
+
+async def test_a_restart_creates_nothing_twice_and_stores_nothing_twice(
+    app: TrackerApp, loopback_http: LoopbackHTTPServer
+) -> None:
+    """A restarted daemon has forgotten which trackings it created: it asks AfterShip again,
+    takes "already exists" as done, and the same answer stores no event or notice twice."""
+    fake = FakeAfterShip(loopback_http)
+    fake.tracking.update(
+        tag="InTransit",
+        slug="brazil-correios",
+        checkpoints=[checkpoint("2026-12-01T09:00:00-03:00", "Objeto postado", "InTransit_002")],
+        courier_estimated_delivery_date={"estimated_delivery_date": "2026-12-09"},
+    )
+    await poll_at(app, START)
+    with app.store() as session:
+        before = (
+            session.scalar(select(func.count()).select_from(TrackingEvent)),
+            sorted(session.scalars(select(Notice.idempotency_key))),
+        )
+    assert before[0] == 1
+    assert before[1]
+
+    restarted = build_app(app.config, SimulatedClock(START + timedelta(days=1)))
+    try:
+        for day in (1, 2):  # created again once after the restart, then remembered
+            await poll_at(restarted, START + timedelta(days=day))
+    finally:
+        await restarted.close()
+    assert fake.creations == 2
+    with app.store() as session:
+        after = (
+            session.scalar(select(func.count()).select_from(TrackingEvent)),
+            sorted(session.scalars(select(Notice.idempotency_key))),
+        )
+    assert after == before
+    row = stored(app)
+    assert row.poll_failures == 0
+    assert row.expected_delivery_source == "Correios"
+    assert row.next_poll_at is not None

@@ -17,7 +17,7 @@ from carriers.seventeentrack import SeventeenTrackAdapter
 from carriers.ups import UPSAdapter
 from carriers.usps import USPSAdapter
 from tracker.errors import CarrierError, ParseError
-from tracker.model import TrackingResult
+from tracker.model import UNATTRIBUTED_ESTIMATES, TrackingResult
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "carriers"
 SETTINGS = CarrierSettings(api_key="k", client_id="id", client_secret="secret")
@@ -130,6 +130,24 @@ def test_seventeentrack_accepted_and_rejected() -> None:
     assert accepted.expected_delivery == datetime(2025, 3, 24, 21, 0, tzinfo=UTC)
     assert rejected.not_found
     assert rejected.extra["error_code"] == "-18019902"
+
+
+@pytest.mark.parametrize(
+    ("source", "named", "attributed"),
+    [("17TRACK", "17TRACK", False), ("Official", "Russian Post", True)],
+    ids=["17track-prediction", "carrier-estimate"],
+)
+def test_seventeentrack_says_whose_estimate_it_is(
+    source: str, named: str, attributed: bool
+) -> None:
+    """17TRACK's own prediction is no carrier's word (notices tell it as ours); an official
+    estimate is the carrier's holding the parcel (notices name it)."""
+    body = fixture("seventeentrack/gettrackinfo.json").replace(
+        b'"source": "17TRACK"', f'"source": "{source}"'.encode()
+    )
+    accepted, _ = parse(SeventeenTrackAdapter, body)
+    assert accepted.extra["estimate_source"] == named
+    assert (named not in UNATTRIBUTED_ESTIMATES) is attributed
 
 
 @pytest.mark.parametrize(
