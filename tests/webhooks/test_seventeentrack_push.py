@@ -27,6 +27,7 @@ from tracker.errors import ConfigError
 from tracker.jobs.dispatch import dispatch_due
 from tracker.runtime.app import TrackerApp, build_app
 from tracker.runtime.daemon import Daemon
+from tracker.store.corrections import stop_tracking
 from tracker.store.models import Notice, Shipment, TrackingEvent
 from tracker.store.shipments import add_shipments
 from tracker.web.site import DaemonSite
@@ -299,6 +300,18 @@ async def test_a_stopped_tracking_closes_the_shipment_and_tells_the_seller(
     assert again.json() == {"recorded": 0, "busy": 0, "unknown": 0, "stopped": 1}
     assert counts(app) == stored_before
     assert shipment(app, "china_post_17").lease_owner is None
+
+
+async def test_a_stop_after_tracker_stop_changes_nothing(
+    app: TrackerApp, server: DaemonSite
+) -> None:
+    """The seller stopped tracking it themselves (``tracker stop``): 17TRACK's stop tells them
+    nothing new, and the shipment is not closed behind their back."""
+    stop_tracking(app.store, NUMBER, START, carrier="china_post_17")
+    reply = await post(server, STOPPED, sign(STOPPED))
+    assert reply.json()["stopped"] == 1
+    assert counts(app) == (0, 0)
+    assert shipment(app, "china_post_17").status == "pending"
 
 
 async def test_a_stop_after_delivery_changes_nothing(app: TrackerApp, server: DaemonSite) -> None:

@@ -109,15 +109,20 @@ def _stop(
     app: TrackerApp, route: PushRoute, shipment_id: int, result: TrackingResult
 ) -> PushOutcome:
     """Close a shipment still under way with the adapter's stop event, dated now; a finished
-    one (delivered, or closed by an earlier copy of this push) is left as it is."""
+    one (delivered, or closed by an earlier copy of this push) or one the seller stopped
+    (``tracker stop``: no poll, no timer) is left as it is."""
     now = app.clock.now()
     owner = f"{app.owner}:webhook"
     number = result.tracking_number
     with app.store.begin() as session:
         if not _take_lease(session, shipment_id, owner, now, app):
             return PushOutcome(number, "busy", shipment_id)
-        status = session.scalar(select(Shipment.status).where(Shipment.id == shipment_id))
-        if status is None or Status(status) in FINAL_STATUSES:
+        row = session.execute(
+            select(Shipment.status, Shipment.next_poll_at, Shipment.next_timer_at).where(
+                Shipment.id == shipment_id
+            )
+        ).first()
+        if row is None or Status(row.status) in FINAL_STATUSES or row[1:] == (None, None):
             session.execute(
                 update(Shipment)
                 .where(Shipment.id == shipment_id, Shipment.lease_owner == owner)
