@@ -221,16 +221,36 @@ def _text_rule(
     test instead, since compiling them all is most of what loading would cost)."""
     status = _status(spec.get("status"), rule_id, where)
     detail = _detail(spec.get("detail"), status, rule_id, where)
-    phrases = spec.get("phrases")
-    if not isinstance(phrases, list) or not phrases or not all(isinstance(p, str) for p in phrases):
-        raise ConfigError(f'{where}: rule {rule_id!r} needs phrases = ["..."] (non-empty strings)')
+    phrases = spec.get("phrases", [])
+    concepts = _concepts(spec.get("concepts", []), rule_id, where)
+    if (
+        not isinstance(phrases, list)
+        or not (phrases or concepts)
+        or not all(isinstance(p, str) for p in phrases)
+    ):
+        raise ConfigError(
+            f'{where}: rule {rule_id!r} needs phrases = ["..."] (non-empty strings) '
+            'or concepts = [["...", "..."]]'
+        )
     if check_phrases:
-        for phrase in phrases:
+        for phrase in (*phrases, *(term for concept in concepts for term in concept)):
             _check_phrase(phrase, rule_id, where)
     fallback = spec.get("fallback", False)
     if not isinstance(fallback, bool):
         raise ConfigError(f"{where}: rule {rule_id!r}: fallback must be true or false")
-    return TextRule(rule_id, lang, status, detail, tuple(phrases), fallback)
+    return TextRule(rule_id, lang, status, detail, tuple(phrases), fallback, concepts)
+
+
+def _concepts(value: object, rule_id: str, where: object) -> tuple[tuple[str, ...], ...]:
+    """``concepts = [["address", "incorrect|incomplete"], ...]``: lists of two or more terms."""
+    if not isinstance(value, list) or not all(
+        isinstance(c, list) and len(c) >= 2 and all(isinstance(t, str) for t in c) for c in value
+    ):
+        raise ConfigError(
+            f"{where}: rule {rule_id!r}: concepts must be a list of lists of two or more "
+            'regexes, e.g. concepts = [["address", "incorrect|incomplete"]]'
+        )
+    return tuple(tuple(concept) for concept in value)
 
 
 def _check_phrase(phrase: str, rule_id: str, where: object) -> None:

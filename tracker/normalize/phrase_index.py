@@ -27,7 +27,17 @@ class _Phrase:
     phrases are never a candidate in a given process (a CLI call classifies a few events).
     """
 
-    __slots__ = ("_anchored", "_regex", "fallback", "folded", "lang", "result", "word_start")
+    __slots__ = (
+        "_also",
+        "_anchored",
+        "_regex",
+        "also",
+        "fallback",
+        "folded",
+        "lang",
+        "result",
+        "word_start",
+    )
 
     def __init__(
         self,
@@ -36,6 +46,7 @@ class _Phrase:
         fallback: bool,
         folded: str,
         word_start: bool,
+        also: tuple[str, ...] = (),
     ) -> None:
         self.result = result
         self.lang = lang  # None for ops rules, which are tried first whatever the language
@@ -43,11 +54,26 @@ class _Phrase:
         self.folded = folded
         #: whether a match must also begin a word
         self.word_start = word_start
+        #: a concept's other terms: each must be somewhere in the text too, in any order
+        self.also = also
         self._regex: re.Pattern[str] | None = None
         self._anchored: re.Pattern[str] | None = None
+        self._also: tuple[re.Pattern[str], ...] | None = None
 
     def search(self, folded: str) -> bool:
-        """Whether ``folded`` holds this phrase (at a word start, where that is required)."""
+        """Whether ``folded`` holds this phrase (at a word start, where that is required) and
+        every other term of its concept."""
+        if not self._search_first(folded):
+            return False
+        if not self.also:
+            return True
+        regexes = self._also
+        if regexes is None:
+            start = r"\b" if self.word_start else ""
+            regexes = self._also = tuple(re.compile(f"{start}(?:{term})") for term in self.also)
+        return all(regex.search(folded) for regex in regexes)
+
+    def _search_first(self, folded: str) -> bool:
         regex = self._regex
         if regex is None:
             regex = self._regex = re.compile(self.folded)
@@ -94,10 +120,14 @@ class PhraseIndex:
         for is_ops, rule in (*((True, r) for r in ops), *((False, r) for r in builtin)):
             word_start = not is_ops and rule.lang in WORD_START_LANGUAGES
             result = Classification(rule.status, rule.detail, rule.rule_id)
+            lang = None if is_ops else rule.lang
             for text in rule.phrases:
                 folded = fold_pattern(text)
-                lang = None if is_ops else rule.lang
                 phrases.append(_Phrase(result, lang, rule.fallback, folded, word_start))
+            for first, *others in rule.concepts:
+                also = tuple(fold_pattern(term) for term in others)
+                phrase = _Phrase(result, lang, rule.fallback, fold_pattern(first), word_start, also)
+                phrases.append(phrase)
         self._phrases = tuple(phrases)
         self._results = tuple(phrase.result for phrase in phrases)
         # what confirms a candidate
@@ -113,7 +143,7 @@ class PhraseIndex:
         proven: list[bool] = []
         for index, phrase in enumerate(phrases):
             found = pattern.beginnings(phrase.folded) if phrase.word_start else None
-            proven.append(found is not None and found[1])
+            proven.append(found is not None and found[1] and not phrase.also)
             if found is not None:
                 for text in found[0]:
                     beginnings.setdefault(text, set()).add(index)

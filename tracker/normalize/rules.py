@@ -28,7 +28,12 @@ VALID_DETAILS: Mapping[Detail, frozenset[Status]] = {
 
 @dataclass(frozen=True, slots=True)
 class TextRule:
-    """A phrase rule: any of ``phrases`` (regexes on folded text) means ``status``/``detail``."""
+    """A phrase rule: any of ``phrases`` (regexes on folded text) means ``status``/``detail``.
+
+    ``concepts`` say the same by meaning rather than by word order: each is a few regexes that
+    must all be in the text, in any order ("address" with "incorrect|incomplete"). The first term
+    is the one the phrase index looks for, so it should be the rarest.
+    """
 
     rule_id: str
     lang: str
@@ -37,6 +42,7 @@ class TextRule:
     phrases: tuple[str, ...]
     #: a catch-all ("in transit", "exception"), tried only after every language's specific rules
     fallback: bool = False
+    concepts: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(slots=True)
