@@ -1,0 +1,134 @@
+"""Concept rules (terms in any order) and the guard on the costliest error, a false "delivered".
+
+The sentences below were written for these tests (they are not carrier texts and are not in the
+labelled corpus): each states one meaning in a word order or form the phrase rules were not
+written for, so a rule that only matches one phrasing fails here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tracker.errors import ConfigError
+from tracker.model import Detail, RawEvent, Status
+from tracker.normalize import Normalizer, load_normalizer
+
+WHEN = datetime(2024, 5, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def normalizer() -> Normalizer:
+    return load_normalizer(cache_size=0)
+
+
+def _classify(n: Normalizer, text: str) -> tuple[Status, Detail | None]:
+    result = n.classify(RawEvent(WHEN, text, None, carrier="unheard-of-carrier"))
+    return result.status, result.detail
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Incomplete address",
+        "Address incomplete",
+        "The address given for this parcel is incomplete",
+        "Recipient address: wrong house number",
+        "Die angegebene Adresse ist unvollständig",
+        "Unvollständige Anschrift",
+        "Anschrift des Empfängers fehlerhaft",
+    ],
+)
+def test_address_and_its_fault_in_any_order(normalizer: Normalizer, text: str) -> None:
+    assert _classify(normalizer, text) == (Status.EXCEPTION, Detail.ADDRESS_ISSUE)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Zollabfertigung abgelehnt", "Die Zollprüfung ist negativ", "Customs clearance refused"],
+)
+def test_customs_refusal_in_any_order_is_a_hold(normalizer: Normalizer, text: str) -> None:
+    assert _classify(normalizer, text) == (Status.EXCEPTION, Detail.CUSTOMS_HOLD)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # negations, in every language with phrase rules for "delivered"
+        "Parcel not delivered",
+        "Delivery not completed",
+        "Die Sendung wurde nicht zugestellt",
+        "Nicht ausgeliefert",
+        "Le colis n'a pas été livré",
+        "Não foi entregue",
+        "No ha sido entregado",
+        "Non è stato consegnato",
+        "Przesyłka nie została doręczona",
+        "Het pakket is niet afgeleverd",
+        "Отправление не было вручено",
+        # a pickup point or locker that awaits the buyer
+        "Delivered to the parcel locker, please collect within 7 days",
+        "Your parcel was delivered to the ParcelShop",
+        "Parcel placed in the locker at the station",
+        "In die Packstation zugestellt",
+        "Livré en point relais",
+        # announcements
+        "Will be delivered tomorrow",
+        "Sendung wird morgen zugestellt",
+    ],
+)
+def test_negated_announced_or_awaiting_collection_is_never_delivered(
+    normalizer: Normalizer, text: str
+) -> None:
+    assert _classify(normalizer, text)[0] is not Status.DELIVERED
+
+
+def test_a_word_alone_is_not_a_failed_attempt(normalizer: Normalizer) -> None:
+    """'nobody' once matched as "nobody home"; a text nobody wrote a rule for stays unknown."""
+    assert _classify(normalizer, "Something nobody wrote a rule for")[0] is Status.UNKNOWN
+    assert _classify(normalizer, "Nobody was home") == (
+        Status.DELIVERY_FAILED,
+        Detail.RECIPIENT_UNAVAILABLE,
+    )
+
+
+def test_ops_file_concept_rule_matches_in_any_order(tmp_path: Path) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(
+        "[[text]]\nid = 'acme.gate'\nlang = 'en'\nstatus = 'delivery_failed'\n"
+        "concepts = [['gate', 'locked|closed']]\n",
+        "utf-8",
+    )
+    custom = load_normalizer([path], cache_size=0)
+    for text in ("Gate locked at delivery address", "Closed gate, could not enter"):
+        result = custom.classify(RawEvent(WHEN, text, None))
+        assert (result.status, result.rule) == (Status.DELIVERY_FAILED, "acme.gate"), text
+    assert custom.classify(RawEvent(WHEN, "Gate code received", None)).rule != "acme.gate"
+
+
+@pytest.mark.parametrize(
+    "concepts",
+    ["'gate'", "[['gate']]", "[['gate', 3]]", "[[]]"],
+)
+def test_malformed_concepts_name_the_file_and_rule(tmp_path: Path, concepts: str) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(
+        f"[[text]]\nid = 'acme.bad'\nstatus = 'exception'\nconcepts = {concepts}\n", "utf-8"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_normalizer([path])
+    assert str(path) in str(info.value)
+    assert "'acme.bad'" in str(info.value)
+    assert "concepts" in str(info.value)
+
+
+def test_a_bad_regex_in_a_concept_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(
+        "[[text]]\nid = 'acme.re'\nstatus = 'exception'\nconcepts = [['gate', '(locked']]\n",
+        "utf-8",
+    )
+    with pytest.raises(ConfigError, match=r"'acme.re'.*bad phrase"):
+        load_normalizer([path])
