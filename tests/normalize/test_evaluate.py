@@ -52,7 +52,7 @@ def test_report_counts_accuracy_precision_recall_and_confusion() -> None:
 
     def classify(event: RawEvent) -> Classification:
         if event.text == "Ready for pickup":  # the costly mistake, on purpose
-            return Classification(Status.DELIVERED)
+            return Classification(Status.DELIVERED, None, "text.en.too_general")
         if event.text == "Held by customs":  # right status, wrong detail
             return Classification(Status.EXCEPTION)
         row = next(r for r in rows if r.event.text == event.text)
@@ -69,6 +69,11 @@ def test_report_counts_accuracy_precision_recall_and_confusion() -> None:
     text = report.render()
     assert "events 4: status 75.0%, detail 50.0%" in text
     assert "available_for_pickup/arrived_delivery_office -> delivered" in text
+    # the rule that was wrong is named; rules that were always right and "no rule" are not
+    assert report.by_rule["text.en.too_general"].total == 1
+    assert "rules wrong most often" in text
+    assert "   1 / 1     text.en.too_general" in text
+    assert "text.en.x" not in text.split("rules wrong most often")[1].split("most common")[0]
 
 
 def test_held_out_folds_never_train_on_the_carrier_they_test() -> None:

@@ -128,6 +128,8 @@ class Report:
     misses: Counter[tuple[str, str]] = field(default_factory=Counter)
     #: which kind of rule decided ("code", "text", "code+text", "ops", "none") -> count
     deciders: Counter[str] = field(default_factory=Counter)
+    #: rule id ("-" for none) -> how often it decided and how often it was right
+    by_rule: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     examples: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
 
     def add(self, row: LabelledEvent, got: Classification, decided_by: str = "rules") -> None:
@@ -137,6 +139,7 @@ class Report:
         self.overall.add(status_ok, detail_ok)
         self.by_carrier[carrier].add(status_ok, detail_ok)
         self.by_lang[row.lang or "-"].add(status_ok, detail_ok)
+        self.by_rule[got.rule or "-"].add(status_ok, detail_ok)
         self.confusion[(row.status, got.status)] += 1
         self.deciders[decided_by] += 1
         if not (status_ok and detail_ok):
@@ -189,6 +192,7 @@ class Report:
             lines.append(f"{status.value:22} {precision:9.1%} {recall:8.1%} {events:7d}")
         lines.append("")
         lines.append(self._confusion_table())
+        lines.extend(self._wrong_rules(top))
         if self.misses:
             lines.append("")
             lines.append(f"most common misses (expected -> got), top {top}:")
@@ -196,6 +200,19 @@ class Report:
                 example = "; ".join(self.examples[(expected, predicted)])
                 lines.append(f"  {count:4d}  {expected} -> {predicted}   e.g. {example}")
         return "\n".join(lines)
+
+    def _wrong_rules(self, top: int) -> list[str]:
+        """The rules that decided wrongly most often: where a rule needs a more specific one."""
+        wrong = sorted(
+            ((t.total - t.detail_hits, rule, t) for rule, t in self.by_rule.items() if rule != "-"),
+            key=lambda item: (-item[0], item[1]),
+        )
+        wrong = [item for item in wrong if item[0]][:top]
+        if not wrong:
+            return []
+        lines = ["", f"rules wrong most often (wrong / decided), top {top}:"]
+        lines += [f"  {misses:4d} / {t.total:<5d} {rule}" for misses, rule, t in wrong]
+        return lines
 
     def _confusion_table(self) -> str:
         statuses = [s for s in Status if any(s in pair for pair in self.confusion)]
