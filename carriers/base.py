@@ -12,6 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import ClassVar
 
 import httpx
@@ -46,6 +47,30 @@ class CarrierReply:
         from carriers.http import decode_body
 
         return decode_body(self.body, self.content_type)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyPart:
+    """One number's part of a reply, parsed only when asked.
+
+    ``source`` is the part's exact text when the adapter can isolate it (the same text means
+    the same result), else None. The poll job stores a digest of it, so a part that comes back
+    unchanged is recognised without building its events; ``parse`` gives its result, or raises
+    ParseError as ``CarrierAdapter.parse`` would for the whole reply.
+    """
+
+    tracking_number: str
+    source: str | None
+    parse: Callable[[], TrackingResult]
+
+
+def _given(result: TrackingResult) -> TrackingResult:
+    return result
+
+
+def parsed_parts(results: Sequence[TrackingResult]) -> list[ReplyPart]:
+    """Parts for results already parsed: nothing to skip, no source to compare."""
+    return [ReplyPart(r.tracking_number, None, partial(_given, r)) for r in results]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +140,16 @@ class CarrierAdapter(ABC):
     @abstractmethod
     def parse(self, reply: CarrierReply) -> list[TrackingResult]:
         """Turn a reply into one result per tracking number it mentions. Pure; raises ParseError."""
+
+    def reply_parts(self, reply: CarrierReply) -> list[ReplyPart]:
+        """The reply split by number, each part parsed on demand (what the poll job calls).
+
+        By default the whole reply is parsed at once and no part has a source. An adapter whose
+        replies carry one self-contained part per number (a JSON array of results) gives each
+        part's text, so unchanged parts cost no parsing; ``parse`` must give the same results
+        and raise the same errors as parsing every part.
+        """
+        return parsed_parts(self.parse(reply))
 
     def buyer_facing_name(self) -> str:
         """The carrier's name as buyers know it (a configured adapter may name itself)."""

@@ -297,3 +297,37 @@ def test_the_fast_reader_gives_what_the_model_gives(when: str) -> None:
         for a, b in zip(got.events, want.events, strict=True):
             assert a.occurred_at.tzinfo == b.occurred_at.tzinfo
             assert a.fingerprint() == b.fingerprint()
+
+
+def _parts_parsed(reply: CarrierReply) -> list[TrackingResult]:
+    return [part.parse() for part in SandboxAdapter().reply_parts(reply)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [None, _with(time="2025-03-11T08:00:00Z"), _with(time="2025-03-11T08:00:00.250+05:30")],
+)
+def test_reply_parts_give_what_parse_gives_with_each_parts_own_text(body: bytes | None) -> None:
+    reply = _recorded_reply(body)
+    parts = SandboxAdapter().reply_parts(reply)
+    assert [part.parse() for part in parts] == SandboxAdapter().parse(reply)
+    items = json.loads(reply.body)["results"]
+    assert [part.tracking_number for part in parts] == [i["tracking_number"] for i in items]
+    assert [json.loads(part.source or "") for part in parts] == items
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b"", "not JSON"),
+        (RECORDED.read_bytes()[:300], "not JSON"),
+        (b'{"results": {}}', "results: Input should be a valid list"),
+        (b'{"results": [{"found": true}]}', "results.0.tracking_number: Field required"),
+        (_with(time="2025-03-11T08:00:00"), "results.0.events.0.time: Input should have timezone"),
+        (_with(description=None), "results.0.events.0.description: Field required"),
+    ],
+)
+def test_reading_every_part_refuses_what_parse_refuses(body: bytes, problem: str) -> None:
+    with pytest.raises(ParseError, match=problem) as caught:
+        _parts_parsed(_recorded_reply(body))
+    assert caught.value.body == body[: ParseError.BODY_CAP]
