@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from structlog.testing import capture_logs
 
-from carriers.base import CarrierReply
+from carriers.base import CarrierReply, ReplyPart, parsed_parts
 from carriers.sandbox.faults import FaultMode
 from carriers.sandbox.service import SandboxService
 from tracker.clock import SimulatedClock
@@ -80,7 +80,9 @@ async def test_a_poison_shipment_does_not_block_its_batch(
         app = await _app(tmp_path, service, clock)
         try:
             runtime = app.carrier("sandbox")
-            monkeypatch.setattr(runtime.adapter, "parse", _results)
+            monkeypatch.setattr(
+                runtime.adapter, "reply_parts", lambda reply: parsed_parts(_results(reply))
+            )
             with capture_logs() as logs:
                 stats = await poll_due(app)
         finally:
@@ -105,13 +107,13 @@ async def test_an_adapter_bug_fails_only_that_batch(
 ) -> None:
     clock = SimulatedClock(START + timedelta(hours=2))
 
-    def broken(reply: CarrierReply) -> list[TrackingResult]:
+    def broken(reply: CarrierReply) -> list[ReplyPart]:
         raise KeyError("events")
 
     async with SandboxService(clock=clock.now) as service:
         app = await _app(tmp_path, service, clock)
         try:
-            monkeypatch.setattr(app.carrier("sandbox").adapter, "parse", broken)
+            monkeypatch.setattr(app.carrier("sandbox").adapter, "reply_parts", broken)
             with capture_logs() as logs:
                 stats = await poll_due(app)
         finally:
@@ -148,7 +150,7 @@ async def test_replies_that_wait_for_the_store_are_recorded_together(
                         if service.stats["requests"].get("/v1/track", 0) == len(numbers):
                             break
                         await asyncio.sleep(0.01)
-                written.append([item.tracking_number for item, _, _ in args[1]])
+                written.append([reading.item.tracking_number for reading in args[1]])
             return await in_store(work, *args)
 
         monkeypatch.setattr(app, "in_store", held_first_write)

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
+from structlog.typing import FilteringBoundLogger
 
-from carriers.base import ParcelInfo
+from carriers.base import CarrierReply, ParcelInfo, ReplyPart
 from tracker.errors import (
     CarrierAuthError,
     CarrierError,
@@ -30,6 +31,7 @@ from tracker.policy.retry import backoff
 from tracker.runtime.app import CarrierRuntime, TrackerApp
 from tracker.store.models import Shipment
 from tracker.store.record import Observation, Recorded, record_polls
+from tracker.store.replies import part_digest, reply_digest
 from tracker.store.shipments import ClaimedShipment, claim_due_for_poll, with_each_leased
 
 RETRY_BASE = timedelta(minutes=15)
@@ -116,7 +118,18 @@ async def _poll_carrier(
     await asyncio.gather(*(run(batch) for batch in batches))
 
 
-Pairs = list[tuple[ClaimedShipment, TrackingResult, list[TrackedEvent]]]
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """One shipment's part of a carrier reply, as the store will record it."""
+
+    item: ClaimedShipment
+    #: None when the part matched the stored digest: nothing was parsed (tracker.store.replies)
+    result: TrackingResult | None
+    tracked: list[TrackedEvent]
+    part: bytes | None = None
+
+
+Pairs = list[_Reading]
 
 
 async def _postponed(
@@ -149,7 +162,7 @@ async def _poll_batch(
     try:
         try:
             reply = await adapter.fetch_parcels(app.http, parcels)
-            results = adapter.parse(reply)
+            pairs = _read(app, runtime, reply, batch)
         except CarrierError:
             raise
         except Exception as exc:  # a plugin bug must fail this batch, not the whole poll job
@@ -181,15 +194,55 @@ async def _poll_batch(
         log.info("carrier.circuit_closed")
     if had_rejected:
         log.info("carrier.credentials_accepted")
-    by_number = {r.tracking_number.upper(): r for r in results}
+    return pairs
+
+
+def _read(
+    app: TrackerApp, runtime: CarrierRuntime, reply: CarrierReply, batch: list[ClaimedShipment]
+) -> Pairs:
+    """Each shipment of ``batch`` with its part of ``reply``: a part whose digest matches the
+    shipment's stored one is not parsed; every other part is parsed (a bad one fails the batch,
+    as parsing the whole reply would) and its events classified."""
+    parts = runtime.adapter.reply_parts(reply)
+    by_number = {part.tracking_number.upper(): part for part in parts}
+    digests: dict[int, bytes] = {}
+    skipped: set[int] = set()
+    for item in batch:
+        part = by_number.get(item.tracking_number.upper())
+        if part is None or part.source is None:
+            continue
+        digest = digests[id(part)] = part_digest(runtime.name, part.source)
+        if _unchanged(item, digest):
+            skipped.add(id(part))
+    results = {id(part): part.parse() for part in parts if id(part) not in skipped}
     pairs: Pairs = []
     for item in batch:
-        result = by_number.get(
-            item.tracking_number.upper(), TrackingResult(item.tracking_number, not_found=True)
-        )
+        part = by_number.get(item.tracking_number.upper())
+        if part is not None and id(part) in skipped:
+            pairs.append(_Reading(item, None, [], digests[id(part)]))
+            continue
+        result = _result_of(item, part, results)
         # Classified here, in the event loop, so the store's writer thread only writes.
-        pairs.append((item, result, classify(app, result)))
+        tracked = classify(app, result)
+        pairs.append(_Reading(item, result, tracked, digests.get(id(part))))
     return pairs
+
+
+def _unchanged(item: ClaimedShipment, digest: bytes) -> bool:
+    """Whether ``item``'s stored digest says this reply part brings nothing new."""
+    return (
+        item.reply_digest is not None
+        and item.last_polled_at is not None
+        and reply_digest(digest, item.expected_delivery) == item.reply_digest
+    )
+
+
+def _result_of(
+    item: ClaimedShipment, part: ReplyPart | None, results: dict[int, TrackingResult]
+) -> TrackingResult:
+    if part is None:  # the carrier did not mention the number
+        return TrackingResult(item.tracking_number, not_found=True)
+    return results[id(part)]
 
 
 def _carrier_said_wait(
@@ -271,8 +324,8 @@ class _ReplyWriter:
                     continue
                 for pairs, future in group:
                     recorded = _Recorded()
-                    for item, _, _ in pairs:
-                        recorded.add(outcomes.get(item.id, _Recorded()))
+                    for reading in pairs:
+                        recorded.add(outcomes.get(reading.item.id, _Recorded()))
                     if not future.done():
                         future.set_result(recorded)
         finally:
@@ -287,19 +340,31 @@ def _store_batch(app: TrackerApp, pairs: Pairs) -> dict[int, _Recorded]:
     assess = assessor(app, now, polled=True)
     follow = follow_changes(app)
     observations = [
-        Observation(item.id, tracked, result, claimed=item) for item, result, tracked in pairs
+        Observation(
+            r.item.id,
+            r.tracked,
+            r.result,
+            claimed=r.item,
+            part=r.part,
+            unchanged=r.result is None,
+        )
+        for r in pairs
     ]
-    by_id = {item.id: item for item, _, _ in pairs}
 
     def record(group: Sequence[Observation]) -> dict[int, Recorded]:
         return record_polls(app.store, app.owner, now, group, assess, app.lanes, follow)
 
     recorded = record_isolated(record, observations, "poll")
     # Logged only once the transaction committed, so the log never claims what was rolled back.
-    for item, result, _ in pairs:
-        outcome = recorded.get(item.id)
+    counts: Counter[tuple[str, str]] = Counter()
+    # One logger for the batch: each call on the shared lazy proxy would build a new one.
+    log = _POLL_LOG.bind()
+    for reading in pairs:
+        outcome = recorded.get(reading.item.id)
         if outcome is not None:
-            _log_outcome(by_id[item.id], result, outcome)
+            _log_outcome(log, reading.item, reading.result, outcome)
+            counts[reading.item.carrier, _result_label(reading, outcome)] += 1
+    app.metrics.polls_recorded(counts)
     return {
         sid: _Recorded(1, r.new_events, r.notices)
         for sid, r in recorded.items()
@@ -307,9 +372,21 @@ def _store_batch(app: TrackerApp, pairs: Pairs) -> dict[int, _Recorded]:
     }
 
 
-def _log_outcome(item: ClaimedShipment, result: TrackingResult, recorded: Recorded) -> None:
-    # One shared logger, the shipment's fields passed per line: no logger object per shipment.
-    log = _POLL_LOG
+def _result_label(reading: _Reading, recorded: Recorded) -> str:
+    if recorded.outcome == "recorded":
+        return "news"
+    if recorded.outcome == "quiet" and reading.result is None:
+        return "unchanged"
+    return recorded.outcome
+
+
+def _log_outcome(
+    log: FilteringBoundLogger,
+    item: ClaimedShipment,
+    result: TrackingResult | None,
+    recorded: Recorded,
+) -> None:
+    # One logger per batch, the shipment's fields passed per line: no logger per shipment.
     who = {"shipment_id": item.id, "carrier": item.carrier, "tracking_number": item.tracking_number}
     if recorded.outcome == "lease_lost":
         log.warning("poll.lease_lost", **who)
@@ -317,12 +394,15 @@ def _log_outcome(item: ClaimedShipment, result: TrackingResult, recorded: Record
     for event in recorded.fresh:
         if event.status is Status.UNKNOWN:
             log.warning("event.unclassified", **who, text=event.raw.text, code=event.raw.code)
-    log.info(
+    # A reply with nothing new (most polls) is counted by tracker_poll_results and logged at
+    # debug: at info, a line per quiet shipment cost as much as recording it.
+    emit = log.debug if recorded.outcome == "quiet" else log.info
+    emit(
         "poll.succeeded",
         **who,
         new_events=recorded.new_events,
         notices=recorded.notices,
-        not_found=result.not_found,
+        not_found=result is not None and result.not_found,
     )
 
 

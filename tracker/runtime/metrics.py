@@ -76,6 +76,14 @@ class Metrics:
             ["carrier", "outcome"],
             registry=self.registry,
         )
+        self.poll_results = Counter(
+            "tracker_poll_results",
+            "Polls recorded, by carrier and what the reply brought: news (events, an estimate, "
+            "a first poll), quiet (nothing new; unchanged: recognised by its digest, not read) or "
+            "lease_lost.",
+            ["carrier", "result"],
+            registry=self.registry,
+        )
         self.poll_seconds = Histogram(
             "tracker_poll_duration_seconds",
             "Time to fetch and parse one batch from a carrier.",
@@ -102,6 +110,11 @@ class Metrics:
         """Record one batch: ``shipments`` polls with the batch's outcome, and its latency."""
         self.polls.labels(carrier, poll_outcome(error)).inc(shipments)
         self.poll_seconds.labels(carrier).observe(seconds)
+
+    def polls_recorded(self, counts: Mapping[tuple[str, str], int]) -> None:
+        """Recorded polls per (carrier, result); the quiet ones log only at debug."""
+        for (carrier, result), count in counts.items():
+            self.poll_results.labels(carrier, result).inc(count)
 
     def poll_failed_early(self, carrier: str, shipments: int, error: BaseException) -> None:
         """Polls that never reached the carrier (its plugin could not be loaded)."""

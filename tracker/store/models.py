@@ -109,6 +109,9 @@ class Shipment(Base):
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     lease_owner: Mapped[str | None] = mapped_column(String(80))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: digest of the carrier's last reply about the parcel and the estimate stored with it, kept
+    #: only when that same reply would bring nothing new (tracker.store.replies)
+    reply_digest: Mapped[str | None] = mapped_column(String(32))
 
 
 class TrackingEvent(Base):

@@ -29,6 +29,7 @@ SCHEMA_REVISIONS: tuple[str, ...] = (
     "0004_shops",
     "0005_suppressions",
     "0006_carrier_facts",
+    "0007_reply_digest",
 )
 SCHEMA_HEAD = SCHEMA_REVISIONS[-1]
 _BUSY_TIMEOUT_SECONDS = 10.0

@@ -23,10 +23,12 @@ from tracker.policy.polling import next_poll_at
 from tracker.store.history import PendingWrites, ShipmentHistory, load_histories
 from tracker.store.lanes import LaneCache
 from tracker.store.models import Shipment
+from tracker.store.replies import reply_digest
 from tracker.store.shipments import (
     ClaimedShipment,
     NoticeDraft,
     held_fingerprints,
+    held_ids,
     leased_shipments,
     reschedule_quiet,
     unseen,
@@ -45,12 +47,16 @@ Outcome = Literal["recorded", "quiet", "lease_lost"]
 @dataclass(frozen=True, slots=True)
 class Observation:
     """What a job learned about one leased shipment: classified events and, for polls and
-    pushes, the carrier's result (None when only time has passed)."""
+    pushes, the carrier's result (None when only time has passed). A poll also gives the
+    digest of its reply part (``part``, tracker.store.replies) when the adapter gave its text,
+    and says when the part matched the stored digest (``unchanged``: nothing was parsed)."""
 
     shipment_id: int
     tracked: Sequence[TrackedEvent]
     result: TrackingResult | None = None
     claimed: ClaimedShipment | None = None
+    part: bytes | None = None
+    unchanged: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,24 +82,51 @@ def record_polls(
     """Record poll replies (each observation carries its ``claimed`` row and ``result``).
 
     Replies that bring nothing new (most of them) only reschedule the next poll, in one
-    statement; the others are assessed and written in full. One transaction for all.
+    statement; the others are assessed and written in full. One transaction for all. Replies
+    known unchanged by their digest are not compared with the stored events: their lease is
+    checked by the reschedule itself, and should one have been lost meanwhile (rare: leases
+    outlast a poll many times over), the transaction is rolled back and recorded again with
+    the leases read first.
     """
+    try:
+        return _record_polls(factory, owner, now, observations, assess, lanes, follow, False)
+    except _LeaseMoved:
+        return _record_polls(factory, owner, now, observations, assess, lanes, follow, True)
+
+
+class _LeaseMoved(Exception):
+    """A reschedule wrote fewer rows than it was given: some lease was lost."""
+
+
+def _record_polls(
+    factory: sessionmaker[Session],
+    owner: str,
+    now: datetime,
+    observations: Sequence[Observation],
+    assess: Assess,
+    lanes: LaneCache,
+    follow: Follow | None,
+    read_leases: bool,
+) -> dict[int, Recorded]:
     recorded: dict[int, Recorded] = {}
     with factory.begin() as session, session.no_autoflush:
-        ids = [o.shipment_id for o in observations]
-        known = held_fingerprints(session, ids, owner)
-        held = known.keys()
+        known = held_fingerprints(
+            session, [o.shipment_id for o in observations if not o.unchanged], owner
+        )
+        unchanged = [o.shipment_id for o in observations if o.unchanged]
+        held = known.keys() | (held_ids(session, unchanged, owner) if read_leases else unchanged)
         quiet: list[dict[str, Any]] = []
         busy: list[Observation] = []
         for item in observations:
             if item.shipment_id not in held:
                 recorded[item.shipment_id] = Recorded(item.shipment_id, "lease_lost")
-            elif _brings_news(item, known[item.shipment_id]):
+            elif not item.unchanged and _brings_news(item, known[item.shipment_id]):
                 busy.append(item)
             else:
                 quiet.append(_quiet_row(item, now))
                 recorded[item.shipment_id] = Recorded(item.shipment_id, "quiet")
-        reschedule_quiet(session, quiet, owner, now)
+        if reschedule_quiet(session, quiet, owner, now) != len(quiet):
+            raise _LeaseMoved
         recorded.update(_record_busy(session, owner, now, busy, assess, lanes, follow))
     return recorded
 
@@ -144,6 +177,8 @@ def _record_busy(
         _keep_carrier_facts(shipment, item.result, now)
         assessment = assess(state_of(shipment), _timeline(history, len(fresh)), estimate, lane)
         notices = _apply(shipment, assessment, history, writes, now)
+        if item.claimed is not None:  # a poll: the digest its reply leaves (or clears)
+            shipment.reply_digest = _digest_after(item, shipment.expected_delivery)
         if follow is not None and assessment.status_changed:
             drafts = follow(session, shipment, history, now)
             writes.add_notices(shipment, history, drafts, now)
@@ -262,4 +297,21 @@ def _quiet_row(item: Observation, now: datetime) -> dict[str, Any]:
     unchanged = claimed.unchanged_polls + 1
     detail = Detail(claimed.detail) if claimed.detail else None
     next_poll = next_poll_at(claimed.id, Status(claimed.status), detail, unchanged, now)
-    return {"sid": claimed.id, "unchanged": unchanged, "next_poll": next_poll}
+    digest = (
+        claimed.reply_digest if item.unchanged else _digest_after(item, claimed.expected_delivery)
+    )
+    return {"sid": claimed.id, "unchanged": unchanged, "next_poll": next_poll, "digest": digest}
+
+
+def _digest_after(item: Observation, stored_estimate: datetime | None) -> str | None:
+    """The digest a poll leaves on its shipment once recorded (its events are all stored by
+    then): its reply part's, bound to the stored estimate, if the same reply would then be
+    quiet; None when the reply had no part text, found nothing, or carries an estimate other
+    than the stored one (which would make it news again)."""
+    result = item.result
+    if item.part is None or result is None or result.not_found:
+        return None
+    estimate = result.expected_delivery
+    if estimate is not None and estimate != stored_estimate:
+        return None
+    return reply_digest(item.part, stored_estimate)

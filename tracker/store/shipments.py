@@ -21,6 +21,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import InputError
@@ -60,6 +61,8 @@ class ClaimedShipment:
     expected_delivery: datetime | None = None
     #: the seller's order reference, which aggregators are told when a tracking is created
     order_reference: str | None = None
+    #: the digest of the last reply that brought nothing new (tracker.store.replies)
+    reply_digest: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +167,7 @@ CLAIM_COLUMNS = (
     Shipment.last_polled_at,
     Shipment.expected_delivery,
     Shipment.order_reference,
+    Shipment.reply_digest,
 )
 
 
@@ -180,6 +184,7 @@ ClaimSelect = Select[
     datetime | None,
     datetime | None,
     str,
+    str | None,
 ]
 _Query = TypeVar("_Query", bound=Select[Any])
 
@@ -220,9 +225,10 @@ def _claim(
             .where(Shipment.id.in_(page.scalar_subquery()))
             .values(lease_owner=owner, lease_until=now + lease)
             .returning(*CLAIM_COLUMNS, due_column)
-            .execution_options(synchronize_session=False)
         )
-        rows: list[Any] = list(session.execute(statement))
+        # On the session's connection, as Core: the ORM's bulk-update machinery has nothing to
+        # synchronize here and cost more than the statement.
+        rows: list[Any] = list(session.connection().execute(statement).all())
     # RETURNING has no order: oldest due first, as the page was chosen.
     rows.sort(key=lambda row: (row[-1], row[0]))
     return [ClaimedShipment(*row[:-1]) for row in rows]
@@ -279,6 +285,14 @@ def held_fingerprints(
     return known
 
 
+def held_ids(session: Session, shipment_ids: Sequence[int], owner: str) -> set[int]:
+    """Which of ``shipment_ids`` ``owner`` still leases (locked on PostgreSQL until the
+    transaction ends): the lease check of polls whose reply came back unchanged."""
+    if not shipment_ids:
+        return set()
+    return set(session.scalars(_held(session, select(Shipment.id), shipment_ids, owner)))
+
+
 def unseen(events: Sequence[TrackedEvent], known: set[str]) -> list[TrackedEvent]:
     """The events whose fingerprint is not in ``known`` (nor repeated within ``events``)."""
     fresh = []
@@ -302,25 +316,39 @@ def _held(session: Session, query: _Query, shipment_ids: Sequence[int], owner: s
 
 def reschedule_quiet(
     session: Session, rows: Sequence[dict[str, Any]], owner: str, now: datetime
-) -> None:
+) -> int:
     """Record polls that brought nothing new in one statement: next poll time, backoff count,
-    lease released. Each row has ``sid``, ``unchanged`` and ``next_poll``."""
+    the reply's digest, lease released, for the rows ``owner`` still leases; returns how many
+    rows were written. Each row has ``sid``, ``unchanged``, ``next_poll`` and ``digest``.
+
+    The hot path's one statement per batch goes to the driver's executemany directly, with
+    times converted by the column type's own bind processor (so they are stored exactly as
+    every other write stores them): SQLAlchemy's per-row parameter handling cost three times
+    the database's own work here (bench/pipeline.py)."""
     if not rows:
-        return
-    table = Base.metadata.tables["shipments"]
+        return 0
+    connection = session.connection()
+    dialect = connection.dialect
+    when = _time_processor(dialect)
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
     statement = (
-        update(table)
-        .where(table.c.id == bindparam("sid"), table.c.lease_owner == owner)
-        .values(
-            last_polled_at=now,
-            poll_failures=0,
-            unchanged_polls=bindparam("unchanged"),
-            next_poll_at=bindparam("next_poll"),
-            lease_owner=None,
-            lease_until=None,
-        )
+        f"UPDATE shipments SET last_polled_at = {mark}, poll_failures = 0,"
+        f" unchanged_polls = {mark}, next_poll_at = {mark}, reply_digest = {mark},"
+        f" lease_owner = NULL, lease_until = NULL WHERE id = {mark} AND lease_owner = {mark}"
     )
-    session.connection().execute(statement, list(rows))
+    stamp = when(now)
+    parameters = [
+        (stamp, r["unchanged"], when(r["next_poll"]), r["digest"], r["sid"], owner) for r in rows
+    ]
+    return int(connection.exec_driver_sql(statement, parameters).rowcount)
+
+
+def _time_processor(dialect: Dialect) -> Callable[[datetime | None], Any]:
+    """How the store's time columns turn an aware datetime into the driver's value."""
+    processor = Shipment.__table__.c.next_poll_at.type.bind_processor(dialect)
+    if processor is None:  # pragma: no cover - UTCDateTime always has one
+        raise TypeError("the time column has no bind processor")
+    return processor
 
 
 #: the shipment columns a recorded decision writes (tracker.store.record._apply), lease included
