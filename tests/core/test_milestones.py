@@ -191,6 +191,24 @@ def test_silence_expires_the_shipment() -> None:
     assert decision.final
 
 
+@pytest.mark.parametrize("already", [frozenset(), frozenset({"shipped"})])
+def test_a_tracking_learned_expired_tells_the_buyer_nothing(already: frozenset[str]) -> None:
+    """An aggregator's Expired (or 17TRACK's stop) arriving with scans never seen before: no
+    "on its way" from those scans, only the seller's alert."""
+    gave_up = ev(8, Status.EXPIRED)
+    decision = decide(
+        facts(),
+        [ACCEPTED, ARRIVED_BR, gave_up],
+        already,
+        T0 + timedelta(days=35),
+        LIMITS,
+        new_event_count=3,
+    )
+    assert decision.status is Status.EXPIRED
+    assert decision.due == ()
+    assert decision.seller_alerts == ("expired",)
+
+
 def test_next_timer_is_the_earliest_pending_one() -> None:
     moving = facts(status=Status.IN_TRANSIT, last_event_at=T0 + timedelta(days=2))
     window_end = T0 + LIMITS.expected_transit + LIMITS.delay_grace

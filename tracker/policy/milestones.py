@@ -393,6 +393,11 @@ def decide(
     elif any(d.milestone is Milestone.ARRIVED_LOCALLY for d in fresh):
         # Learned together: "on its way to your country" is stale news beside "it is here".
         fresh = [d for d in fresh if d.milestone is not Milestone.IN_TRANSIT]
+    if status is Status.EXPIRED:
+        # The tracking ended without a delivery (the aggregator gave up, or no news for too
+        # long): telling the buyer now that the parcel travels, from scans learned with the end,
+        # is a claim nobody will follow up. The seller is told instead (_seller_alerts).
+        fresh = []
     # Whatever was passed over counts as reached, so it cannot be sent later out of order.
     reached = already | set(found)
     alerts = _seller_alerts(updated, situation, already, now, limits)
