@@ -12,57 +12,67 @@ never reach a header, and non-ASCII text is RFC 2047 encoded, so the message is 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import quopri
 import re
 from datetime import UTC, datetime
 from email import policy
-from email.header import Header
+from email.errors import HeaderParseError
+from email.header import Header, decode_header, make_header
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, getaddresses
+from email.utils import format_datetime, formataddr
 
 from notices.compose import one_line
 from notices.languages import canonical
 from notices.render import RenderedNotice
 from notices.unsubscribe import ONE_CLICK, Unsubscribe
+from tracker.addresses import domain_problem, split_mailbox
 from tracker.errors import NoticeError
 
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_DOMAIN = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
-_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
 _MESSAGE_ID = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
 _MAX_LINE = 900  # RFC 5321 allows 998 octets per line; stay well below
+#: characters of a display name kept in a header (orders allow 200): with the address (254) and
+#: RFC 2047 words of at most 75 octets on lines of their own, no header line nears 998 octets
+MAX_DISPLAY_NAME = 200
 
-__all__ = ["build_message", "format_address", "message_id_for"]
+__all__ = ["MAX_DISPLAY_NAME", "build_message", "format_address", "message_id_for"]
 
 
 def message_id_for(notice_key: str, domain: str) -> str:
     """``<hash@domain>`` for a notice key: the same key always gives the same Message-ID."""
-    if not _DOMAIN.match(domain):
-        raise NoticeError(f"message id domain {domain!r} is not a valid host name")
+    problem = domain_problem(domain)
+    if problem is not None:
+        raise NoticeError(f"message id domain {domain!r} is not a valid host name: {problem}")
     digest = hashlib.blake2b(notice_key.encode("utf-8"), digest_size=16).hexdigest()
     return f"<{digest}.notice@{domain}>"
 
 
 def format_address(display_name: str, email: str) -> str:
-    """A ``Name <addr>`` value for ``build_message``; CR/LF in the name become spaces."""
+    """A ``Name <addr>`` value for ``build_message``; CR/LF in the name become spaces.
+
+    The name stays readable text (quoted, never encoded here): ``build_message`` encodes it.
+    """
     name, addr = _address(email, "To")
     if name:
         raise NoticeError(f"To: {email!r} must be a bare address")
-    return formataddr((one_line(display_name), addr))
+    name = one_line(display_name)
+    if name.isascii():
+        return formataddr((name, addr))
+    escaped = name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}" <{addr}>'
 
 
 def _address(value: str, header: str) -> tuple[str, str]:
-    """(display name, addr-spec) of exactly one plain ASCII address; NoticeError otherwise."""
-    if "\r" in value or "\n" in value or "\x00" in value:
-        raise NoticeError(f"{header}: line breaks are not allowed in an address")
-    pairs = getaddresses([value])
-    if len(pairs) != 1:
-        raise NoticeError(f"{header}: {value!r} is not one email address")
-    name, addr = pairs[0]
-    local, _, domain = addr.rpartition("@")
-    if not _LOCAL.match(local) or not _DOMAIN.match(domain):
-        raise NoticeError(f"{header}: {value!r} is not a valid email address")
+    """(display name, addr-spec) of exactly one address the shared rule
+    (``tracker.addresses``) accepts; NoticeError naming the header otherwise."""
+    try:
+        name, addr = split_mailbox(value)
+    except ValueError as exc:
+        raise NoticeError(f"{header}: {exc}") from None
+    if "=?" in name:  # already RFC 2047 encoded (a sender written that way): decode, re-encode
+        with contextlib.suppress(HeaderParseError, LookupError, UnicodeDecodeError):
+            name = str(make_header(decode_header(name)))
     return one_line(name), addr
 
 
@@ -73,8 +83,15 @@ def _encoded(text: str, header_name: str) -> str:
 
 
 def _address_header(value: str, header: str) -> str:
+    """``Name <addr>`` with the name cut to MAX_DISPLAY_NAME characters and, when not ASCII,
+    split into RFC 2047 words of at most 75 octets that the generator folds onto lines of their
+    own (one word for a whole long name made a 1,081-octet To: line; the limit is 998)."""
     name, addr = _address(value, header)
-    return formataddr((name, addr), charset="utf-8")
+    name = name[:MAX_DISPLAY_NAME].strip()
+    if not name or name.isascii():
+        return formataddr((name, addr))
+    words = Header(name, "utf-8", header_name=header).encode(splitchars=" ", maxlinelen=76)
+    return f"{words} <{addr}>"
 
 
 def _part(body: str, subtype: str) -> EmailMessage:

@@ -15,9 +15,11 @@ import smtplib
 import ssl
 import threading
 from email.message import EmailMessage
+from email.utils import getaddresses
 from pathlib import Path
 from typing import ClassVar, Literal, Protocol, runtime_checkable
 
+from tracker.addresses import address_problem
 from tracker.errors import NoticeError, PermanentSendError, TransientSendError
 
 Security = Literal["none", "starttls", "tls"]
@@ -179,7 +181,10 @@ class SmtpTransport:
             _quietly_close(conn)
 
     async def send(self, message: EmailMessage) -> None:
-        """Deliver one message; see the class docstring for how failures are reported."""
+        """Deliver one message; see the class docstring for how failures are reported. An
+        address the shared rule (``tracker.addresses``) refuses is a PermanentSendError before
+        any connection: a relay would refuse it on every attempt."""
+        envelope_problem(message)
         try:
             await asyncio.to_thread(self._send_sync, message)
         except NoticeError:
@@ -207,6 +212,18 @@ class SmtpTransport:
     def _close_sync(self) -> None:
         with self._lock:
             self._drop()
+
+
+def envelope_problem(message: EmailMessage) -> None:
+    """PermanentSendError naming the header when From or a To/Cc address breaks the rule."""
+    for header in ("From", "To", "Cc"):
+        values = [" ".join(str(v).split()) for v in message.get_all(header, [])]
+        if header == "From" and len(values) != 1:
+            raise PermanentSendError(f"SMTP: the message needs exactly one From, not {values!r}")
+        for _, address in getaddresses(values):
+            problem = address_problem(address)
+            if problem is not None:
+                raise PermanentSendError(f"SMTP {header}: {address!r} cannot be sent to: {problem}")
 
 
 def _quietly_close(conn: smtplib.SMTP) -> None:

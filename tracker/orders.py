@@ -16,6 +16,7 @@ from functools import cache, lru_cache
 from babel import Locale, UnknownLocaleError
 
 from carriers.detect import detect, route, validate_number
+from tracker.addresses import MAX_ADDRESS, address_problem
 from tracker.errors import InputError
 from tracker.safetext import has_controls
 from tracker.store.shipments import NewShipment
@@ -31,9 +32,6 @@ FIELDS = (
     "shipped_date",
 )
 OPTIONAL = frozenset({"carrier", "buyer_language", "origin_country"})
-_EMAIL = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
-)
 _TRACKING = re.compile(r"^[A-Z0-9]{6,40}$")
 EARLIEST = date(2000, 1, 1)
 
@@ -102,9 +100,10 @@ def _language_code(text: str) -> str:
 
 
 def _email(value: str | None) -> str:
-    text = _required(value, "buyer_email", limit=254)
-    if not _EMAIL.match(text):
-        raise InputError(f"buyer_email: {text!r} is not a valid email address")
+    text = _required(value, "buyer_email", limit=MAX_ADDRESS)
+    problem = address_problem(text)
+    if problem is not None:
+        raise InputError(f"buyer_email: {text!r} is not a valid email address ({problem})")
     return text
 
 

@@ -111,7 +111,8 @@ def test_a_long_file_is_stored_in_batches_and_bad_lines_keep_their_numbers(
     store, *lines = err.strip().splitlines()
     assert store.startswith("store: ")
     assert lines == [
-        f"{tmp_path / 'orders.csv'}:2403: buyer_email: 'not-an-email' is not a valid email address",
+        f"{tmp_path / 'orders.csv'}:2403: buyer_email: 'not-an-email' is not a valid email address "
+        "(write it like name@example.com)",
         f"{tmp_path / 'orders.csv'}:2404: tracking_number: 'SBNM00000001' repeats line 2",
     ]
     assert count(config) == 2401

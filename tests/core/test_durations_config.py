@@ -39,6 +39,14 @@ def test_bad_durations_are_rejected_with_the_value(text: str) -> None:
         parse_duration(text)
 
 
+@pytest.mark.parametrize("text", ["99999999999d", "36501d", "5300w", "9" * 400 + "s"])
+def test_durations_past_a_century_are_refused_not_overflowed(text: str) -> None:
+    # an OverflowError traceback from timedelta, or a date past year 9999 at run time, before
+    with pytest.raises(ValueError, match="longer than 100 years"):
+        parse_duration(text)
+    assert parse_duration("36500d") == timedelta(days=36_500)
+
+
 @given(st.integers(min_value=0, max_value=10**8))
 def test_format_round_trips(seconds: int) -> None:
     value = timedelta(seconds=seconds)

@@ -118,6 +118,19 @@ ADD_CASES = [
     Bad("email-two", "a@example.com, b@example.com", ("buyer_email",), "buyer_email"),
     Bad("email-no-tld", "ana@localhost", ("buyer_email", "ana@localhost"), "buyer_email"),
     Bad("email-html", "<a@example.com>", ("buyer_email",), "buyer_email"),
+    # the sender used to refuse these after add had stored them (issue 13, item 9)
+    Bad("email-local-70", "a" * 70 + "@example.com", ("buyer_email", "64"), "buyer_email"),
+    Bad(
+        "email-over-254",
+        "a" * 64 + "@" + ".".join(c * 60 for c in "bcde") + ".com",
+        ("buyer_email", "254"),
+        "buyer_email",
+    ),
+    Bad("email-double-dot", "ana..souza@example.com", ("buyer_email", "dots"), "buyer_email"),
+    Bad("email-label-64", "ana@" + "b" * 64 + ".com", ("buyer_email", "63"), "buyer_email"),
+    Bad("email-hyphen-label", "ana@-example.com", ("buyer_email", "hyphens"), "buyer_email"),
+    Bad("email-numeric-tld", "ana@10.0.0.1", ("buyer_email", "ends in a number"), "buyer_email"),
+    Bad("email-non-ascii", "anã@example.com", ("buyer_email", "ASCII"), "buyer_email"),
     Bad(
         "name-crlf-header", "Ana\r\nBcc: all@evil.test", ("buyer_name", "line breaks"), "buyer_name"
     ),
@@ -191,6 +204,12 @@ IMPORT_CASES = [
         "bad-email-row",
         f"{HEADER}\n{GOOD_LINE}\n{csv_line(buyer_email='nope')}\n",
         ("orders.csv:3", "buyer_email", "nope"),
+        stored=1,
+    ),
+    Bad(
+        "long-local-part-row",
+        f"{HEADER}\n{GOOD_LINE}\n{csv_line(buyer_email='x' * 70 + '@example.com')}\n",
+        ("orders.csv:3", "buyer_email", "64"),
         stored=1,
     ),
     Bad(
@@ -294,6 +313,106 @@ CONFIG_CASES = [
     ),
     Bad("milestone-unknown", "[notices]\ndisabled = ['shippped']\n", ("notices.disabled",)),
     Bad("log-level", "[logging]\nlevel = 'loud'\n", ("logging.level",)),
+    # values that parse but fail at run time; check-config and run refuse them alike (item 8)
+    Bad("poll-zero", "[daemon]\npoll_every = '0s'\n", ("daemon.poll_every", "too short")),
+    Bad("dispatch-1ms", "[daemon]\ndispatch_every = '1ms'\n", ("daemon.dispatch_every", "100ms")),
+    Bad("http-timeout-zero", "[daemon]\nhttp_timeout = '0s'\n", ("daemon.http_timeout", "1s")),
+    Bad("smtp-timeout-ms", "[mail.smtp]\ntimeout = '500ms'\n", ("mail.smtp.timeout", "1s")),
+    Bad("grace-zero", "[daemon]\nshutdown_grace = '0s'\n", ("daemon.shutdown_grace",)),
+    Bad("backoff-zero", "[mail]\nretry_backoff = '0s'\n", ("mail.retry_backoff",)),
+    Bad(
+        "carrier-timeout-zero",
+        "[carriers.sandbox]\ntimeout = '0s'\n",
+        ("carriers.sandbox.timeout", "too short"),
+    ),
+    Bad(
+        "threshold-zero",
+        "[thresholds.country.BR]\nstalled_after = '0s'\n",
+        ("thresholds.country.BR.stalled_after",),
+    ),
+    Bad("link-ttl-hour", "[web]\nlink_ttl = '1h'\n", ("web.link_ttl", "1d")),
+    Bad(
+        "lease-under-timeout",
+        "[daemon]\nlease = '15s'\nhttp_timeout = '20s'\n",
+        ("daemon.lease", "daemon.http_timeout"),
+    ),
+    Bad(
+        "duration-overflow",
+        "[thresholds.default]\nstalled_after = '99999999999d'\n",
+        ("thresholds.default.stalled_after", "99999999999d", "100 years"),
+    ),
+    Bad(
+        "duration-400-digits",
+        f"[daemon]\npoll_every = '{'9' * 400}s'\n",
+        ("daemon.poll_every", "100 years"),
+    ),
+    Bad("sender-words", "[seller]\nsender = 'Example Store'\n", ("seller.sender", "name@")),
+    Bad(
+        "sender-local-70",
+        f"[seller]\nsender = 'Shop <{'o' * 70}@example.com>'\n",
+        ("seller.sender", "64"),
+    ),
+    Bad(
+        "reply-to-two",
+        "[seller]\nreply_to = 'a@example.com, b@example.com'\n",
+        ("seller.reply_to", "not one email address"),
+    ),
+    Bad(
+        "message-id-domain",
+        "[seller]\nmessage_id_domain = 'mail..example.com'\n",
+        ("seller.message_id_domain", "bad part"),
+    ),
+    Bad(
+        "message-id-domain-url",
+        "[seller]\nmessage_id_domain = 'https://example.com'\n",
+        ("seller.message_id_domain",),
+    ),
+    Bad(
+        "seller-email",
+        "[refund]\nnotify_seller_email = 'owner'\n",
+        ("refund.notify_seller_email", "owner"),
+    ),
+    Bad(
+        "default-language",
+        "[seller]\ndefault_language = 'klingon'\n",
+        ("seller.default_language", "klingon", "pt-PT"),
+    ),
+    Bad(
+        "seller-language-table",
+        "[seller.languages.br]\nsignature = 'Equipe'\n",
+        ("seller.languages.br",),
+    ),
+    Bad(
+        "time-zone",
+        "[quiet_hours.timezone_by_country]\nBR = 'America/Atlantis'\n",
+        ("quiet_hours.timezone_by_country.BR", "America/Atlantis"),
+    ),
+    Bad(
+        "time-zone-path",
+        "[quiet_hours.timezone_by_country]\nBR = '../../etc/passwd'\n",
+        ("quiet_hours.timezone_by_country.BR", "time zone"),
+    ),
+    Bad(
+        "time-zone-country",
+        "[quiet_hours.timezone_by_country]\nBrazil = 'America/Sao_Paulo'\n",
+        ("quiet_hours.timezone_by_country.Brazil", "ISO 3166"),
+    ),
+    Bad(
+        "secrets-unset",
+        "[carriers.dhl]\napi_key_env = 'TRACKER_TEST_UNSET_DHL'\n"
+        "[carriers.ups]\nclient_id_env = 'TRACKER_TEST_UNSET_UPS_ID'\n"
+        "client_secret_env = 'TRACKER_TEST_UNSET_UPS_SECRET'\n"
+        "[mail]\ntransport = 'smtp'\n[mail.smtp]\nusername = 'shop'\n"
+        "password_env = 'TRACKER_TEST_UNSET_SMTP'\n",
+        (
+            "carriers.dhl.api_key_env",
+            "TRACKER_TEST_UNSET_DHL",
+            "TRACKER_TEST_UNSET_UPS_ID",
+            "TRACKER_TEST_UNSET_UPS_SECRET",
+            "mail.smtp.password_env",
+            "TRACKER_TEST_UNSET_SMTP",
+        ),
+    ),
     Bad(
         "missing-rule-file",
         "[normalization]\nrule_files = ['nope.toml']\n",

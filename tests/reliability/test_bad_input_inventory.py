@@ -24,7 +24,9 @@ from rich.console import Console
 
 from carriers.http import MAX_RETRY_AFTER, parse_retry_after, send_for_reply
 from carriers.redirects import guard_redirect
+from notices.message import build_message, format_address, message_id_for
 from notices.render import NoticeRenderer
+from tests.notices import test_address_rule as address_rule
 from tests.carriers.test_retry_after import CASES as RETRY_AFTERS
 from tests.core.test_csv_import import MALFORMED
 from tests.core.test_stored_text import CLEANED, HOSTILE
@@ -132,6 +134,39 @@ def config_files(tmp_path: Path) -> Iterator[Outcome]:
         what, safe = _refusal(result.output, result.code, case.expect, unchanged=True)
         kind = "check-config: rule file" if case.id.startswith("rule-") else "check-config: config"
         yield Outcome(kind, case.id, what, safe and result.code == 2)
+
+
+def email_addresses(tmp_path: Path) -> Iterator[Outcome]:
+    """Each address the rule refuses is refused by every door: add/import/edit (parse_order),
+    the config's sender check, the message builder and the SMTP transport (issue 13, item 9)."""
+    doors = {
+        "orders": address_rule._accepted_by_orders,
+        "config": address_rule._accepted_by_config,
+        "builder": address_rule._accepted_by_builder,
+        "smtp": address_rule._accepted_by_transport,
+    }
+    for address, accepted in address_rule.ADDRESSES:
+        if accepted:
+            continue
+        letting_in = [door for door, accepts in doors.items() if accepts(address)]
+        what = f"let in by {letting_in}" if letting_in else f"refused by all {len(doors)} doors"
+        yield Outcome("email address", address[:40], what, not letting_in)
+
+
+def long_names(tmp_path: Path) -> Iterator[Outcome]:
+    """A buyer or store name of any length never makes a header line over 998 octets."""
+    for label, name in address_rule.NAMES.items():
+        message = build_message(
+            address_rule.NOTICE,
+            sender=format_address(name, "orders@shop.example"),
+            recipient=format_address(name, "ana@example.com"),
+            reply_to=None,
+            message_id=message_id_for("k", "shop.example"),
+        )
+        longest = max(len(line) for line in message.as_bytes().split(b"\n"))
+        yield Outcome(
+            "name in a mail header", label, f"longest line {longest} octets", longest <= 998
+        )
 
 
 def carrier_text(tmp_path: Path) -> Iterator[Outcome]:
@@ -254,6 +289,8 @@ PROBES: list[Probe] = [
     orders_added,
     orders_imported,
     config_files,
+    email_addresses,
+    long_names,
     carrier_text,
     retry_after_values,
     templates,
@@ -277,5 +314,5 @@ async def test_every_bad_input_has_a_safe_outcome(
     unsafe = [o for o in outcomes if not o.safe]
     assert unsafe == [], "\n".join(f"{o.kind} / {o.id}: {o.what}" for o in unsafe)
     kinds = Counter(o.kind for o in outcomes)
-    assert len(kinds) == 10, kinds
-    assert len(outcomes) >= 130, len(outcomes)
+    assert len(kinds) == 12, kinds
+    assert len(outcomes) >= 185, len(outcomes)

@@ -24,7 +24,7 @@ from tracker.runtime.app import build_app
 from tracker.runtime.daemon import Daemon
 from tracker.runtime.demo import DemoResult, DemoSite, run_demo, serve_demo
 from tracker.runtime.metrics import serve_metrics
-from tracker.runtime.preflight import check_runnable
+from tracker.runtime.preflight import check_runnable, config_warnings
 from tracker.runtime.service import Service
 
 
@@ -34,11 +34,14 @@ from tracker.runtime.service import Service
 def run(config_path: Path | None) -> None:
     """Run the daemon until SIGTERM; in-flight polls and sends finish before it exits."""
     config = load(config_path)
-    check_runnable(config)  # the same checks as check-config, so what it accepts runs
+    config_path = find_config(config_path)
+    # the same checks as check-config, so what it accepts runs
+    check_runnable(config, source=str(config_path) if config_path else "")
+    for warning in config_warnings(config):
+        click.echo(f"warning: {warning}", err=True)
     configure_logging(
         config.logging.format, config.logging.level, redact=config.logging.redact_emails
     )
-    config_path = find_config(config_path)
     announce_store(config.store.url, config_path)
     # SIGHUP re-reads this file; systemd's NOTIFY_SOCKET and WATCHDOG_USEC are honoured when set.
     service = Service.from_env(config_path.resolve() if config_path else None)

@@ -174,14 +174,18 @@ def check_config(config_path: Path | None, path: Path | None) -> None:
     if target is None:
         click.echo(f"error: no config file found (looked at {DISCOVERY})", err=True)
         sys.exit(2)
+    from tracker.runtime.preflight import check_runnable, config_warnings
+
     try:
         config = load_config(target)
-        _check_references(config)
+        check_runnable(config, source=str(target))  # what `tracker run` checks first
     except TrackerError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     click.echo(f"{target}: OK")
     announce_store(config.store.url, target)
+    for warning in config_warnings(config):
+        click.echo(f"warning: {warning}", err=True)
     if config.mail.transport == "maildir":
         click.echo(
             f'warning: [mail] transport is "maildir": buyers get no email, notices are only '
@@ -189,22 +193,6 @@ def check_config(config_path: Path | None, path: Path | None) -> None:
             "Going live)",
             err=True,
         )
-
-
-def _check_references(config: object) -> None:
-    """Files the config names must load too (rules, templates, strings), and what ``run``
-    checks before it starts (carriers, their secrets, push receivers)."""
-    from notices.render import NoticeRenderer
-    from tracker.config import TrackerConfig
-    from tracker.normalize import load_normalizer
-    from tracker.runtime.preflight import check_runnable
-
-    assert isinstance(config, TrackerConfig)
-    check_runnable(config)
-    load_normalizer(config.normalization.rule_files)
-    NoticeRenderer(
-        overrides_dir=config.notices.templates_dir, strings_file=config.notices.strings_file
-    )
 
 
 commands = [show, unclassified, check_config]

@@ -1,15 +1,19 @@
 """What ``tracker run`` needs beyond a well-formed file, checked the same way by ``check-config``.
 
-A config that ``check-config`` accepts must run: both call ``check_runnable``, which loads every
-enabled carrier's adapter, resolves its secrets from the environment, checks the settings the
-adapter declares it cannot work without, and resolves the push receivers the webhook server
-will mount (``push_routes``, which the server itself uses too).
+A config that ``check-config`` accepts must run: both call ``check_runnable``, which lists every
+secret variable the run would read and is not set, loads every enabled carrier's adapter and
+checks the settings it declares it cannot work without, resolves the push receivers the webhook
+server will mount (``push_routes``, which the server itself uses too), checks the values that
+parse but cannot run (``config_values``), and loads the rule files and templates.
+``config_warnings`` lists what is odd but does not stop a run (a secret named for something
+switched off).
 """
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from carriers.base import CarrierAdapter, PushReceiver
@@ -17,6 +21,7 @@ from carriers.registry import CarrierRegistry, default_registry
 from shops.check import receives_webhooks, shop_problems
 from tracker.config import CarrierConfig, TrackerConfig, secret
 from tracker.errors import ConfigError, PluginError
+from tracker.runtime.config_values import value_problems
 from tracker.web.links import web_problems
 
 #: the adapter the older ``webhooks.seventeentrack_key_env`` key belongs to
@@ -129,10 +134,87 @@ def _carrier_problems(
     ]
 
 
-def check_runnable(config: TrackerConfig, registry: CarrierRegistry | None = None) -> None:
-    """ConfigError listing everything that would stop ``run`` or fail every poll of a carrier."""
+@dataclass(frozen=True, slots=True)
+class NamedSecret:
+    """A ``*_env`` key of the config, the variable it names, and whether a run reads it (else
+    it belongs to something switched off, and only a warning says it is unset)."""
+
+    key: str
+    variable: str
+    read: bool
+    unused_because: str = ""
+
+    def problem(self) -> str | None:
+        """The same words ``tracker.config.secret`` raises at run time, or None when set."""
+        value = os.environ.get(self.variable)
+        if value is None:
+            return f"{self.key}: environment variable {self.variable} is not set"
+        return None if value else f"{self.key}: environment variable {self.variable} is empty"
+
+
+def named_secrets(config: TrackerConfig) -> Iterator[NamedSecret]:
+    """Every secret variable the config names, outside ``[shops]`` and ``[web]`` (checked by
+    ``shop_problems`` and ``web_problems``)."""
+    for name, entry in sorted(config.carriers.items()):
+        for key in ("api_key_env", "client_id_env", "client_secret_env", "webhook_secret_env"):
+            if variable := getattr(entry, key):
+                yield NamedSecret(
+                    f"carriers.{name}.{key}", variable, entry.enabled, "the carrier is disabled"
+                )
+    if variable := config.webhooks.seventeentrack_key_env:
+        yield NamedSecret("webhooks.seventeentrack_key_env", variable, True)
+    if variable := config.mail.smtp.password_env:
+        smtp = config.mail.transport == "smtp"
+        yield NamedSecret("mail.smtp.password_env", variable, smtp, "mail goes to the Maildir")
+    if variable := config.seller.unsubscribe_secret_env:
+        one_click = config.seller.unsubscribe_url is not None
+        yield NamedSecret(
+            "seller.unsubscribe_secret_env", variable, one_click, "seller.unsubscribe_url is unset"
+        )
+    if variable := config.refund.notify_seller_webhook_env:
+        yield NamedSecret("refund.notify_seller_webhook_env", variable, True)
+
+
+def config_warnings(config: TrackerConfig) -> list[str]:
+    """What does not stop a run but is probably not what the seller meant."""
+    return [
+        f"{problem} (not read while {named.unused_because})"
+        for named in named_secrets(config)
+        if not named.read and (problem := named.problem())
+    ]
+
+
+def _references(config: TrackerConfig) -> list[str]:
+    """The rule files, templates and strings the config names must load."""
+    from notices.render import NoticeRenderer
+    from tracker.normalize import load_normalizer
+
+    problems = []
+    try:
+        load_normalizer(config.normalization.rule_files)
+    except ConfigError as exc:
+        problems.append(str(exc))
+    try:
+        NoticeRenderer(
+            overrides_dir=config.notices.templates_dir, strings_file=config.notices.strings_file
+        )
+    except ConfigError as exc:
+        problems.append(str(exc))
+    return problems
+
+
+def check_runnable(
+    config: TrackerConfig, registry: CarrierRegistry | None = None, *, source: str = ""
+) -> None:
+    """ConfigError listing everything that would stop ``run``, fail every poll of a carrier or
+    every notice: all of it at once (every unset secret, not only the first), after ``source``
+    (the config file) when given."""
     registry = registry or default_registry()
-    problems: list[str] = []
+    problems = [
+        problem
+        for named in named_secrets(config)
+        if named.read and (problem := named.problem()) is not None
+    ]
     for name, entry in sorted(config.carriers.items()):
         if entry.enabled:
             problems.extend(_carrier_problems(name, entry, config, registry))
@@ -148,5 +230,10 @@ def check_runnable(config: TrackerConfig, registry: CarrierRegistry | None = Non
         problems.append(str(exc))
     problems.extend(shop_problems(config))
     problems.extend(web_problems(config))
+    problems.extend(value_problems(config))
+    problems.extend(_references(config))
     if problems:
-        raise ConfigError("configuration cannot run:\n  " + "\n  ".join(problems))
+        # a carrier's or a push route's first unset secret is also reported by its own check
+        unique = list(dict.fromkeys(problems))
+        where = f"{source}: " if source else ""
+        raise ConfigError(f"{where}configuration cannot run:\n  " + "\n  ".join(unique))
