@@ -26,10 +26,10 @@ from carriers.http import MAX_RETRY_AFTER, parse_retry_after, send_for_reply
 from carriers.redirects import guard_redirect
 from notices.message import build_message, format_address, message_id_for
 from notices.render import NoticeRenderer
-from tests.notices import test_address_rule as address_rule
 from tests.carriers.test_retry_after import CASES as RETRY_AFTERS
 from tests.core.test_csv_import import MALFORMED
 from tests.core.test_stored_text import CLEANED, HOSTILE
+from tests.notices import test_address_rule as address_rule
 from tests.notices.conftest import make_context
 from tests.notices.test_template_sandbox import ESCAPES
 from tests.ops.test_redaction import CASES as REDACTIONS
