@@ -293,6 +293,7 @@ def _resume(shipment: Shipment, now: datetime) -> None:
         Status.RETURNED,
         Status.EXPIRED,
     }:
+        shipment.stopped_at = None
         shipment.next_poll_at = now
 
 
@@ -349,7 +350,7 @@ def _stop(
         session.execute(
             update(Shipment)
             .where(Shipment.id == link.shipment_id)
-            .values(next_poll_at=None, next_timer_at=None)
+            .values(next_poll_at=None, next_timer_at=None, stopped_at=ctx.now)
         )
         session.execute(
             update(Notice)

@@ -23,8 +23,14 @@ from tests.support.orders import order as any_order
 from tracker.clock import SimulatedClock
 from tracker.config import load_config
 from tracker.runtime.app import TrackerApp, build_app
+from tracker.store.corrections import stop_tracking
 from tracker.store.models import Notice, Shipment, TrackingEvent
-from tracker.store.shipments import NewShipment, add_shipments
+from tracker.store.shipments import (
+    NewShipment,
+    add_shipments,
+    claim_due_for_poll,
+    claim_due_for_timers,
+)
 from tracker.web.site import DaemonSite
 
 pytestmark = pytest.mark.integration
@@ -201,6 +207,31 @@ async def test_signed_push_is_recorded_once(
     again = await post(url, aggregator.body, aggregator.signed(aggregator.body, SECRET))
     assert again.status_code == 200
     assert counts(app) == (events, notices)
+
+
+async def test_a_push_for_a_stopped_shipment_is_kept_as_history_only(
+    app: TrackerApp, server: DaemonSite, aggregator: Aggregator
+) -> None:
+    """`tracker stop` holds against pushes: the news is stored, nothing is started again (the
+    same push to a tracked shipment queues notices and a next poll, as the test above shows)."""
+    stop_tracking(app.store, NUMBER, START, carrier=aggregator.adapter)
+    app.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+    url = server.url + aggregator.path
+    reply = await post(url, aggregator.body, aggregator.signed(aggregator.body, SECRET))
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["recorded"] == 1
+    ours = shipment(app, aggregator.adapter)
+    assert ours.status == aggregator.status
+    assert (ours.next_poll_at, ours.next_timer_at) == (None, None)
+    assert ours.stopped_at == START
+    assert (ours.lease_owner, ours.lease_until) == (None, None)
+    events, notices = counts(app)
+    assert events >= 1
+    assert notices == 0
+    later = START + timedelta(days=60)
+    for claim in (claim_due_for_poll, claim_due_for_timers):
+        claimed = claim(app.store, later, "test", timedelta(minutes=5), 100)
+        assert ours.id not in {c.id for c in claimed}, claim.__name__
 
 
 async def test_unsigned_or_badly_signed_push_is_401_and_stores_nothing(

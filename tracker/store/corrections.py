@@ -55,7 +55,8 @@ def edit_shipment(
         }
         if "carrier" in changed:
             _refuse_taken(session, number, changes["carrier"])
-            shipment.next_poll_at = now
+            if shipment.stopped_at is None:  # a stopped one stays stopped (tracker poll resumes)
+                shipment.next_poll_at = now
             shipment.poll_failures = 0
         for field, (_, value) in changed.items():
             setattr(shipment, field, value)
@@ -82,9 +83,13 @@ def stop_tracking(
     factory: sessionmaker[Session], number: str, now: datetime, *, carrier: str | None = None
 ) -> int:
     """No more polls, timers or buyer notices for the shipment; its events, notices and audit
-    stay. The number of pending notices skipped."""
+    stay, and a later push is kept as history only (``stopped_at``). Any lease is taken back, so
+    a poll or push under way when the stop comes records nothing. The number of pending notices
+    skipped."""
     with factory.begin() as session:
         shipment = find_one(session, number, carrier)
+        shipment.stopped_at = shipment.stopped_at or now
+        shipment.lease_owner = shipment.lease_until = None
         if shipment.next_poll_at is None and shipment.next_timer_at is None:
             pending = 0
         else:
@@ -111,9 +116,10 @@ def poll_now(
     factory: sessionmaker[Session], number: str, now: datetime, *, carrier: str | None = None
 ) -> Shipment:
     """Make the shipment due for a poll now, with its back-off forgotten (after a fixed key,
-    say); the running daemon polls it at its next poll run."""
+    say); the running daemon polls it at its next poll run. A stopped shipment is tracked again."""
     with factory.begin() as session:
         shipment = find_one(session, number, carrier)
+        shipment.stopped_at = None
         shipment.next_poll_at = now
         shipment.poll_failures = 0
         shipment.unchanged_polls = 0

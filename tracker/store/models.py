@@ -107,6 +107,9 @@ class Shipment(Base):
     poll_failures: Mapped[int] = mapped_column(Integer, default=0)
     next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: set by a stop (``tracker stop``, /ops, a shop taking the number back): what comes in
+    #: afterwards is kept as history but starts no polls, timers or buyer notices
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_owner: Mapped[str | None] = mapped_column(String(80))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: digest of the carrier's last reply about the parcel and the estimate stored with it, kept

@@ -30,6 +30,7 @@ SCHEMA_REVISIONS: tuple[str, ...] = (
     "0005_suppressions",
     "0006_carrier_facts",
     "0007_reply_digest",
+    "0008_stopped",
 )
 SCHEMA_HEAD = SCHEMA_REVISIONS[-1]
 _BUSY_TIMEOUT_SECONDS = 10.0

@@ -179,7 +179,7 @@ def _record_busy(
         notices = _apply(shipment, assessment, history, writes, now)
         if item.claimed is not None:  # a poll: the digest its reply leaves (or clears)
             shipment.reply_digest = _digest_after(item, shipment.expected_delivery)
-        if follow is not None and assessment.status_changed:
+        if follow is not None and assessment.status_changed and shipment.stopped_at is None:
             drafts = follow(session, shipment, history, now)
             writes.add_notices(shipment, history, drafts, now)
             notices += len(drafts)
@@ -222,7 +222,8 @@ def state_of(shipment: Shipment) -> ShipmentState:
         last_event_at=shipment.last_event_at,
         expected_delivery=shipment.expected_delivery,
         unchanged_polls=shipment.unchanged_polls,
-        opted_out=shipment.opted_out,
+        # a stopped shipment's buyer hears nothing more, as if opted out
+        opted_out=shipment.opted_out or shipment.stopped_at is not None,
         expected_delivery_source=shipment.expected_delivery_source,
     )
 
@@ -245,20 +246,22 @@ def _apply(
     now: datetime,
 ) -> int:
     """Write ``assessment`` onto the row and queue its outbox and audit rows; returns how many
-    notices were queued."""
+    notices were queued. A stopped shipment keeps its events and status as history but gets no
+    next poll, timer or seller alert."""
+    stopped = shipment.stopped_at is not None
     decision = assessment.decision
     shipment.status = decision.status.value
     shipment.detail = decision.detail.value if decision.detail else None
     shipment.last_event_at = decision.last_event_at
     shipment.delivered_at = decision.delivered_at
-    shipment.next_timer_at = decision.next_timer_at
+    shipment.next_timer_at = None if stopped else decision.next_timer_at
     shipment.expected_delivery = assessment.expected_delivery
     if assessment.polled:
         shipment.last_polled_at = now
         shipment.poll_failures = 0
         shipment.unchanged_polls = assessment.unchanged_polls
-        shipment.next_poll_at = assessment.next_poll_at
-    elif decision.final:
+        shipment.next_poll_at = None if stopped else assessment.next_poll_at
+    elif decision.final or stopped:
         shipment.next_poll_at = None
     if assessment.status_changed:
         writes.add_audit(
@@ -273,7 +276,7 @@ def _apply(
         for n in assessment.notices
     ]
     writes.add_notices(shipment, history, drafts, now)
-    for alert in assessment.seller_alerts:
+    for alert in () if stopped else assessment.seller_alerts:
         writes.add_seller_alert(shipment, history, alert, assessment.seller_channels, now)
     return len(drafts)
 

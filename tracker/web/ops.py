@@ -272,7 +272,13 @@ def parcel_action(app: TrackerApp, shipment_id: int, action: str) -> None:
         session.execute(
             update(Shipment)
             .where(Shipment.id == shipment_id)
-            .values(next_poll_at=None, next_timer_at=None)
+            .values(
+                next_poll_at=None,
+                next_timer_at=None,
+                stopped_at=func.coalesce(Shipment.stopped_at, now),
+                lease_owner=None,
+                lease_until=None,
+            )
         )
         session.add(
             AuditEntry(shipment_id=shipment_id, at=now, kind="shipment.stopped", data={"by": "ops"})
