@@ -16,7 +16,13 @@ from tracker.cli import main
 from tracker.store.db import MIGRATIONS, open_store
 from tracker.store.readonly import SCHEMA_HEAD, SCHEMA_REVISIONS
 
-READ_ONLY = [("show", "RB473124829BR"), ("status",), ("events",), ("unclassified",)]
+READ_ONLY = [
+    ("show", "RB473124829BR"),
+    ("status",),
+    ("events",),
+    ("unclassified",),
+    ("preview", "shipped", "--tracking", "RB473124829BR"),  # created the store before
+]
 
 
 def invoke(*argv: str) -> tuple[int, str]:
@@ -121,3 +127,37 @@ def test_a_password_in_an_unreachable_url_is_not_printed() -> None:
     assert code == 2
     assert "cannot read postgresql://ops:***@127.0.0.1:1/tracker" in err
     assert "s3cret" not in err
+
+
+def test_shops_status_reads_the_store_without_creating_it(tmp_path: Path) -> None:
+    config = tmp_path / "tracker.toml"
+    config.write_text('[store]\nurl = "sqlite:///data/tracker.sqlite3"\n')
+    code, err = invoke("shops", "status", "--config", str(config))
+    assert code == 2
+    assert f"store {tmp_path / 'data' / 'tracker.sqlite3'} does not exist" in err
+    assert not (tmp_path / "data").exists()  # it created an empty database before
+    (tmp_path / "data").mkdir()
+    open_store(f"sqlite:///{tmp_path / 'data' / 'tracker.sqlite3'}")
+    assert invoke("shops", "status", "--config", str(config))[0] == 0
+
+
+def test_preview_of_a_stored_shipment_reads_without_writing(tmp_path: Path) -> None:
+    config = tmp_path / "tracker.toml"
+    config.write_text('[store]\nurl = "sqlite:///tracker.sqlite3"\n[carriers.correios]\n')
+    added = CliRunner().invoke(
+        main,
+        ["add", "RR123456785BR", "--carrier", "correios", "--email", "ana@example.com"]
+        + ["--name", "Ana", "--country", "BR", "--order", "A-1", "--shipped", "2026-11-20"]
+        + ["--config", str(config)],
+    )
+    assert added.exit_code == 0, added.output
+    store = tmp_path / "tracker.sqlite3"
+    before = store.read_bytes()
+    result = CliRunner().invoke(
+        main,
+        ["preview", "shipped", "--tracking", "RR123456785BR", "--config", str(config)]
+        + ["--out", str(tmp_path / "preview.html")],
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "preview.html").exists()
+    assert store.read_bytes() == before

@@ -29,6 +29,7 @@ from tracker.policy.milestones import Due
 from tracker.policy.notices import payload_for
 from tracker.runtime.app import load_adapter
 from tracker.store.db import open_store
+from tracker.store.readonly import open_existing_store
 from tracker.store.history import load_histories
 from tracker.store.lanes import LaneCache
 from tracker.store.models import Notice, Shipment
@@ -305,7 +306,8 @@ def preview(
         ctx = sample_context(config, milestone, language or "en")
     else:
         number = tracking_number.replace(" ", "").upper()
-        factory = open_store(store_url or config.store.url)
+        # read-only: a missing store or another schema revision is an error, never created
+        factory = open_existing_store(store_url_of(config_path, store_url))
         with factory() as session:
             shipment = session.scalars(
                 select(Shipment).where(Shipment.tracking_number == number).order_by(Shipment.id)

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn
 from rich.table import Table
 
-from tracker.commands.common import config_option, friendly_errors, load, parse_since
+from tracker.commands.common import config_option, friendly_errors, load, parse_since, store_url
 from tracker.config import TrackerConfig
 from tracker.errors import InputError
 
@@ -94,10 +94,11 @@ async def _sync(config: TrackerConfig, names: list[str], since: datetime) -> boo
 def status(config_path: Path | None, as_json: bool) -> None:
     """Each shop's last webhook, last sync, linked parcels and failing calls."""
     from shops.status import shop_views
-    from tracker.store.db import open_store
+    from tracker.store.readonly import open_existing_store
 
     config = load(config_path)
-    with open_store(config.store.url)() as session:
+    # read-only: a missing store or another schema revision is an error, never created
+    with open_existing_store(store_url(config_path, None, quiet=as_json))() as session:
         views = shop_views(session)
     for name in config.shops:
         views.setdefault(
