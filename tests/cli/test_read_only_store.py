@@ -144,20 +144,14 @@ def test_shops_status_reads_the_store_without_creating_it(tmp_path: Path) -> Non
 def test_preview_of_a_stored_shipment_reads_without_writing(tmp_path: Path) -> None:
     config = tmp_path / "tracker.toml"
     config.write_text('[store]\nurl = "sqlite:///tracker.sqlite3"\n[carriers.correios]\n')
-    added = CliRunner().invoke(
-        main,
-        ["add", "RR123456785BR", "--carrier", "correios", "--email", "ana@example.com"]
-        + ["--name", "Ana", "--country", "BR", "--order", "A-1", "--shipped", "2026-11-20"]
-        + ["--config", str(config)],
-    )
+    order = "--carrier correios --email ana@example.com --name Ana --country BR --order A-1"
+    argv = ["add", "RR123456785BR", *order.split(), "--shipped", "2026-11-20"]
+    added = CliRunner().invoke(main, [*argv, "--config", str(config)])
     assert added.exit_code == 0, added.output
     store = tmp_path / "tracker.sqlite3"
     before = store.read_bytes()
-    result = CliRunner().invoke(
-        main,
-        ["preview", "shipped", "--tracking", "RR123456785BR", "--config", str(config)]
-        + ["--out", str(tmp_path / "preview.html")],
-    )
+    argv = ["preview", "shipped", "--tracking", "RR123456785BR", "--config", str(config)]
+    result = CliRunner().invoke(main, [*argv, "--out", str(tmp_path / "preview.html")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "preview.html").exists()
     assert store.read_bytes() == before

@@ -29,11 +29,11 @@ from tracker.policy.milestones import Due
 from tracker.policy.notices import payload_for
 from tracker.runtime.app import load_adapter
 from tracker.store.db import open_store
-from tracker.store.readonly import open_existing_store
 from tracker.store.history import load_histories
 from tracker.store.lanes import LaneCache
 from tracker.store.models import Notice, Shipment
 from tracker.store.optout import opt_out as store_opt_out
+from tracker.store.readonly import open_existing_store
 
 KINDS = [m.value for m in Milestone]
 
