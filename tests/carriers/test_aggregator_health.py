@@ -100,6 +100,16 @@ def report(app: TrackerApp) -> dict[str, Any]:
     return data
 
 
+def report_text(app: TrackerApp) -> tuple[int, str]:
+    """``tracker status`` as a person runs it: exit code and the whole output."""
+    heartbeat_of(Daemon(app), "running")
+    url = app.config.store.url
+    result = CliRunner().invoke(
+        main, ["status", "--store", url, "--at", app.clock.now().isoformat()], terminal_width=200
+    )
+    return result.exit_code, result.output
+
+
 def rejected_metric(app: TrackerApp) -> str:
     lines = generate_latest(app.metrics.registry).decode().splitlines()
     (line,) = [x for x in lines if x.startswith("tracker_carrier_credentials_rejected{")]
@@ -127,6 +137,10 @@ async def test_a_revoked_key_is_unhealthy_until_a_call_succeeds(
     )
     assert status["carriers"]["aftership"]["credentials_rejected"] == logged["problem"]
     assert rejected_metric(app).endswith(" 1.0")
+    code, text = report_text(app)  # what a seller reads, and what a monitoring check sees
+    assert code == 1
+    assert "carrier aftership:" in text
+    assert "TEST_AS_KEY (carriers.aftership.api_key_env)" in text
 
     fake.mode = 200  # the seller fixed the key
     assert isinstance(app.clock, SimulatedClock)
@@ -139,6 +153,8 @@ async def test_a_revoked_key_is_unhealthy_until_a_call_succeeds(
     assert status["carriers"]["aftership"]["credentials_rejected"] is None
     assert not [p for p in status["problems"] if p.startswith("carrier aftership")]
     assert rejected_metric(app).endswith(" 0.0")
+    code, text = report_text(app)
+    assert (code, "TEST_AS_KEY" in text) == (0, False)
 
 
 def in_five_minutes() -> dict[str, str]:
