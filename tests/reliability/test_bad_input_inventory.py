@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from carriers.redirects import guard_redirect
 from notices.message import build_message, format_address, message_id_for
 from notices.render import NoticeRenderer
 from tests.carriers.test_retry_after import CASES as RETRY_AFTERS
+from tests.cli.test_read_only_store import READ_ONLY
 from tests.core.test_csv_import import MALFORMED
 from tests.core.test_stored_text import CLEANED, HOSTILE
 from tests.notices import test_address_rule as address_rule
@@ -47,6 +49,8 @@ from tracker.errors import CarrierUnavailable, NoticeError
 from tracker.eventlog import redact_value
 from tracker.model import RawEvent
 from tracker.safetext import for_terminal, has_controls
+from tracker.store.db import open_store
+from tracker.store.readonly import SCHEMA_REVISIONS
 
 SECRET = "s3cret-key-value"
 NOW = 1_767_225_600.0
@@ -167,6 +171,31 @@ def long_names(tmp_path: Path) -> Iterator[Outcome]:
         yield Outcome(
             "name in a mail header", label, f"longest line {longest} octets", longest <= 998
         )
+
+
+def read_only_stores(tmp_path: Path) -> Iterator[Outcome]:
+    """Read-only commands given a store that is missing, not a tracker's, or at an older schema
+    revision: a clear refusal naming the store, and nothing created or changed."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    foreign = folder / "foreign.sqlite3"
+    sqlite3.connect(foreign).close()
+    older = folder / "older.sqlite3"
+    open_store(f"sqlite:///{older}").kw["bind"].dispose()
+    with sqlite3.connect(older) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = ?", (SCHEMA_REVISIONS[-2],))
+    stores = {
+        "missing": (folder / "missing" / "tracker.sqlite3", "does not exist"),
+        "foreign": (foreign, "has no tracker schema"),
+        "older": (older, f"is at schema revision {SCHEMA_REVISIONS[-2]}"),
+    }
+    for argv in READ_ONLY:
+        for name, (path, expect) in stores.items():
+            before = path.read_bytes() if path.exists() else None
+            result = CliRunnerResult.of(*argv, "--store", f"sqlite:///{path}")
+            after = path.read_bytes() if path.exists() else None
+            what, safe = _refusal(result.output, result.code, (str(path), expect), before == after)
+            yield Outcome("read-only command: store", f"{argv[0]} {name}", what, safe)
 
 
 def carrier_text(tmp_path: Path) -> Iterator[Outcome]:
@@ -291,6 +320,7 @@ PROBES: list[Probe] = [
     config_files,
     email_addresses,
     long_names,
+    read_only_stores,
     carrier_text,
     retry_after_values,
     templates,
@@ -314,5 +344,5 @@ async def test_every_bad_input_has_a_safe_outcome(
     unsafe = [o for o in outcomes if not o.safe]
     assert unsafe == [], "\n".join(f"{o.kind} / {o.id}: {o.what}" for o in unsafe)
     kinds = Counter(o.kind for o in outcomes)
-    assert len(kinds) == 12, kinds
-    assert len(outcomes) >= 185, len(outcomes)
+    assert len(kinds) == 13, kinds
+    assert len(outcomes) >= 200, len(outcomes)
