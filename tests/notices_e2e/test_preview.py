@@ -99,11 +99,16 @@ def test_stored_shipment_quotes_its_latest_event_in_its_buyers_language(
 
     code, output = _preview(tmp_path, "delayed", "--tracking", "RR473124829GB", "--lang", "ru")
     assert code == 0, output
-    assert output.split() == ["preview-delayed-ru.html", "preview-delayed-ru.txt"]
+    store_line, *written = output.splitlines()  # the store it read is said on stderr first
+    assert (
+        store_line == f"store: {tmp_path / 'tracker.sqlite3'} (config {tmp_path / 'tracker.toml'})"
+    )
+    assert written == ["preview-delayed-ru.html", "preview-delayed-ru.txt"]
     assert "Здравствуйте" in (tmp_path / "preview-delayed-ru.txt").read_text("utf-8")
 
 
 def test_unknown_number_is_an_error(tmp_path: Path) -> None:
+    open_store(f"sqlite:///{tmp_path / 'tracker.sqlite3'}").kw["bind"].dispose()  # read, not made
     code, output = _preview(tmp_path, "shipped", "--tracking", "RR000000000XX")
     assert code == 2
     assert "not tracked" in output
