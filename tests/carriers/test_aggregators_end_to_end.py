@@ -1,8 +1,10 @@
 """17TRACK, TrackingMore and Ship24 end to end through the real poll and dispatch jobs, each
 against a loopback fake answering in the shape its public API documentation gives (AfterShip has
-its own module, test_aggregator_journey.py): the courier's estimate is stored, told to the buyer
-as the courier's and replaced by a later one; an expired tracking is told to the seller, with no
-buyer notice; a rejected key turns ``tracker status`` unhealthy until a call succeeds."""
+its own modules, test_aggregator_journey.py and test_aggregator_health.py): the courier's estimate
+is stored, told to the buyer as the courier's and replaced by a later one; an expired tracking is
+told to the seller, with no buyer notice; a rejected key turns ``tracker status`` unhealthy until
+a call succeeds; a 429 holds the carrier for the wait it names; a restart creates the tracking
+again harmlessly and stores nothing twice."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from tests.support.loopback import LoopbackHTTPServer, Reply, Request
 from tracker.cli import main
@@ -27,7 +29,7 @@ from tracker.jobs.poll import poll_due
 from tracker.runtime.app import TrackerApp, build_app
 from tracker.runtime.daemon import Daemon
 from tracker.runtime.heartbeat import heartbeat_of
-from tracker.store.models import Notice, Shipment
+from tracker.store.models import Notice, Shipment, TrackingEvent
 from tracker.store.shipments import NewShipment, add_shipments
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "carriers"
@@ -43,6 +45,15 @@ class Fake:
     estimate = FIRST
     expired = False
     refused = False
+    #: answer every call with 429 and these headers (None: answer normally)
+    limited: dict[str, str] | None = None
+    #: how many times the number was created (registered)
+    creations = 0
+
+    def too_many(self) -> Reply | None:
+        if self.limited is None:
+            return None
+        return Reply(429, '{"message": "Too many requests"}', self.limited)
 
     def routes(self, server: LoopbackHTTPServer) -> None:
         raise NotImplementedError
@@ -55,12 +66,19 @@ class SeventeenTrack(Fake):
         server.route("POST", "/track/v2.2/register", self.register)
         server.route("POST", "/track/v2.2/gettrackinfo", self.info)
 
-    def answer(self, accepted: list[dict[str, Any]]) -> Reply:
+    def answer(
+        self, accepted: list[dict[str, Any]], rejected: list[dict[str, Any]] | None = None
+    ) -> Reply:
         if self.refused:
             return Reply(200, json.dumps({"code": -18010002, "data": {}}))
-        return Reply(200, json.dumps({"code": 0, "data": {"accepted": accepted, "rejected": []}}))
+        data = {"accepted": accepted, "rejected": rejected or []}
+        return self.too_many() or Reply(200, json.dumps({"code": 0, "data": data}))
 
     def register(self, request: Request) -> Reply:
+        self.creations += 1
+        if self.creations > 1:  # documented: -18019901, the number is registered already
+            error = {"code": -18019901, "message": "The tracking number already exists."}
+            return self.answer([], [{"number": NUMBER, "error": error}])
         return self.answer([{"number": NUMBER, "carrier": 3011}])
 
     def info(self, request: Request) -> Reply:
@@ -107,7 +125,11 @@ class TrackingMore(Fake):
     def create(self, request: Request) -> Reply:
         if self.refused:
             return self.refusal()
-        return Reply(200, json.dumps({"meta": {"code": 200}, "data": json.loads(request.body)}))
+        self.creations += 1
+        if self.creations > 1:  # documented: meta.code 4101, the tracking exists already
+            return Reply(400, '{"meta": {"code": 4101, "message": "Tracking No. already exists."}}')
+        body = {"meta": {"code": 200}, "data": json.loads(request.body)}
+        return self.too_many() or Reply(200, json.dumps(body))
 
     def detect(self, request: Request) -> Reply:
         return Reply(200, '{"meta": {"code": 200}, "data": [{"courier_code": "china-post"}]}')
@@ -115,6 +137,8 @@ class TrackingMore(Fake):
     def read(self, request: Request) -> Reply:
         if self.refused:
             return self.refusal()
+        if limited := self.too_many():
+            return limited
         body = json.loads((FIXTURES / "trackingmore" / "get.json").read_bytes())
         tracking = body["data"][0]
         tracking["scheduled_delivery_date"] = self.estimate
@@ -135,6 +159,9 @@ class Ship24(Fake):
         if self.refused:
             body = {"errors": [{"code": "auth_invalid_api_key", "message": "no"}], "data": None}
             return Reply(401, json.dumps(body))
+        self.creations += 1  # documented as idempotent: the same fields find the same tracker
+        if limited := self.too_many():
+            return limited
         body = json.loads((FIXTURES / "ship24" / "track.json").read_bytes())
         delivery = body["data"]["trackings"][0]["shipment"]["delivery"]
         delivery["courierEstimatedDeliveryDate"] = {"from": None, "to": f"{self.estimate}T18:00:00"}
@@ -305,3 +332,44 @@ async def test_a_rejected_key_is_unhealthy_until_a_call_succeeds(
     assert status["carriers"][aggregator.adapter]["credentials_rejected"] is None
     assert not [p for p in status["problems"] if p.startswith(f"carrier {aggregator.adapter}")]
     assert stored(app).last_polled_at == START + timedelta(hours=13)
+
+
+async def test_429_holds_the_carrier_for_the_wait_it_names(
+    app: TrackerApp, fake: Fake, aggregator: Aggregator
+) -> None:
+    fake.limited = {"Retry-After": "120"}
+    await poll_at(app, START)
+    breaker = app.carrier(aggregator.adapter).breaker
+    assert breaker.held_until == START + timedelta(seconds=120)
+    assert stored(app).next_poll_at == START + timedelta(seconds=120)
+
+
+async def test_a_restart_creates_nothing_twice_and_stores_nothing_twice(
+    app: TrackerApp, fake: Fake, aggregator: Aggregator
+) -> None:
+    """A restarted daemon has forgotten what it created: the aggregator's "already exists" is
+    taken as done, and the same answer stores no event or notice twice."""
+    await poll_at(app, START)
+    before = rows(app)
+    assert before[0] >= 1
+    assert before[1]
+    restarted = build_app(app.config, SimulatedClock(START + timedelta(days=1)))
+    try:
+        for day in (1, 2):
+            await poll_at(restarted, START + timedelta(days=day))
+    finally:
+        await restarted.close()
+    assert rows(app) == before
+    row = stored(app)
+    assert row.poll_failures == 0
+    assert row.last_polled_at == START + timedelta(days=2)
+    # created (registered) once before the restart and once after it, then remembered; Ship24
+    # has no separate creation: each of the three polls sends the same fields
+    assert fake.creations == (3 if aggregator.adapter == "ship24" else 2)
+
+
+def rows(app: TrackerApp) -> tuple[int, list[str]]:
+    with app.store() as session:
+        events = session.scalar(select(func.count()).select_from(TrackingEvent)) or 0
+        keys = sorted(session.scalars(select(Notice.idempotency_key)))
+    return events, keys
