@@ -380,7 +380,7 @@ def test_html_links_are_a_button_and_labels_never_long_raw_urls(renderer: Notice
 #: how each language names the carrier whose date a notice gives (and that no window is given)
 CARRIERS_DATE = {
     "en": "China Post expects to deliver it by March 20, 2026.",
-    "de": "Laut China Post soll das Paket bis zum 20. März 2026 zugestellt werden.",
+    "de": "China Post rechnet mit der Zustellung bis zum 20. März 2026.",
     "fr": "China Post prévoit une livraison au plus tard le 20 mars 2026.",
     "es": "Según China Post, llegará a más tardar el 20 de marzo de 2026.",
     "es-419": "Según China Post, llegará a más tardar el 20 de marzo de 2026.",

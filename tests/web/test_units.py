@@ -253,7 +253,7 @@ def test_brand_colours_must_be_readable() -> None:
 #: the page names the carrier whose date it gives, in every page language
 PAGE_CARRIERS_DATE = {
     "en": "Correios expects to deliver it by",
-    "de": "Laut Correios soll es bis zum",
+    "de": "Correios rechnet mit der Zustellung bis zum",
     "fr": "selon Correios.",
     "es": "Según Correios, llegará a más tardar el",
     "it": "secondo Correios.",
