@@ -63,38 +63,33 @@ class _Phrase:
     def search(self, folded: str) -> bool:
         """Whether ``folded`` holds this phrase (at a word start, where that is required) and
         every other term of its concept."""
-        if not self._search_first(folded):
-            return False
-        if not self.also:
-            return True
-        regexes = self._also
-        if regexes is None:
-            start = r"\b" if self.word_start else ""
-            regexes = self._also = tuple(re.compile(f"{start}(?:{term})") for term in self.also)
-        return all(regex.search(folded) for regex in regexes)
-
-    def _search_first(self, folded: str) -> bool:
         regex = self._regex
         if regex is None:
             regex = self._regex = re.compile(self.folded)
         found = regex.search(folded)
         if found is None:
             return False
-        if not self.word_start:
-            return True
-        anchored = self._anchored
-        if anchored is None:
-            anchored = self._anchored = re.compile(rf"\b(?:{self.folded})")
-        if anchored.match(folded, found.start()):
-            return True
-        # the first hit is inside a word; a later one may still begin a word
-        return anchored.search(folded) is not None
+        if self.word_start:
+            anchored = self._anchored
+            if anchored is None:
+                anchored = self._anchored = re.compile(rf"\b(?:{self.folded})")
+            # the first hit may be inside a word; a later one may still begin a word
+            if not anchored.match(folded, found.start()) and anchored.search(folded) is None:
+                return False
+        return not self.also or self._has_the_other_terms(folded)
+
+    def _has_the_other_terms(self, folded: str) -> bool:
+        regexes = self._also
+        if regexes is None:
+            start = r"\b" if self.word_start else ""
+            regexes = self._also = tuple(re.compile(f"{start}(?:{term})") for term in self.also)
+        return all(regex.search(folded) for regex in regexes)
 
 
 class _Plans:
     """For one language order: each phrase's rank, and each scan hit's candidates in rank order."""
 
-    __slots__ = ("always", "beyond", "rank", "sub_any", "sub_ascii", "sub_floor", "word")
+    __slots__ = ("always", "beyond", "rank", "sub_ascii", "sub_floor", "sub_other", "word")
 
     def __init__(self, rank: tuple[int, ...], always: tuple[int, ...]) -> None:
         self.rank = rank
@@ -105,7 +100,7 @@ class _Plans:
         self.sub_floor = 0
         self.word: dict[str, tuple[tuple[int, ...], int]] = {}
         self.sub_ascii: dict[str, tuple[int, ...]] = {}
-        self.sub_any: dict[str, tuple[int, ...]] = {}
+        self.sub_other: dict[str, tuple[int, ...]] = {}
 
 
 class PhraseIndex:
@@ -168,17 +163,19 @@ class PhraseIndex:
             for text in beginnings
         }
         self._word_any = word_start_scan(beginnings) if beginnings else None
-        # substring scans: one for ASCII text (only ASCII anchors can be in it), one for the rest
+        # substring scans: the ASCII keys (all an ASCII text can hold) on every text, the other
+        # keys (Chinese, Japanese, Korean, non-Latin ops phrases) only on text that is not ASCII;
+        # apart, each scan's first characters stay few, so Cyrillic or accented text is skipped
+        # over quickly by the one and Latin text never meets the other
         key_of = substring_keys(by_anchor)
-        keys: dict[str, set[int]] = {}
         ascii_keys: dict[str, set[int]] = {}
+        other_keys: dict[str, set[int]] = {}
         for anchor, ids in by_anchor.items():
-            keys.setdefault(key_of[anchor], set()).update(ids)
-            if anchor.isascii():
-                ascii_keys.setdefault(key_of[anchor], set()).update(ids)
+            key = key_of[anchor]
+            (ascii_keys if key.isascii() else other_keys).setdefault(key, set()).update(ids)
         self._sub_ids = frozenset().union(*by_anchor.values())
-        self._sub_any = SubstringScan({k: frozenset(v) for k, v in keys.items()})
         self._sub_ascii = SubstringScan({k: frozenset(v) for k, v in ascii_keys.items()})
+        self._sub_other = SubstringScan({k: frozenset(v) for k, v in other_keys.items()})
         self._shift = max(len(phrases), 1).bit_length()
         self._mask = (1 << self._shift) - 1
         self._plans: dict[tuple[str, ...], _Plans] = {}
@@ -197,13 +194,10 @@ class PhraseIndex:
         plans = self._plans_by_hint.get((script, country))
         if plans is None:
             plans = self._plans_for_hint(script, country)
-        if folded.isascii():
-            word, sub, sub_plans = self._word_any, self._sub_ascii, plans.sub_ascii
-        else:
-            word, sub, sub_plans = self._word_any, self._sub_any, plans.sub_any
         # candidates as rank << shift | index, so sorting them sorts by priority
         codes = list(plans.always)
         best = plans.beyond  # the best candidate already known to be present
+        word = self._word_any
         if word is not None:
             word_plans = plans.word
             for hit in word.findall(" " + folded):
@@ -215,12 +209,20 @@ class PhraseIndex:
                     best = entry[1]
         # the substring scan can only add phrases of its own (German, Chinese, ops); skip it when
         # none of them could outrank a phrase already found
-        if sub.pattern is not None and best > plans.sub_floor:
-            for hit in sub.pattern.findall(folded):
-                plan = sub_plans.get(hit)
-                if plan is None:
-                    plan = sub_plans[hit] = self._plan(sub.ids[hit], plans.rank)
-                codes += plan
+        if best > plans.sub_floor:
+            scans = (
+                ((self._sub_ascii, plans.sub_ascii),)
+                if folded.isascii()
+                else ((self._sub_ascii, plans.sub_ascii), (self._sub_other, plans.sub_other))
+            )
+            for sub, sub_plans in scans:
+                if sub.pattern is None:
+                    continue
+                for hit in sub.pattern.findall(folded):
+                    plan = sub_plans.get(hit)
+                    if plan is None:
+                        plan = sub_plans[hit] = self._plan(sub.ids[hit], plans.rank)
+                    codes += plan
         if not codes:
             return None
         if len(codes) > 1:
