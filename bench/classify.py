@@ -6,7 +6,7 @@ alternating rounds (the best round of each counts, on CPU time, so a busy machin
 * **repeated wording**: the wording of a few real events recurs (as across real parcels) while
   location and time differ; the normalizer's memo of (carrier, code, text, country) applies.
 * **cold**: every event's text is new — a real phrase from the dev set, the labelled corpus or
-  below (about 1,100 wordings in 12 languages), with a place,
+  below (about 1,600 distinct wordings in 12 languages), with a place,
   a date or a courier name embedded as carriers do — and the memo is turned off (``cache_size=0``),
   so every event pays for the full phrase matching.
 
@@ -32,7 +32,7 @@ from tracker.normalize import Normalizer, load_normalizer
 
 TESTS = Path(__file__).resolve().parents[1] / "tests" / "normalize"
 DEVSET = TESTS / "devset.jsonl"
-#: about 850 real texts in 12 languages (tests/normalize/corpus/SOURCES.md)
+#: about 1,570 real texts in 12 languages (tests/normalize/corpus/SOURCES.md)
 CORPUS = TESTS / "corpus" / "corpus.jsonl"
 ROUNDS = 5
 
