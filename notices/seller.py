@@ -99,61 +99,63 @@ def seller_email(config: TrackerConfig, notice: ClaimedNotice, now: datetime) ->
     return message
 
 
+def _parcel(payload: dict[str, Any]) -> list[str]:
+    """The lines every seller email gives to find the order: order, buyer, number."""
+    buyer = payload["buyer"]
+    return [
+        f"Order: {payload['order_reference']}",
+        f"Buyer: {one_line(buyer['name'])} <{buyer['email']}>",
+        f"Tracking number: {payload['tracking_number']} ({payload['carrier']})",
+    ]
+
+
+def _subject(what: str, payload: dict[str, Any]) -> str:
+    return f"{what}: order {payload['order_reference']} ({payload['tracking_number']})"
+
+
 def _not_handed_over(alert: dict[str, Any]) -> tuple[str, list[str]]:
-    buyer = alert["buyer"]
     shipped = datetime.fromisoformat(alert["shipped_at"])
     lines = [
         "The carrier has not received this parcel: it has a label, but no scan shows it in the",
         "carrier's hands. The buyer has not been told it is on its way.",
         "",
-        f"Order: {alert['order_reference']}",
-        f"Buyer: {one_line(buyer['name'])} <{buyer['email']}>",
-        f"Tracking number: {alert['tracking_number']} ({alert['carrier']})",
+        *_parcel(alert),
         f"Label date: {shipped:%Y-%m-%d}",
         "",
         "Hand the parcel over to the carrier, or correct the tracking number with `tracker edit`.",
     ]
-    subject = f"Not handed over: order {alert['order_reference']} ({alert['tracking_number']})"
-    return subject, lines
+    return _subject("Not handed over", alert), lines
 
 
 def _expired(alert: dict[str, Any]) -> tuple[str, list[str]]:
-    buyer = alert["buyer"]
     shipped = datetime.fromisoformat(alert["shipped_at"])
     lines = [
         "Tracking has ended for this parcel without a delivery: the carrier (or the tracking",
         "service following it) has shared no news for too long. It is no longer polled, and the",
         "buyer has not been told anything more about where it is.",
         "",
-        f"Order: {alert['order_reference']}",
-        f"Buyer: {one_line(buyer['name'])} <{buyer['email']}>",
-        f"Tracking number: {alert['tracking_number']} ({alert['carrier']})",
+        *_parcel(alert),
         f"Shipped: {shipped:%Y-%m-%d}",
     ]
     if alert.get("latest_event"):
         lines.append(f"Last news: {one_line(str(alert['latest_event']))}")
     lines += ["", "Ask the buyer whether it arrived, and offer a resend or a refund if it did not."]
-    subject = f"Tracking expired: order {alert['order_reference']} ({alert['tracking_number']})"
-    return subject, lines
+    return _subject("Tracking expired", alert), lines
 
 
 def _refund_offer(offer: dict[str, Any]) -> tuple[str, list[str]]:
-    buyer = offer["buyer"]
     choices = ", ".join(CHOICE_LABELS.get(c, c) for c in offer["choices"]) or "none"
     lines = [
         "A refund offer was sent to a buyer whose parcel has not arrived.",
         "",
-        f"Order: {offer['order_reference']}",
-        f"Buyer: {one_line(buyer['name'])} <{buyer['email']}>",
-        f"Tracking number: {offer['tracking_number']} ({offer['carrier']})",
+        *_parcel(offer),
         f"Destination: {offer['destination_country']}",
         f"Offered at: {datetime.fromisoformat(offer['offered_at']):%Y-%m-%d %H:%M %Z}",
         f"Choices offered: {choices}",
         "",
         "The buyer answers by replying to the offer; nothing else happens automatically.",
     ]
-    subject = f"Refund offered: order {offer['order_reference']} ({offer['tracking_number']})"
-    return subject, lines
+    return _subject("Refund offered", offer), lines
 
 
 def seller_webhook_url(config: TrackerConfig) -> str | None:
