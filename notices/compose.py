@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import structlog
-from babel import Locale
 from babel.dates import format_time
 
 from notices.context import CHOICES, DELAY_REASONS, EventSummary, NoticeContext
 from notices.countries import national_post
 from notices.explain import event_label
-from notices.languages import babel_locale, long_date
+from notices.languages import cldr_locale, long_date
 from notices.strings import Catalog
 from tracker.errors import ConfigError
 from tracker.model import Detail, Milestone, Status
@@ -162,7 +161,7 @@ class Composer:
                 event.occurred_at,
                 format="short",
                 tzinfo=event.occurred_at.tzinfo,
-                locale=babel_locale(lang),
+                locale=cldr_locale(lang),
             )
             values["place"] = _place(event, lang)
             values["carrier_text"] = tame_capitals(one_line(event.text))
@@ -270,7 +269,7 @@ def country_name(code: str | None, lang: str) -> str:
     """The country's name in ``lang`` (Babel/CLDR); the code itself if CLDR has no name for it."""
     if not code:
         return ""
-    names: Mapping[str, str] = Locale.parse(babel_locale(lang)).territories
+    names: Mapping[str, str] = cldr_locale(lang).territories
     return names.get(code.upper(), code.upper())
 
 

@@ -11,12 +11,12 @@ import tomllib
 from datetime import datetime
 from functools import cache
 
-from babel import Locale, UnknownLocaleError
+from babel import UnknownLocaleError
 
 from notices.languages import (
     EXPLANATIONS_DIR,
     REFERENCE,
-    babel_locale,
+    cldr_locale,
     fallback_chain,
     long_date,
     resolve,
@@ -79,7 +79,7 @@ def _place_name(place: str, lang: str) -> str:
     place = place.strip()
     if len(place) == 2 and place.isalpha():
         try:
-            name = Locale.parse(babel_locale(lang)).territories.get(place.upper())
+            name = cldr_locale(lang).territories.get(place.upper())
         except (UnknownLocaleError, ValueError):
             name = None
         return str(name) if name else place

@@ -16,10 +16,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
-from babel.core import get_global
+from babel.core import Locale, get_global
 from babel.dates import format_date
 
 from tracker.errors import ConfigError
@@ -33,6 +33,7 @@ REFERENCE = "en"
 _TAG = re.compile(r"^(?P<lang>[A-Za-z]{2,3})(?:[-_](?P<region>[A-Za-z]{2}|\d{3}))?$")
 
 
+@lru_cache(maxsize=1024)  # pure; looked up for every string of every notice
 def canonical(tag: str | None) -> str | None:
     """``"pt_br"`` -> ``"pt-BR"``, ``"ES-419"`` -> ``"es-419"``; None for empty or unreadable tags.
 
@@ -77,6 +78,7 @@ def base_languages() -> tuple[str, ...]:
     return tuple(t for t in supported_languages() if "-" not in t)
 
 
+@lru_cache(maxsize=1024)  # pure (the locale files are read once); walked for every string
 def fallback_chain(tag: str) -> tuple[str, ...]:
     """``tag`` and the tags it falls back to, most specific first, all of them supported.
 
@@ -123,6 +125,13 @@ def babel_locale(tag: str) -> str:
     return tag.replace("-", "_")
 
 
+@lru_cache(maxsize=256)
+def cldr_locale(tag: str) -> Locale:
+    """The Babel locale of a tag, parsed once: Babel parses a locale name on every call given
+    one, which cost more than the formatting in a notice's dates and country names."""
+    return Locale.parse(babel_locale(tag))
+
+
 #: CLDR long-date patterns we replace. Russian "5 марта 2024 г." ends in an abbreviation that
 #: clashes with a sentence's full stop ("г.."). Italian dates carry the weekday, as Italian shops
 #: write them ("entro giovedì 11 marzo"): it needs no article, so no "il 11" for "l'11".
@@ -132,7 +141,7 @@ _DATE_PATTERNS = {"ru": "d MMMM y", "it": "EEEE d MMMM y"}
 def long_date(value: date, tag: str) -> str:
     """A date written out as a native would in running text (French "1er décembre 2026")."""
     base = base_of(tag)
-    text = format_date(value, _DATE_PATTERNS.get(base, "long"), locale=babel_locale(tag))
+    text = format_date(value, _DATE_PATTERNS.get(base, "long"), locale=cldr_locale(tag))
     if base == "fr" and value.day == 1:
         text = "1er" + text[1:]  # French writes the first day as an ordinal
     return text

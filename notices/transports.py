@@ -8,14 +8,18 @@ notice is marked failed, and the error message carries the server's reply).
 from __future__ import annotations
 
 import asyncio
+import email.generator
+import email.utils
 import hashlib
+import io
 import mailbox
 import os
 import smtplib
 import ssl
 import threading
+from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import getaddresses
+from functools import lru_cache
 from pathlib import Path
 from typing import ClassVar, Literal, Protocol, runtime_checkable
 
@@ -159,21 +163,25 @@ class SmtpTransport:
         self.connections_opened += 1
         return conn
 
-    def _send_sync(self, message: EmailMessage) -> None:
+    def _send_sync(self, message: EmailMessage, envelope: _Envelope | None) -> None:
         with self._lock:
             reused = self._conn is not None
             try:
-                self._send_once(message)
+                self._send_once(message, envelope)
             except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
                 self._drop()
                 if not reused:
                     raise TransientSendError(f"SMTP {self.host}:{self.port}: {exc}") from exc
-                self._send_once(message)  # the idle connection had been dropped: one fresh try
+                # the idle connection had been dropped: one fresh try
+                self._send_once(message, envelope)
 
-    def _send_once(self, message: EmailMessage) -> None:
+    def _send_once(self, message: EmailMessage, envelope: _Envelope | None) -> None:
         if self._conn is None:
             self._conn = self._open()
-        self._conn.send_message(message)
+        if envelope is None:
+            self._conn.send_message(message)
+        else:
+            self._conn.sendmail(envelope.sender, list(envelope.recipients), envelope.data)
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
@@ -186,7 +194,10 @@ class SmtpTransport:
         any connection: a relay would refuse it on every attempt."""
         envelope_problem(message)
         try:
-            await asyncio.to_thread(self._send_sync, message)
+            # Flattened here, where the message was just built: the worker thread only talks
+            # SMTP (flattening it there cost more than the hop itself, bench/notices.py).
+            envelope = _envelope(message)
+            await asyncio.to_thread(self._send_sync, message, envelope)
         except NoticeError:
             raise
         except smtplib.SMTPAuthenticationError as exc:
@@ -220,10 +231,43 @@ def envelope_problem(message: EmailMessage) -> None:
         values = [" ".join(str(v).split()) for v in message.get_all(header, [])]
         if header == "From" and len(values) != 1:
             raise PermanentSendError(f"SMTP: the message needs exactly one From, not {values!r}")
-        for _, address in getaddresses(values):
+        for address in _addresses(tuple(values)):
             problem = address_problem(address)
             if problem is not None:
                 raise PermanentSendError(f"SMTP {header}: {address!r} cannot be sent to: {problem}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Envelope:
+    """What ``smtplib.SMTP.send_message`` would send: envelope sender, recipients, the bytes."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    data: bytes
+
+
+def _envelope(message: EmailMessage) -> _Envelope | None:
+    """``message`` as ``send_message`` sends it (sender from Sender or From, recipients from To
+    and Cc, flattened with CRLF), or None for what it treats specially (Resent-* or Bcc headers,
+    non-ASCII addresses), which is then left to ``send_message`` itself."""
+    if any(name in message for name in ("Resent-Date", "Resent-Bcc", "Bcc")):
+        return None
+    sender_header = message["Sender"] if "Sender" in message else message["From"]
+    fields = tuple(str(v) for v in (message["To"], message["Cc"]) if v is not None)
+    if sender_header is None or not fields:
+        return None
+    sender = _addresses((str(sender_header),))[0]
+    recipients = _addresses(fields)
+    if not (sender + "".join(recipients)).isascii():
+        return None
+    with io.BytesIO() as buffer:
+        email.generator.BytesGenerator(buffer).flatten(message, linesep="\r\n")
+        return _Envelope(sender, recipients, buffer.getvalue())
+
+
+@lru_cache(maxsize=4096)  # the seller's own address heads every message
+def _addresses(fields: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(address for _, address in email.utils.getaddresses(list(fields)))
 
 
 def _quietly_close(conn: smtplib.SMTP) -> None:

@@ -110,3 +110,24 @@ def test_bodies_are_seven_bit_with_short_lines(body: str, encoding: str) -> None
     text = next(p for p in parsed.walk() if p.get_content_type() == "text/plain")
     assert text["Content-Transfer-Encoding"] == encoding
     assert text.get_content() == body
+
+
+@given(
+    text=(
+        # mostly ASCII (quoted-printable is shorter) or mostly not (base64 is)
+        st.text(st.sampled_from("Your order GC-17 is on its way, é ã ç ü — € 日"), max_size=300)
+        | st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=300)
+    ).filter(lambda t: not t.isascii()),
+    header_name=st.sampled_from(["Subject", "X-Tracker-Long-Header-Name", None]),
+    maxlinelen=st.sampled_from([None, 40, 76, 200]),
+)
+def test_subjects_are_split_into_encoded_words_exactly_as_the_stdlib_splits_them(
+    text: str, header_name: str | None, maxlinelen: int | None
+) -> None:
+    from email.header import Header
+
+    from notices.message import _UTF8
+
+    ours = Header(text, _UTF8, header_name=header_name, maxlinelen=maxlinelen).encode()
+    stdlib = Header(text, "utf-8", header_name=header_name, maxlinelen=maxlinelen).encode()
+    assert ours == stdlib

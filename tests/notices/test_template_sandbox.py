@@ -14,6 +14,7 @@ import pytest
 from notices.render import NoticeRenderer
 from tests.notices.conftest import make_context
 from tracker.errors import NoticeError
+from tracker.model import Milestone
 
 ESCAPES = {
     "class walk to every loaded class": "{{ ''.__class__.__mro__[1].__subclasses__() }}",
@@ -45,3 +46,19 @@ def test_a_seller_template_still_reads_what_it_is_given(tmp_path: Path) -> None:
     choices = ", ".join(context.choices) or "none"
     expected = f"{rendered.subject} / {context.tracking_number} / EN / {choices}\n"
     assert rendered.text == expected
+
+
+@pytest.mark.parametrize("escape", ESCAPES.values(), ids=ESCAPES.keys())
+def test_escapes_are_refused_after_the_same_objects_were_read_many_times(
+    tmp_path: Path, escape: str
+) -> None:
+    """The renderer remembers the sandbox's verdict per type and attribute: reading the same
+    objects' safe attributes many times first must not let an escape through."""
+    safe = "{{ notice.subject }} {{ ctx.tracking_number }} {{ lang.upper() }} {{ [1].index(1) }}"
+    (tmp_path / "shipped.txt.j2").write_text(safe, "utf-8")
+    (tmp_path / "delivered.txt.j2").write_text(safe + escape, "utf-8")
+    renderer = NoticeRenderer(overrides_dir=tmp_path)
+    for _ in range(20):
+        renderer.render(make_context())
+    with pytest.raises(NoticeError, match="refused by the sandbox"):
+        renderer.render(make_context(Milestone.DELIVERED))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mailbox
 import re
+import smtplib
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -218,3 +219,29 @@ async def test_maildir_writes_a_message_id_once(tmp_path: Path) -> None:
     box = mailbox.Maildir(tmp_path / "box", create=False)
     assert sorted(str(m["Subject"]) for m in box) == ["another notice", "first"]
     assert not list((tmp_path / "box" / "tmp").iterdir())
+
+
+async def test_smtp_sends_what_send_message_would_send(
+    start_smtp: StartSmtp, renderer: NoticeRenderer
+) -> None:
+    """The transport flattens the message itself (in the caller's thread); the server must get
+    the same envelope and bytes as from smtplib's send_message, which still sends a message
+    with Bcc or Resent headers itself (and drops the Bcc header)."""
+    server = start_smtp()
+    plain = _message(renderer)
+    bcc = _message(renderer, "shipment-2:shipped")
+    bcc["Bcc"] = "audit@gadgets.example"
+    transport = SmtpTransport(server.host, server.port)
+    for message in (plain, bcc):
+        await transport.send(message)
+    await transport.close()
+    with smtplib.SMTP(server.host, server.port) as conn:
+        for message in (plain, bcc):
+            conn.send_message(message)
+
+    ours, theirs = server.messages[:2], server.messages[2:]
+    assert [(m.mail_from, m.rcpt_tos, m.raw) for m in ours] == [
+        (m.mail_from, m.rcpt_tos, m.raw) for m in theirs
+    ]
+    assert ours[1].rcpt_tos == ["ana@example.com", "audit@gadgets.example"]
+    assert b"audit@gadgets.example" not in ours[1].raw
