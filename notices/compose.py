@@ -145,7 +145,7 @@ class Composer:
             "country": country_name(ctx.destination_country, lang),
             "origin": country_name(ctx.origin_country, lang) if ctx.origin_country else "",
             "shipped_on": _date(ctx.shipped_at.date(), lang),
-            "expected_from": _date(ctx.expected_from, lang),
+            "expected_from": _range_start(ctx.expected_from, ctx.expected_by, lang),
             "expected_by": _date(ctx.expected_by, lang),
             "post": post.name if post else "",
             "date": "",
@@ -275,6 +275,13 @@ def country_name(code: str | None, lang: str) -> str:
 
 def _date(value: date | None, lang: str) -> str:
     return long_date(value, lang) if value else ""
+
+
+def _range_start(start: date | None, end: date | None, lang: str) -> str:
+    """The first day of a window, without its year when the last day gives the same one."""
+    if start is None:
+        return ""
+    return long_date(start, lang, year=end is None or start.year != end.year)
 
 
 def _place(event: EventSummary, lang: str) -> str:

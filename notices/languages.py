@@ -136,12 +136,22 @@ def cldr_locale(tag: str) -> Locale:
 #: clashes with a sentence's full stop ("г.."). Italian dates carry the weekday, as Italian shops
 #: write them ("entro giovedì 11 marzo"): it needs no article, so no "il 11" for "l'11".
 _DATE_PATTERNS = {"ru": "d MMMM y", "it": "EEEE d MMMM y"}
+#: the year and what joins it to the day and month in CLDR's long patterns (", y", " 'de' y")
+_YEAR = re.compile(r"(,\s*|\s*'de'\s*|\s*)y+(\u202f'г'\.)?")
 
 
-def long_date(value: date, tag: str) -> str:
-    """A date written out as a native would in running text (French "1er décembre 2026")."""
+def long_date(value: date, tag: str, *, year: bool = True) -> str:
+    """A date written out as a native would in running text (French "1er décembre 2026").
+
+    ``year=False`` leaves the year out, for the first day of a range that ends in the same year
+    ("between March 1 and March 11, 2026").
+    """
     base = base_of(tag)
-    text = format_date(value, _DATE_PATTERNS.get(base, "long"), locale=cldr_locale(tag))
+    locale = cldr_locale(tag)
+    pattern = _DATE_PATTERNS.get(base) or locale.date_formats["long"].pattern
+    if not year:
+        pattern = _YEAR.sub("", pattern).strip()
+    text = format_date(value, pattern, locale=locale)
     if base == "fr" and value.day == 1:
         text = "1er" + text[1:]  # French writes the first day as an ordinal
     return text

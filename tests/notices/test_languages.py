@@ -7,9 +7,11 @@ these tests name the file a language lacks and the keys a file lacks.
 from __future__ import annotations
 
 import tomllib
+from datetime import date
 
 import pytest
 
+from notices.compose import _range_start
 from notices.explain import read_explanations
 from notices.languages import (
     EXPLANATIONS_DIR,
@@ -18,6 +20,7 @@ from notices.languages import (
     base_languages,
     canonical,
     fallback_chain,
+    long_date,
     resolve,
     supported_languages,
 )
@@ -92,3 +95,32 @@ def test_cldr_parents_give_latin_american_spanish_and_european_portuguese() -> N
     assert fallback_chain("pt-MZ") == ("pt-PT", "pt")
     assert fallback_chain("de-AT") == ("de",)
     assert fallback_chain("xx-YY") == ()
+
+
+@pytest.mark.parametrize(
+    ("tag", "same_year", "across_years"),
+    [
+        (
+            "en",
+            "between March 1 and March 11, 2026",
+            "between December 28, 2026 and January 5, 2027",
+        ),
+        ("ru", "с 1 марта по 11 марта 2026", "с 28 декабря 2026 по 5 января 2027"),
+        (
+            "pt",
+            "entre 1 de março e 11 de março de 2026",
+            "entre 28 de dezembro de 2026 e 5 de janeiro de 2027",
+        ),
+    ],
+)
+def test_a_window_gives_its_year_once_unless_it_spans_two(
+    tag: str, same_year: str, across_years: str
+) -> None:
+    def window(start: date, end: date) -> str:
+        first, last = _range_start(start, end, tag), long_date(end, tag)
+        return {"en": f"between {first} and {last}", "ru": f"с {first} по {last}"}.get(
+            tag, f"entre {first} e {last}"
+        )
+
+    assert window(date(2026, 3, 1), date(2026, 3, 11)) == same_year
+    assert window(date(2026, 12, 28), date(2027, 1, 5)) == across_years

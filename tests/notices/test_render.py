@@ -32,7 +32,7 @@ def test_shipped_in_english_has_every_part_in_order(renderer: NoticeRenderer) ->
         "https://track.gadgets.example/RR123456785CN",
         "https://rastreamento.correios.com.br/app/index.php?objetos=RR123456785CN",
         "What this means",
-        "We expect it to arrive between March 10, 2026 and March 20, 2026.",
+        "We expect it to arrive between March 10 and March 20, 2026.",
         "If you have any questions, just reply to this email.",
         "Mia, Gadget Corner",
     ]

@@ -207,8 +207,13 @@ def _route_line(
     return words.say("page.destination", country=country)
 
 
-def _day(moment: datetime, locale: PageLocale, zone: ZoneInfo) -> str:
-    return long_date(moment.astimezone(zone).date(), locale.tag)
+def _day(
+    moment: datetime, locale: PageLocale, zone: ZoneInfo, same_year_as: datetime | None = None
+) -> str:
+    """The local day of ``moment``; without its year when it is ``same_year_as``'s (a range)."""
+    day = moment.astimezone(zone).date()
+    year = same_year_as is None or same_year_as.astimezone(zone).year != day.year
+    return long_date(day, locale.tag, year=year)
 
 
 def _window(parcel: ParcelRecord, words: PageWords, locale: PageLocale, zone: ZoneInfo) -> str:
@@ -226,7 +231,8 @@ def _window(parcel: ParcelRecord, words: PageWords, locale: PageLocale, zone: Zo
     if start is None or start.astimezone(zone).date() >= end.astimezone(zone).date():
         return words.say("window.by", by=_day(end, locale, zone))
     return words.say(
-        "window.between", **{"from": _day(start, locale, zone), "by": _day(end, locale, zone)}
+        "window.between",
+        **{"from": _day(start, locale, zone, same_year_as=end), "by": _day(end, locale, zone)},
     )
 
 
