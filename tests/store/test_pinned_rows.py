@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,10 @@ def _plain(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)  # SQLite hands back 0/1
     if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == " ":
-        value = datetime.fromisoformat(value)  # SQLite hands back stored times as text
+        # SQLite hands back stored times as text, which every write must store in one form
+        # (a write through the driver once stored 09:00:00 for 09:00:00.000000)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", value), value
+        value = datetime.fromisoformat(value)
     if isinstance(value, datetime):
         return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
     if isinstance(value, str) and value[:1] in "{[":

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.store.conftest import NOW, order
@@ -53,3 +53,21 @@ def test_an_unchanged_reply_whose_lease_was_lost_writes_nothing(
     assert rows[ids[0]] == (None, 1, NOW)
     assert rows[ids[1]] == ("b", 0, None)
     assert rows[ids[2]] == (None, 1, NOW)
+
+
+def test_the_reschedule_stores_times_exactly_as_every_other_write_does(
+    store: sessionmaker[Session],
+) -> None:
+    """The reschedule bypasses SQLAlchemy's statement layer: its times must still be stored in
+    the same form (on SQLite, text with microseconds) as the ORM and Core writes store them, so
+    the raw stored values compare equal, not only the parsed ones."""
+    ids = add_shipments(store, [order(i) for i in range(2)], NOW)
+    [claimed, _] = claim_due_for_poll(store, NOW, "a", LEASE, limit=2)
+    quiet = Observation(claimed.id, (), None, claimed=claimed, part=b"p" * 16, unchanged=True)
+    record_polls(store, "a", NOW, [quiet], _never_assessed, LaneCache())
+    with store() as session:
+        same = session.execute(
+            text("SELECT id FROM shipments WHERE last_polled_at = created_at")
+        ).scalars()
+        assert list(same) == [claimed.id]
+        assert claimed.id in ids

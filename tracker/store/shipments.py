@@ -344,8 +344,11 @@ def reschedule_quiet(
 
 
 def _time_processor(dialect: Dialect) -> Callable[[datetime | None], Any]:
-    """How the store's time columns turn an aware datetime into the driver's value."""
-    processor = Shipment.__table__.c.next_poll_at.type.bind_processor(dialect)
+    """How the store's time columns turn an aware datetime into the driver's value: the
+    dialect's own implementation of the column type, as SQLAlchemy's statements use it (SQLite
+    stores text with microseconds; the generic type would leave that to the driver, which
+    writes ``09:00:00`` for ``09:00:00.000000``)."""
+    processor = Shipment.__table__.c.next_poll_at.type.dialect_impl(dialect).bind_processor(dialect)
     if processor is None:  # pragma: no cover - UTCDateTime always has one
         raise TypeError("the time column has no bind processor")
     return processor
