@@ -132,3 +132,42 @@ def test_a_bad_regex_in_a_concept_is_reported(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"'acme.re'.*bad phrase"):
         load_normalizer([path])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a return announced in the future is under way, not done
+        ("This parcel will soon be returned to its sender", (Status.EXCEPTION, Detail.RETURNING)),
+        # conversational attempts and "nobody in"
+        ("We tried to deliver your package this morning", (Status.DELIVERY_FAILED, None)),
+        (
+            "There wasn't anyone home when the driver called",
+            (Status.DELIVERY_FAILED, Detail.RECIPIENT_UNAVAILABLE),
+        ),
+        # on the way to an office is not at it
+        ("Your parcel is on its way to the local delivery office", (Status.IN_TRANSIT, None)),
+        # the sender announced it; the carrier does not have it yet
+        ("The retailer has told us about your parcel", (Status.INFO_RECEIVED, None)),
+        # a redelivery the recipient asked for is arranged, not failed
+        ("Redelivery arranged as you requested", (Status.IN_TRANSIT, None)),
+        ("We've got your parcel", (Status.IN_TRANSIT, None)),
+        # the buyer collected it from an office: done
+        ("Parcel collected from the post office by the recipient", (Status.DELIVERED, None)),
+    ],
+)
+def test_conversational_and_tense_forms(
+    normalizer: Normalizer, text: str, expected: tuple[Status, Detail | None]
+) -> None:
+    assert _classify(normalizer, text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We will tell you once it has been delivered",
+        "We'll let you know when your parcel is delivered",
+    ],
+)
+def test_a_promise_about_delivery_is_not_a_delivery(normalizer: Normalizer, text: str) -> None:
+    assert _classify(normalizer, text)[0] is not Status.DELIVERED

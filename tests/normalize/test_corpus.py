@@ -57,7 +57,9 @@ def test_rules_keep_their_accuracy_floor(report_inputs: tuple[Any, Any]) -> None
     normalizer, rows = report_inputs
     report = evaluate(normalizer.classify, rows, normalizer.decided_by)
     print(report.render())
-    assert report.overall.status_accuracy >= 0.97
+    # 0.965, not 0.97: FedEx's code list was added as a held-out source and no rule was written
+    # from its misses (SOURCES.md); fitting them would only dress up the floor
+    assert report.overall.status_accuracy >= 0.965
     assert report.overall.detail_accuracy >= 0.95
     precision, _, _ = report.precision_recall()[Status.DELIVERED]
     assert precision >= 0.995, "a false 'delivered' is the costliest error"

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from tracker.model import Classification, RawEvent, Status
 from tracker.normalize.codes import CodeMaps
-from tracker.normalize.folding import fold, language_order, script_lang
+from tracker.normalize.folding import fold, language_order, latin_country_hint, script_lang
 from tracker.normalize.phrase_index import phrase_index
 from tracker.normalize.rules import RuleSet
 
@@ -89,6 +89,8 @@ class Normalizer:
         else:
             folded = fold(text)
             script = None if folded.isascii() else script_lang(folded)
+        if country is None and script is None:
+            country = latin_country_hint(folded)
         return self._phrases.match(folded, script, country)
 
     def decided_by(self, result: Classification) -> str:
@@ -106,6 +108,8 @@ class Normalizer:
     def classify_text_exhaustively(self, text: str, country: str | None = None) -> Classification:
         """Phrase rules alone, every phrase tried without the index (tests compare the two)."""
         folded = fold(text)
+        if country is None and script_lang(folded) is None:
+            country = latin_country_hint(folded)
         return self._phrases.match_all(folded, language_order(folded, country)) or UNKNOWN
 
     def classify_text(self, text: str, country: str | None = None) -> Classification:

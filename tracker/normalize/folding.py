@@ -133,6 +133,49 @@ def script_lang(folded: str) -> str | None:
     return "ja" if _KANA.search(folded) else "zh"
 
 
+# Function words (folded) that mark one Latin-script language of tracking text and no other
+# covered one: a cheap guess at the language of Latin text whose event names no country, so that
+# French or Portuguese text meets its own rules before English ones that half-match it.
+_LATIN_MARKERS: dict[str, tuple[str, ...]] = {
+    "en": ("the", "has", "been", "your", "was", "with", "and", "will", "we", "item", "parcel"),
+    "fr": ("le", "les", "des", "du", "au", "aux", "est", "ete", "votre", "colis", "une", "pour",
+           "dans", "sur", "pas", "vous", "ou", "envoi"),
+    "pt": ("o", "os", "do", "da", "dos", "das", "ao", "foi", "seu", "sua", "objeto", "encomenda",
+           "nao", "para", "em", "pelo", "pela"),
+    "es": ("el", "los", "del", "al", "su", "envio", "fue", "ha", "sido", "por", "paquete", "esta"),
+    "de": ("der", "die", "das", "den", "dem", "ist", "wurde", "nicht", "und", "zu", "ihre", "ihr",
+           "sendung", "paket", "im", "am", "vom", "zur", "zum", "bei", "wird"),
+    "it": ("il", "gli", "della", "dello", "alla", "stato", "stata", "spedizione", "pacco",
+           "nella", "consegnata", "consegnato", "presso"),
+    "nl": ("het", "een", "uw", "zending", "pakket", "niet", "wordt", "naar", "bij", "van", "is"),
+    "pl": ("nie", "jest", "sie", "zostala", "przesylka", "paczka", "odbioru", "przez", "oraz"),
+}  # fmt: skip
+_MARKER_LANG = {word: lang for lang, words in _LATIN_MARKERS.items() for word in words}
+_MARKER_WORDS = re.compile(
+    r"\b(?:" + "|".join(sorted(_MARKER_LANG, key=len, reverse=True)) + r")\b"
+)
+#: a guessed language -> a country whose language order puts it first
+_LANG_COUNTRY = {"fr": "FR", "pt": "PT", "es": "ES", "de": "DE", "it": "IT", "nl": "NL", "pl": "PL"}
+
+
+def latin_country_hint(folded: str) -> str | None:
+    """A country standing for the language ``folded`` (Latin script) is most likely written in,
+    when its function words say so clearly (two or more, more than any other language's), else
+    None. English needs no hint: it is tried first anyway."""
+    hits = _MARKER_WORDS.findall(folded)
+    if len(hits) < 2:
+        return None
+    counts: dict[str, int] = {}
+    for word in hits:
+        lang = _MARKER_LANG[word]
+        counts[lang] = counts.get(lang, 0) + 1
+    best = max(counts, key=counts.__getitem__)
+    top = counts[best]
+    if best == "en" or top < 2 or sum(1 for n in counts.values() if n == top) > 1:
+        return None
+    return _LANG_COUNTRY[best]
+
+
 def language_order(folded: str, country: str | None) -> tuple[str, ...]:
     """Languages to try for ``folded``, most likely first (Latin text skips non-Latin ones)."""
     return language_order_for(script_lang(folded), country)
