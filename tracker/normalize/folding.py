@@ -151,9 +151,8 @@ _LATIN_MARKERS: dict[str, tuple[str, ...]] = {
     "pl": ("nie", "jest", "sie", "zostala", "przesylka", "paczka", "odbioru", "przez", "oraz"),
 }  # fmt: skip
 _MARKER_LANG = {word: lang for lang, words in _LATIN_MARKERS.items() for word in words}
-_MARKER_WORDS = re.compile(
-    r"\b(?:" + "|".join(sorted(_MARKER_LANG, key=len, reverse=True)) + r")\b"
-)
+# words, then a dict lookup: three times cheaper than one alternation of all the markers
+_LATIN_WORD = re.compile("[a-z]+")
 #: a guessed language -> a country whose language order puts it first
 _LANG_COUNTRY = {"fr": "FR", "pt": "PT", "es": "ES", "de": "DE", "it": "IT", "nl": "NL", "pl": "PL"}
 
@@ -162,13 +161,14 @@ def latin_country_hint(folded: str) -> str | None:
     """A country standing for the language ``folded`` (Latin script) is most likely written in,
     when its function words say so clearly (two or more, more than any other language's), else
     None. English needs no hint: it is tried first anyway."""
-    hits = _MARKER_WORDS.findall(folded)
-    if len(hits) < 2:
-        return None
+    marker = _MARKER_LANG.get
     counts: dict[str, int] = {}
-    for word in hits:
-        lang = _MARKER_LANG[word]
-        counts[lang] = counts.get(lang, 0) + 1
+    for word in _LATIN_WORD.findall(folded):
+        lang = marker(word)
+        if lang is not None:
+            counts[lang] = counts.get(lang, 0) + 1
+    if not counts:
+        return None
     best = max(counts, key=counts.__getitem__)
     top = counts[best]
     if best == "en" or top < 2 or sum(1 for n in counts.values() if n == top) > 1:
