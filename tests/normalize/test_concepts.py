@@ -74,6 +74,8 @@ def test_customs_refusal_in_any_order_is_a_hold(normalizer: Normalizer, text: st
         "Parcel placed in the locker at the station",
         "In die Packstation zugestellt",
         "Livré en point relais",
+        # a vehicle or trailer is a leg of the journey, not the buyer
+        "Delivered into the trailer for the night linehaul",
         # announcements
         "Will be delivered tomorrow",
         "Sendung wird morgen zugestellt",

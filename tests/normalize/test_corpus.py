@@ -57,10 +57,10 @@ def test_rules_keep_their_accuracy_floor(report_inputs: tuple[Any, Any]) -> None
     normalizer, rows = report_inputs
     report = evaluate(normalizer.classify, rows, normalizer.decided_by)
     print(report.render())
-    # 0.965, not 0.97: FedEx's code list was added as a held-out source and no rule was written
-    # from its misses (SOURCES.md); fitting them would only dress up the floor
-    assert report.overall.status_accuracy >= 0.965
-    assert report.overall.detail_accuracy >= 0.95
+    # 0.95 / 0.94, not 0.97 / 0.95: two held-out sources (FedEx's code names, a freight carrier's
+    # status list) stay in unfitted (SOURCES.md); fitting their misses would only dress up the floor
+    assert report.overall.status_accuracy >= 0.95
+    assert report.overall.detail_accuracy >= 0.94
     precision, _, _ = report.precision_recall()[Status.DELIVERED]
     assert precision >= 0.995, "a false 'delivered' is the costliest error"
 
