@@ -5,6 +5,7 @@ It runs in a background thread so async clients under test talk to it over a rea
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,14 +37,32 @@ class Reply:
 Handler = Callable[[Request], Reply]
 
 
+class _RecordingServer(ThreadingHTTPServer):
+    """A server that records a handler's error instead of printing it to stderr.
+
+    A client under test may hang up mid-reply (a timeout, a cancelled poll, a daemon stopping);
+    socketserver prints that from its handler thread, and a CLI test capturing stderr at the
+    time would find a stranger's traceback in its own output.
+    """
+
+    errors: list[BaseException]
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        error = sys.exc_info()[1]
+        if error is not None:
+            self.errors.append(error)
+
+
 class LoopbackHTTPServer:
     """Route table + request log over a ThreadingHTTPServer bound to an ephemeral loopback port."""
 
     def __init__(self) -> None:
         self.routes: dict[tuple[str, str], Handler] = {}
         self.requests: list[Request] = []
+        #: errors raised while serving (clients that hung up mid-reply), kept off stderr
+        self.errors: list[BaseException] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _RecordingServer | None = None
         self._thread: threading.Thread | None = None
 
     def route(self, method: str, path: str, handler: Handler) -> None:
@@ -92,7 +111,8 @@ class LoopbackHTTPServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = _serve
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = _RecordingServer(("127.0.0.1", 0), _Handler)
+        self._server.errors = self.errors
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
