@@ -182,8 +182,10 @@ def read_only_stores(tmp_path: Path) -> Iterator[Outcome]:
     sqlite3.connect(foreign).close()
     older = folder / "older.sqlite3"
     open_store(f"sqlite:///{older}").kw["bind"].dispose()
-    with sqlite3.connect(older) as connection:
+    connection = sqlite3.connect(older)
+    with connection:  # commits; closing below moves the write-ahead log into the file now,
         connection.execute("UPDATE alembic_version SET version_num = ?", (SCHEMA_REVISIONS[-2],))
+    connection.close()  # not later, between a command's before and after bytes
     stores = {
         "missing": (folder / "missing" / "tracker.sqlite3", "does not exist"),
         "foreign": (foreign, "has no tracker schema"),
