@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
 from tests.support.loopback import LoopbackHTTPServer, Reply, Request
+from tests.support.orders import order
 from tracker.cli import main
 from tracker.clock import SimulatedClock
 from tracker.config import CarrierConfig, MailConfig, RefundConfig, StoreConfig, TrackerConfig
@@ -26,7 +27,7 @@ from tracker.jobs.dispatch import dispatch_due
 from tracker.jobs.poll import poll_due
 from tracker.runtime.app import TrackerApp, build_app
 from tracker.store.models import Notice, Shipment, TrackingEvent
-from tracker.store.shipments import NewShipment, add_shipments
+from tracker.store.shipments import add_shipments
 from tracker.web.parcels import load_parcel
 from tracker.web.story import Window
 
@@ -81,18 +82,15 @@ async def app(
         },
     )
     built = build_app(config, SimulatedClock(START))
-    shipment = NewShipment(
+    line = order(
         NUMBER,
         "aftership",
-        "ana@example.com",
-        "Ana Souza",
-        "en",
-        "BR",
-        "CN",
-        "ORD-7",
-        START - timedelta(days=10),
+        buyer_email="ana@example.com",
+        buyer_language="en",
+        order_reference="ORD-7",
+        shipped_at=START - timedelta(days=10),
     )
-    add_shipments(built.store, [shipment], START)
+    add_shipments(built.store, [line], START)
     try:
         yield built
     finally:

@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
 from tests.support.loopback import LoopbackHTTPServer, Reply, Request
+from tests.support.orders import order
 from tracker.cli import main
 from tracker.clock import SimulatedClock
 from tracker.config import CarrierConfig, MailConfig, RefundConfig, StoreConfig, TrackerConfig
@@ -30,7 +31,7 @@ from tracker.runtime.app import TrackerApp, build_app
 from tracker.runtime.daemon import Daemon
 from tracker.runtime.heartbeat import heartbeat_of
 from tracker.store.models import Notice, Shipment, TrackingEvent
-from tracker.store.shipments import NewShipment, add_shipments
+from tracker.store.shipments import add_shipments
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "carriers"
 START = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -217,16 +218,13 @@ async def app(
         },
     )
     built = build_app(config, SimulatedClock(START))
-    line = NewShipment(
+    line = order(
         NUMBER,
         aggregator.adapter,
-        "ana@example.com",
-        "Ana Souza",
-        "en",
-        "BR",
-        "CN",
-        "ORD-7",
-        START - timedelta(days=10),
+        buyer_email="ana@example.com",
+        buyer_language="en",
+        order_reference="ORD-7",
+        shipped_at=START - timedelta(days=10),
     )
     add_shipments(built.store, [line], START)
     try:
