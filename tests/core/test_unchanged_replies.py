@@ -20,6 +20,7 @@ from tracker.config import CarrierConfig, StoreConfig, TrackerConfig
 from tracker.jobs.poll import poll_due
 from tracker.runtime.app import TrackerApp, build_app
 from tracker.store.models import Shipment, TrackingEvent
+from tracker.store.replies import parser_identity
 from tracker.store.shipments import NewShipment, add_shipments
 
 pytestmark = pytest.mark.integration
@@ -155,3 +156,29 @@ async def test_a_changed_stored_estimate_makes_the_same_reply_news_again(
     assert _results(app.metrics.registry)["news"] == 6  # the first poll's and these
     with app.store() as session:
         assert set(session.scalars(select(Shipment.expected_delivery))) == {carrier_estimate}
+
+
+async def test_a_changed_parser_reads_an_unchanged_reply_once_again(
+    world: tuple[TrackerApp, SimulatedClock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The adapter's source file is part of the digest: a parser changed without a new release
+    # (a checkout, a third-party adapter's upgrade) must not trust digests its old code wrote.
+    app, clock = world
+    await poll_due(app)
+    monkeypatch.setattr("tracker.jobs.poll.parser_identity", lambda adapter: "edited parser")
+    reads = _count_reads(monkeypatch)
+    _due_now(app, clock.advance(timedelta(hours=1)))
+    again = await poll_due(app)
+    assert (again.polled, again.new_events) == (3, 0)
+    assert sorted(reads) == sorted(NUMBERS)
+    reads.clear()
+    _due_now(app, clock.advance(timedelta(hours=1)))
+    await poll_due(app)
+    assert reads == []  # the new digest is trusted from then on
+
+
+def test_the_parser_identity_is_the_adapter_files_digest() -> None:
+    identity = parser_identity(SandboxAdapter)
+    assert len(identity) == 16
+    assert parser_identity(SandboxAdapter) == identity
+    assert parser_identity(CarrierConfig) != identity  # another file

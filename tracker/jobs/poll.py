@@ -31,7 +31,7 @@ from tracker.policy.retry import backoff
 from tracker.runtime.app import CarrierRuntime, TrackerApp
 from tracker.store.models import Shipment
 from tracker.store.record import Observation, Recorded, record_polls
-from tracker.store.replies import part_digest, reply_digest
+from tracker.store.replies import parser_identity, part_digest, reply_digest
 from tracker.store.shipments import ClaimedShipment, claim_due_for_poll, with_each_leased
 
 RETRY_BASE = timedelta(minutes=15)
@@ -211,7 +211,8 @@ def _read(
         part = by_number.get(item.tracking_number.upper())
         if part is None or part.source is None:
             continue
-        digest = digests[id(part)] = part_digest(runtime.name, part.source)
+        parser = parser_identity(type(runtime.adapter))
+        digest = digests[id(part)] = part_digest(runtime.name, part.source, parser)
         if _unchanged(item, digest):
             skipped.add(id(part))
     results = {id(part): part.parse() for part in parts if id(part) not in skipped}

@@ -6,15 +6,18 @@ written only when that same reply would be judged quiet: the shipment was polled
 it is stored, and its estimate (if any) is the stored one. A later poll whose part has the same
 digest is quiet for the same reasons (stored events are never deleted, and a changed stored
 estimate changes the digest), so it is rescheduled without building, fingerprinting or
-classifying its events. The adapter's name and this program's version are part of the digest,
-so a new parser reads every reply once again.
+classifying its events. The adapter's name, this program's version and a digest of the
+adapter's source file are part of it, so a new parser reads every reply once again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 from datetime import UTC, datetime
+from functools import cache
 from importlib import metadata
+from pathlib import Path
 
 try:
     _VERSION = metadata.version("parcel-tracker")
@@ -22,12 +25,25 @@ except metadata.PackageNotFoundError:  # run from a source tree that was never i
     _VERSION = "source"
 
 
-def part_digest(carrier: str, source: str) -> bytes:
-    """The digest of one reply part as ``carrier``'s adapter gave it."""
+def part_digest(carrier: str, source: str, parser: str = "") -> bytes:
+    """The digest of one reply part as ``carrier``'s adapter gave it; ``parser`` names the
+    adapter's code (:func:`parser_identity`)."""
     digest = hashlib.blake2b(digest_size=16, person=b"tracker-reply")
-    digest.update(f"{carrier}\x1f{_VERSION}\x1f".encode())
+    digest.update(f"{carrier}\x1f{_VERSION}\x1f{parser}\x1f".encode())
     digest.update(source.encode())
     return digest.digest()
+
+
+@cache
+def parser_identity(adapter: type) -> str:
+    """A digest of the file that defines ``adapter``: a parser changed without a new release
+    (a checkout, a third-party adapter's own upgrade) reads every reply once again, as a new
+    version does. Empty when the file cannot be read (the version alone then decides)."""
+    try:
+        code = Path(inspect.getfile(adapter)).read_bytes()
+    except (OSError, TypeError):
+        return ""
+    return hashlib.blake2b(code, digest_size=8).hexdigest()
 
 
 def reply_digest(part: bytes, expected_delivery: datetime | None) -> str:
