@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import httpx
 
 from carriers.aggregators import alpha2, alpha3, table_beside
-from carriers.base import CarrierAdapter, CarrierReply, CarrierSettings, ParcelInfo, PushReceiver
+from carriers.base import CarrierReply, CarrierSettings, ParcelAdapter, ParcelInfo, PushReceiver
 from carriers.http import parse_timestamp, reply_json, send_for_reply
 from tracker.errors import CarrierAuthError, ParseError
 from tracker.model import RawEvent, TrackingResult
@@ -42,7 +42,7 @@ ALREADY_EXISTS = 4003
 EXPIRED_TEXT = "AfterShip stopped tracking this number: the courier shared no news for too long"
 
 
-class AfterShipAdapter(CarrierAdapter):
+class AfterShipAdapter(ParcelAdapter):
     """The AfterShip aggregator."""
 
     name: ClassVar[str] = NAME
@@ -66,10 +66,6 @@ class AfterShipAdapter(CarrierAdapter):
     @property
     def _base(self) -> str:
         return (self.settings.base_url or self.default_base_url).rstrip("/")
-
-    async def fetch(self, client: httpx.AsyncClient, numbers: Sequence[str]) -> CarrierReply:
-        """Create trackings for numbers not created yet (number only), then read them all."""
-        return await self.fetch_parcels(client, [ParcelInfo(number) for number in numbers])
 
     async def fetch_parcels(
         self, client: httpx.AsyncClient, parcels: Sequence[ParcelInfo]

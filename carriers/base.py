@@ -160,3 +160,18 @@ class CarrierAdapter(ABC):
         if self.tracking_url_template is None:
             return None
         return self.tracking_url_template.format(number=number)
+
+
+class ParcelAdapter(CarrierAdapter):
+    """An adapter that asks with what we know of each parcel: the aggregators create their
+    trackings with the courier, order reference and destination. Asked with numbers alone, it
+    knows only the numbers."""
+
+    async def fetch(self, client: httpx.AsyncClient, numbers: Sequence[str]) -> CarrierReply:
+        return await self.fetch_parcels(client, [ParcelInfo(number) for number in numbers])
+
+    @abstractmethod
+    async def fetch_parcels(
+        self, client: httpx.AsyncClient, parcels: Sequence[ParcelInfo]
+    ) -> CarrierReply:
+        """Ask the carrier about ``parcels`` (at most ``max_numbers_per_request``)."""

@@ -41,7 +41,7 @@ from typing import Any, ClassVar
 import httpx
 
 from carriers.aggregators import table_beside
-from carriers.base import CarrierAdapter, CarrierReply, CarrierSettings, ParcelInfo, PushReceiver
+from carriers.base import CarrierReply, CarrierSettings, ParcelAdapter, ParcelInfo, PushReceiver
 from carriers.http import parse_timestamp, reply_json, send_for_reply
 from tracker.errors import CarrierAuthError, CarrierRateLimited, CarrierUnavailable, ParseError
 from tracker.model import RawEvent, TrackingResult
@@ -66,7 +66,7 @@ STOPPED_TEXT = (
 )
 
 
-class SeventeenTrackAdapter(CarrierAdapter):
+class SeventeenTrackAdapter(ParcelAdapter):
     """The 17TRACK aggregator."""
 
     name: ClassVar[str] = NAME
@@ -111,10 +111,6 @@ class SeventeenTrackAdapter(CarrierAdapter):
         if parcel.order_reference:
             item["order_no"] = parcel.order_reference
         return item
-
-    async def fetch(self, client: httpx.AsyncClient, numbers: Sequence[str]) -> CarrierReply:
-        """Register unknown numbers, then fetch track info for all of ``numbers`` (at most 40)."""
-        return await self.fetch_parcels(client, [ParcelInfo(number) for number in numbers])
 
     async def fetch_parcels(
         self, client: httpx.AsyncClient, parcels: Sequence[ParcelInfo]

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import httpx
 
 from carriers.aggregators import table_beside
-from carriers.base import CarrierAdapter, CarrierReply, CarrierSettings, ParcelInfo, PushReceiver
+from carriers.base import CarrierReply, ParcelAdapter, ParcelInfo, PushReceiver
 from carriers.http import parse_timestamp, reply_json, send_for_reply
 from tracker.errors import CarrierAuthError, CarrierRateLimited, ParseError
 from tracker.model import RawEvent, TrackingResult
@@ -36,7 +36,7 @@ QUOTA_CODES = frozenset({"quota_limit_reached"})
 AUTH_CODES = frozenset({"auth_missing_header", "auth_invalid_header", "auth_invalid_api_key"})
 
 
-class Ship24Adapter(CarrierAdapter):
+class Ship24Adapter(ParcelAdapter):
     """The Ship24 aggregator."""
 
     name: ClassVar[str] = NAME
@@ -46,13 +46,6 @@ class Ship24Adapter(CarrierAdapter):
     max_concurrency: ClassVar[int] = 4
     default_base_url: ClassVar[str] = "https://api.ship24.com/public/v1"
     required_settings: ClassVar[tuple[str, ...]] = ("api_key",)
-
-    def __init__(self, settings: CarrierSettings | None = None) -> None:
-        super().__init__(settings)
-
-    async def fetch(self, client: httpx.AsyncClient, numbers: Sequence[str]) -> CarrierReply:
-        """Track ``numbers`` (one per request) knowing only the numbers."""
-        return await self.fetch_parcels(client, [ParcelInfo(number) for number in numbers])
 
     async def fetch_parcels(
         self, client: httpx.AsyncClient, parcels: Sequence[ParcelInfo]

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 import httpx
 
 from carriers.aggregators import alpha2, table_beside
-from carriers.base import CarrierAdapter, CarrierReply, CarrierSettings, ParcelInfo, PushReceiver
+from carriers.base import CarrierReply, CarrierSettings, ParcelAdapter, ParcelInfo, PushReceiver
 from carriers.http import parse_timestamp, reply_json, send_for_reply
 from tracker.errors import CarrierAuthError, CarrierRateLimited, ParseError
 from tracker.model import RawEvent, TrackingResult
@@ -39,7 +39,7 @@ QUOTA_CODES = frozenset({4190})
 EXPIRED_TEXT = "TrackingMore stopped tracking this number: the courier shared no news for too long"
 
 
-class TrackingMoreAdapter(CarrierAdapter):
+class TrackingMoreAdapter(ParcelAdapter):
     """The TrackingMore aggregator."""
 
     name: ClassVar[str] = NAME
@@ -68,10 +68,6 @@ class TrackingMoreAdapter(CarrierAdapter):
             timeout=self.settings.timeout_seconds,
             **kwargs,
         )
-
-    async def fetch(self, client: httpx.AsyncClient, numbers: Sequence[str]) -> CarrierReply:
-        """Create the trackings not created yet (number only), then read them all."""
-        return await self.fetch_parcels(client, [ParcelInfo(number) for number in numbers])
 
     async def fetch_parcels(
         self, client: httpx.AsyncClient, parcels: Sequence[ParcelInfo]
