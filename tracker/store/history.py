@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from tracker.model import TrackedEvent
 from tracker.store.models import Base, Notice, Shipment, TrackingEvent
 from tracker.store.outbox import SELLER_KIND_PREFIX, SHOP_KIND_PREFIX
-from tracker.store.shipments import NoticeDraft, to_tracked
+from tracker.store.shipments import NoticeDraft, seller_facts, to_tracked
 
 NO_SELLER_CHANNEL = (
     "no seller channel configured (refund.notify_seller_email, refund.notify_seller_webhook)"
@@ -188,15 +188,7 @@ class PendingWrites:
         kind = f"{SELLER_KIND_PREFIX}{alert}"
         facts = {
             "event": alert,
-            "order_reference": shipment.order_reference,
-            "tracking_number": shipment.tracking_number,
-            "carrier": shipment.carrier,
-            "buyer": {
-                "name": shipment.buyer_name,
-                "email": shipment.buyer_email,
-                "language": shipment.buyer_language,
-            },
-            "destination_country": shipment.destination_country,
+            **seller_facts(shipment),
             "shipped_at": shipment.shipped_at.isoformat(),
             "noticed_at": now.isoformat(),
             # the last word from the carrier or the tracking service: why the alert came

@@ -248,6 +248,22 @@ def claim_due_for_timers(
     return _claim(factory, Shipment.next_timer_at, now, owner, lease, limit)
 
 
+def seller_facts(shipment: Shipment) -> dict[str, Any]:
+    """What every message to the seller about a shipment carries to find the order: order,
+    number, carrier, buyer and destination."""
+    return {
+        "order_reference": shipment.order_reference,
+        "tracking_number": shipment.tracking_number,
+        "carrier": shipment.carrier,
+        "buyer": {
+            "name": shipment.buyer_name,
+            "email": shipment.buyer_email,
+            "language": shipment.buyer_language,
+        },
+        "destination_country": shipment.destination_country,
+    }
+
+
 def to_tracked(row: Any) -> TrackedEvent:
     """Rebuild the domain event from its stored row (an ORM object or a Core row)."""
     raw = RawEvent(

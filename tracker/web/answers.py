@@ -22,6 +22,7 @@ from notices.payload import CHOICES
 from tracker.config import RefundConfig
 from tracker.model import Milestone
 from tracker.store.models import AuditEntry, Notice, Shipment
+from tracker.store.shipments import seller_facts
 
 BUYER_KIND = "buyer_choice"
 SELLER_KIND = "seller_buyer_choice"
@@ -170,7 +171,12 @@ def _queue(
                     SELLER_KIND,
                     key,
                     now,
-                    {"channel": channel, "event": "buyer_choice", **_seller(shipment), **facts},
+                    {
+                        "channel": channel,
+                        "event": "buyer_choice",
+                        **seller_facts(shipment),
+                        **facts,
+                    },
                 )
             )
     session.add(
@@ -196,17 +202,3 @@ def _row(shipment_id: int, kind: str, key: str, now: datetime, payload: dict[str
         not_before=now,
         attempts=0,
     )
-
-
-def _seller(shipment: Shipment) -> dict[str, Any]:
-    return {
-        "order_reference": shipment.order_reference,
-        "tracking_number": shipment.tracking_number,
-        "carrier": shipment.carrier,
-        "buyer": {
-            "name": shipment.buyer_name,
-            "email": shipment.buyer_email,
-            "language": shipment.buyer_language,
-        },
-        "destination_country": shipment.destination_country,
-    }
