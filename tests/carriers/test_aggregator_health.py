@@ -18,10 +18,10 @@ from prometheus_client import generate_latest
 from sqlalchemy import select
 from structlog.testing import capture_logs
 
+from tests.support.aggregators import aggregator_config
 from tests.support.loopback import LoopbackHTTPServer, Reply, Request
 from tracker.cli import main
 from tracker.clock import SimulatedClock
-from tracker.config import CarrierConfig, MailConfig, StoreConfig, TrackerConfig
 from tracker.jobs.poll import RATE_LIMIT_CAP, poll_due
 from tracker.runtime.app import TrackerApp, build_app
 from tracker.runtime.daemon import Daemon
@@ -64,15 +64,13 @@ def fake(loopback_http: LoopbackHTTPServer) -> FakeAfterShip:
 async def app(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loopback_http: LoopbackHTTPServer
 ) -> AsyncIterator[TrackerApp]:
-    monkeypatch.setenv("TEST_AS_KEY", "revoked-key")
-    config = TrackerConfig(
-        store=StoreConfig(url=f"sqlite:///{tmp_path / 'tracker.sqlite3'}"),
-        mail=MailConfig(maildir=tmp_path / "mail"),
-        carriers={
-            "aftership": CarrierConfig(
-                base_url=loopback_http.base_url, api_key_env="TEST_AS_KEY", requests_per_second=100
-            )
-        },
+    config = aggregator_config(
+        tmp_path,
+        monkeypatch,
+        "aftership",
+        loopback_http.base_url,
+        key="revoked-key",
+        key_env="TEST_AS_KEY",
     )
     built = build_app(config, SimulatedClock(START))
     add_shipments(

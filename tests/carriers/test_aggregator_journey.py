@@ -18,11 +18,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
+from tests.support.aggregators import aggregator_config
 from tests.support.loopback import LoopbackHTTPServer, Reply, Request
 from tests.support.orders import order
 from tracker.cli import main
 from tracker.clock import SimulatedClock
-from tracker.config import CarrierConfig, MailConfig, RefundConfig, StoreConfig, TrackerConfig
+from tracker.config import RefundConfig
 from tracker.jobs.dispatch import dispatch_due
 from tracker.jobs.poll import poll_due
 from tracker.runtime.app import TrackerApp, build_app
@@ -71,16 +72,7 @@ def checkpoint(when: str, message: str, subtag: str) -> dict[str, str]:
 async def app(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loopback_http: LoopbackHTTPServer
 ) -> AsyncIterator[TrackerApp]:
-    monkeypatch.setenv("TEST_AS_KEY", "key")
-    config = TrackerConfig(
-        store=StoreConfig(url=f"sqlite:///{tmp_path / 'tracker.sqlite3'}"),
-        mail=MailConfig(maildir=tmp_path / "mail"),
-        carriers={
-            "aftership": CarrierConfig(
-                base_url=loopback_http.base_url, api_key_env="TEST_AS_KEY", requests_per_second=100
-            )
-        },
-    )
+    config = aggregator_config(tmp_path, monkeypatch, "aftership", loopback_http.base_url)
     built = build_app(config, SimulatedClock(START))
     line = order(
         NUMBER,

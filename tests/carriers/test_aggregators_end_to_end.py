@@ -20,11 +20,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
+from tests.support.aggregators import aggregator_config
 from tests.support.loopback import LoopbackHTTPServer, Reply, Request
 from tests.support.orders import order
 from tracker.cli import main
 from tracker.clock import SimulatedClock
-from tracker.config import CarrierConfig, MailConfig, RefundConfig, StoreConfig, TrackerConfig
+from tracker.config import RefundConfig
 from tracker.jobs.dispatch import dispatch_due
 from tracker.jobs.poll import poll_due
 from tracker.runtime.app import TrackerApp, build_app
@@ -204,18 +205,12 @@ async def app(
     loopback_http: LoopbackHTTPServer,
     aggregator: Aggregator,
 ) -> AsyncIterator[TrackerApp]:
-    monkeypatch.setenv("TEST_AGGREGATOR_KEY", "key")
-    config = TrackerConfig(
-        store=StoreConfig(url=f"sqlite:///{tmp_path / 'tracker.sqlite3'}"),
-        mail=MailConfig(maildir=tmp_path / "mail"),
+    config = aggregator_config(
+        tmp_path,
+        monkeypatch,
+        aggregator.adapter,
+        loopback_http.base_url,
         refund=RefundConfig(notify_seller_email="owner@example.com"),
-        carriers={
-            aggregator.adapter: CarrierConfig(
-                base_url=loopback_http.base_url,
-                api_key_env="TEST_AGGREGATOR_KEY",
-                requests_per_second=100,
-            )
-        },
     )
     built = build_app(config, SimulatedClock(START))
     line = order(
