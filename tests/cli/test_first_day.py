@@ -249,6 +249,24 @@ def test_send_test_refuses_a_malformed_address(tmp_path: Path) -> None:
     assert "send-test:" in err
 
 
+def test_send_test_names_every_mail_problem_by_its_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SEND_TEST_UNSET_PW", raising=False)
+    config = write_config(
+        tmp_path,
+        '[seller]\nsender = "shop@@example"\n[mail]\ntransport = "smtp"\n'
+        '[mail.smtp]\nport = 1\nusername = "u"\npassword_env = "SEND_TEST_UNSET_PW"\n',
+    )
+    code, _, err = invoke("send-test", "owner@example.com", "--config", str(config))
+    assert code == 2
+    assert "no email can be sent" in err
+    assert "mail.smtp.password_env: environment variable SEND_TEST_UNSET_PW is not set" in err
+    assert "seller.sender: 'shop@@example' is not one email address" in err
+    # refused before any connection: port 1 would have said "was not sent"
+    assert "was not sent" not in err
+
+
 # -- item 14: correct, stop, poll now --------------------------------------------------------
 
 

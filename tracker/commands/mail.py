@@ -27,8 +27,12 @@ def send_test(config_path: Path | None, address: str) -> None:
     """Send a test email to ADDRESS through the configured mail transport."""
     from notices.message import build_message, format_address, message_id_for
     from notices.render import RenderedNotice
+    from tracker.runtime.preflight import mail_problems
 
     config = load(config_path)
+    if problems := mail_problems(config):
+        where = f"{config_source(config_path)}: "
+        raise InputError(f"{where}no email can be sent:\n  " + "\n  ".join(problems))
     seller = config.seller
     now = datetime.now(UTC)
     text = (

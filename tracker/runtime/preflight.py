@@ -21,7 +21,7 @@ from carriers.registry import CarrierRegistry, default_registry
 from shops.check import receives_webhooks, shop_problems
 from tracker.config import CarrierConfig, TrackerConfig, secret
 from tracker.errors import ConfigError, PluginError
-from tracker.runtime.config_values import value_problems
+from tracker.runtime.config_values import address_problems, value_problems
 from tracker.web.links import web_problems
 
 #: the adapter the older ``webhooks.seventeentrack_key_env`` key belongs to
@@ -201,6 +201,18 @@ def _references(config: TrackerConfig) -> list[str]:
     except ConfigError as exc:
         problems.append(str(exc))
     return problems
+
+
+def mail_problems(config: TrackerConfig) -> list[str]:
+    """What stops any email from going out: the addresses every message carries and the SMTP
+    password variable when mail goes over SMTP (``tracker send-test`` checks these first, so a
+    bad ``seller.sender`` is named by its key rather than as a header)."""
+    problems = [
+        problem
+        for named in named_secrets(config)
+        if named.key.startswith("mail.") and named.read and (problem := named.problem())
+    ]
+    return problems + address_problems(config)
 
 
 def check_runnable(
