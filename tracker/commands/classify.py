@@ -16,7 +16,8 @@ from notices.languages import supported_languages
 from tracker.errors import ConfigError, InputError
 from tracker.model import RawEvent
 from tracker.normalize import Normalizer, load_normalizer
-from tracker.normalize.evaluate import evaluate, read_labelled
+from tracker.normalize.evaluate import evaluate, held_out_rules, read_labelled
+from tracker.normalize.loader import load_builtin_rules, merge_ops_file
 
 _FIELDS = ("carrier", "code", "text", "location", "country")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -44,27 +45,51 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
     "detail) and print accuracy per carrier, per-status precision and recall, the confusion "
     "matrix and the commonest misses.",
 )
-def classify(lang: str, rule_files: tuple[Path, ...], labelled: Path | None) -> None:
+@click.option(
+    "--hold-out-carriers",
+    "hold_out",
+    is_flag=True,
+    help="With --evaluate: classify each carrier's events without the rule phrases and concepts "
+    "that only that carrier's events decide (they could only have been written from them): how "
+    "the rules fare on wording they were not written for. Slower: one classifier per carrier.",
+)
+def classify(
+    lang: str, rule_files: tuple[Path, ...], labelled: Path | None, hold_out: bool
+) -> None:
     """Read JSON-lines events on stdin; write them back with status, detail, explanation, rule.
 
     Each output line also says what decided: "code", "text", "code+text" (a generic code
     refined by the text), "ops" (a rule from --rules) or "none" (unknown).
     """
+    if hold_out and labelled is None:
+        raise click.UsageError("--hold-out-carriers goes with --evaluate FILE")
+    if labelled is not None:
+        _evaluate(labelled, rule_files, hold_out)
+        return
     try:
         normalizer = load_normalizer(rule_files)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    if labelled is not None:
-        try:
-            rows = read_labelled(labelled)
-        except InputError as exc:
-            raise click.ClickException(str(exc)) from exc
-        report = evaluate(normalizer.classify, rows, normalizer.decided_by)
-        click.echo(report.render(title=f"{labelled}: {len(rows)} labelled events"))
-        return
     bad = run(normalizer, sys.stdin, sys.stdout, sys.stderr, lang)
     if bad:
         raise SystemExit(1)
+
+
+def _evaluate(labelled: Path, rule_files: tuple[Path, ...], hold_out: bool) -> None:
+    try:
+        rules = load_builtin_rules()
+        ops_ids = [rule_id for path in rule_files for rule_id in merge_ops_file(rules, path)]
+        rows = read_labelled(labelled)
+    except (ConfigError, InputError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    title = f"{labelled}: {len(rows)} labelled events"
+    if hold_out:
+        report = held_out_rules(rows, rules, ops_ids).report
+        title += ", each carrier without the rules that only its own events decide"
+    else:
+        normalizer = Normalizer(rules, ops_ids)
+        report = evaluate(normalizer.classify, rows, normalizer.decided_by)
+    click.echo(report.render(title=title))
 
 
 def run(normalizer: Normalizer, lines: Iterable[str], out: TextIO, err: TextIO, lang: str) -> int:

@@ -1,5 +1,10 @@
 """Measuring a classifier on labelled events: accuracy, per-status precision and recall, confusion.
 
+``held_out_rules`` does the same for hand-written rules, which learn nothing per fold: each rule
+alternative (one phrase or one concept) is credited to the carriers whose rows it decides, and
+while a carrier is held out, whatever only its own rows decide is switched off (it could only
+have been written from them).
+
 A labelled file is JSON lines, one event each: ``text`` and/or ``code``, optional ``carrier`` and
 ``country``, and the expected ``status`` (and ``detail``, null when none). Rows are grouped by
 carrier, so a report shows how each carrier's wording fares, and ``held_out_by_carrier`` measures
@@ -18,7 +23,9 @@ from typing import Any
 
 from tracker.errors import InputError
 from tracker.model import Classification, Detail, RawEvent, Status
-from tracker.normalize.rules import VALID_DETAILS
+from tracker.normalize.classifier import Normalizer
+from tracker.normalize.loader import ALTERNATIVE, alternative_ids, split_alternatives, without
+from tracker.normalize.rules import VALID_DETAILS, RuleSet
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -261,6 +268,97 @@ def held_out_by_carrier(
         for row in held_out:
             report.add(row, classify(row.event))
     return report
+
+
+@dataclass(slots=True)
+class HeldOutRules:
+    """The held-out-carrier report of hand-written rules, and what each fold switched off."""
+
+    report: Report
+    #: carrier -> the alternatives and code rules switched off while it was held out
+    disabled: dict[str, list[str]]
+    #: alternative or code rule -> the carriers whose rows it decides with every rule on
+    credit: dict[str, frozenset[str]]
+
+
+def held_out_rules(
+    rows: Sequence[LabelledEvent], rules: RuleSet, ops_rule_ids: Iterable[str] = ()
+) -> HeldOutRules:
+    """Classify every carrier's rows without the rule alternatives only its own rows decide.
+
+    Credit goes to the alternative that decides a row (the first in priority order that
+    matches; with a refinable code, the code and the text alternative both). An alternative
+    that decides no row at all, but comes forward once a fold's own ones are off, is switched
+    off too when it matches that carrier's rows alone: it was shadowed there, not written for
+    another carrier. A carrier's own code table decides only its own rows, so it goes too.
+    """
+    split = split_alternatives(rules)
+    ops = frozenset(ops_rule_ids)
+    ops_split = [
+        name for rule in rules.text if rule.rule_id in ops for name in alternative_ids(rule)
+    ]
+    everything = Normalizer(split, ops_split, cache_size=0)
+    by_carrier: dict[str, list[LabelledEvent]] = defaultdict(list)
+    decided: dict[str, set[str]] = defaultdict(set)
+    for row in rows:
+        carrier = row.event.carrier or "-"
+        by_carrier[carrier].append(row)
+        for name in _deciders(everything.classify(row.event)):
+            decided[name].add(carrier)
+    text_rules = {rule.rule_id: rule for rule in split.text}
+    matched: dict[str, frozenset[str]] = {}
+
+    def matching_carriers(name: str) -> frozenset[str]:
+        found = matched.get(name)
+        if found is None:
+            alone = Normalizer(RuleSet(text=[text_rules[name]]), ops_split, cache_size=0)
+            found = matched[name] = frozenset(
+                row.event.carrier or "-"
+                for row in rows
+                if row.event.text
+                and alone.classify_text(row.event.text, row.event.country).status
+                is not Status.UNKNOWN
+            )
+        return found
+
+    report = Report()
+    switched_off: dict[str, list[str]] = {}
+    for carrier, held_out in sorted(by_carrier.items()):
+        off = {name for name, carriers in decided.items() if carriers == {carrier}}
+        while True:
+            normalizer = (
+                Normalizer(without(split, off), ops_split, cache_size=0) if off else everything
+            )
+            results = [normalizer.classify(row.event) for row in held_out]
+            shadowed = {
+                name
+                for result in results
+                for name in _deciders(result)
+                if name not in decided
+                and name in text_rules
+                and matching_carriers(name) <= {carrier}
+            }
+            if not shadowed:
+                break
+            off |= shadowed
+        for row, result in zip(held_out, results, strict=True):
+            report.add(row, _whole_rule(result), normalizer.decided_by(result))
+        switched_off[carrier] = sorted(off)
+    credit = {name: frozenset(carriers) for name, carriers in decided.items()}
+    return HeldOutRules(report, switched_off, credit)
+
+
+def _deciders(result: Classification) -> list[str]:
+    """The rules (code rules, text alternatives) that made ``result``."""
+    return result.rule.split("+") if result.rule else []
+
+
+def _whole_rule(result: Classification) -> Classification:
+    """``result`` named by its whole rule rather than the alternative that decided."""
+    if not result.rule or ALTERNATIVE not in result.rule:
+        return result
+    parts = (part.partition(ALTERNATIVE)[0] for part in result.rule.split("+"))
+    return Classification(result.status, result.detail, "+".join(parts))
 
 
 def to_json(report: Report) -> dict[str, Any]:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import replace
 from functools import cache
 from importlib import resources
 from importlib.metadata import EntryPoint, entry_points
@@ -119,6 +120,66 @@ def merge_ops_file(rules: RuleSet, path: Path) -> list[str]:
     replaced = {r.rule_id for r in new}
     rules.text[:] = [*new, *(r for r in rules.text if r.rule_id not in replaced)]
     return [r.rule_id for r in new]
+
+
+#: joins a text rule's id and the place of one of its alternatives: ``text.en.delivered#2``
+ALTERNATIVE = "#"
+
+
+def alternative_ids(rule: TextRule) -> list[str]:
+    """The names of ``rule``'s alternatives: its phrases, then its concepts, in file order."""
+    count = len(rule.phrases) + len(rule.concepts)
+    return [f"{rule.rule_id}{ALTERNATIVE}{place}" for place in range(count)]
+
+
+def split_alternatives(rules: RuleSet) -> RuleSet:
+    """A copy whose text rules hold one phrase or one concept each, named by ``alternative_ids``.
+
+    The order of the alternatives is the order the phrase index tries them in, so the copy
+    decides every event as ``rules`` do; only its rule ids say which alternative decided.
+    """
+    split = rules.copy()
+    split.text = [
+        replace(rule, rule_id=name, phrases=phrases, concepts=concepts)
+        for rule in rules.text
+        for name, phrases, concepts in zip(
+            alternative_ids(rule),
+            [*((p,) for p in rule.phrases), *(() for _ in rule.concepts)],
+            [*(() for _ in rule.phrases), *((c,) for c in rule.concepts)],
+            strict=True,
+        )
+    ]
+    return split
+
+
+def without(rules: RuleSet, disabled: Collection[str]) -> RuleSet:
+    """A copy of ``rules`` without the rules and alternatives ``disabled`` names.
+
+    Names are text rule ids (``text.en.delivered``), their alternatives
+    (``text.en.delivered#2``, see ``alternative_ids``) and code rule ids (``usps.01``). A text
+    rule left with no alternative is dropped; the others keep their id and their place.
+    """
+    if not disabled:
+        return rules.copy()
+    kept = rules.copy()
+    kept.text = []
+    for rule in rules.text:
+        if rule.rule_id in disabled:
+            continue
+        alive = [name not in disabled for name in alternative_ids(rule)]
+        if all(alive):
+            kept.text.append(rule)
+            continue
+        phrases = tuple(p for p, ok in zip(rule.phrases, alive, strict=False) if ok)
+        concepts = tuple(
+            c for c, ok in zip(rule.concepts, alive[len(rule.phrases) :], strict=True) if ok
+        )
+        if phrases or concepts:
+            kept.text.append(replace(rule, phrases=phrases, concepts=concepts))
+    for family, table in kept.codes.items():
+        for code in [code for code in table if f"{family}.{code}" in disabled]:
+            del table[code]
+    return kept
 
 
 def _parse(source: str, name: str) -> dict[str, Any]:
