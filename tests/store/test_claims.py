@@ -11,7 +11,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from alembic.script import ScriptDirectory
@@ -181,3 +181,53 @@ def test_processes_starting_together_migrate_once(store_url: str) -> None:
         assert schema_revision(factory.kw["bind"]) == head
     finally:
         factory.kw["bind"].dispose()
+
+
+def test_claim_returns_each_row_as_the_orm_reads_it(store: Factory) -> None:
+    """The claim runs on the driver's cursor: its values, times included (aware, UTC), are
+    those of the stored row, and ties on the due time are taken in id order."""
+    ids = add_shipments(store, [order(i) for i in range(4)], NOW)
+    estimate = NOW + timedelta(days=3, microseconds=120)
+    _set_due(store, ids[:2], next_poll_at=NOW - timedelta(minutes=5))
+    _set_due(
+        store,
+        [ids[1]],
+        last_polled_at=NOW - timedelta(hours=7),
+        expected_delivery=estimate,
+        detail="arrived_delivery_office",
+        reply_digest="ab" * 16,
+        unchanged_polls=3,
+    )
+    claimed = claim_due_for_poll(store, NOW, "a", LEASE, limit=10)
+    assert [c.id for c in claimed] == [ids[0], ids[1], ids[2], ids[3]]
+    with store() as session:
+        for item in claimed:
+            row = session.get_one(Shipment, item.id)
+            assert item._asdict() == {name: getattr(row, name) for name in item._fields}
+    assert claimed[1].expected_delivery == estimate
+    assert claimed[1].last_polled_at == NOW - timedelta(hours=7)
+    assert claimed[1].last_polled_at.tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 12, 3, 9, 0, tzinfo=UTC),
+        datetime(2026, 12, 3, 9, 0, 0, 1, tzinfo=UTC),
+        datetime(1, 1, 1, 0, 0, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 3, 29, 1, 30, 15, 500, tzinfo=timezone(timedelta(hours=5, minutes=45))),
+    ],
+)
+def test_sqlite_times_are_bound_as_the_column_type_writes_them(moment: datetime) -> None:
+    from sqlalchemy.dialects import sqlite
+
+    from tracker.store.shipments import _time_processor
+
+    dialect = sqlite.dialect()
+    column_type = Shipment.__table__.c.next_poll_at.type.dialect_impl(dialect)
+    processor = column_type.bind_processor(dialect)
+    assert processor is not None
+    assert _time_processor(dialect)(moment) == processor(moment)
+    with pytest.raises(ValueError, match="naive"):
+        _time_processor(dialect)(moment.replace(tzinfo=None))

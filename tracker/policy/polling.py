@@ -4,6 +4,7 @@ spread so shipments added together do not stay in lockstep."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 
 from tracker.model import FINAL_STATUSES, Detail, Status
 from tracker.policy.milestones import SLOW_LEG_DETAILS
@@ -18,6 +19,11 @@ def next_poll_delay(
     Near delivery we look often; during long legs rarely; with every poll that finds nothing
     new the wait grows, capped at 8 hours near delivery and a day otherwise.
     """
+    return _delay(status, detail, min(unchanged_polls, 8))
+
+
+@cache  # a pure function of few distinct inputs, asked once per polled shipment
+def _delay(status: Status, detail: Detail | None, steps: int) -> timedelta | None:
     if status in FINAL_STATUSES:
         return None
     if status in (Status.OUT_FOR_DELIVERY, Status.AVAILABLE_FOR_PICKUP, Status.DELIVERY_FAILED):
@@ -30,7 +36,7 @@ def next_poll_delay(
         base = timedelta(hours=6)
     # Near delivery the news comes within hours: backing off never waits past 8 hours there.
     cap = timedelta(hours=8) if base <= timedelta(hours=3) else timedelta(hours=24)
-    grown = base * (1.5 ** min(unchanged_polls, 8))
+    grown = base * (1.5**steps)
     return min(grown, cap)
 
 

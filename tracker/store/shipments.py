@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
+    Integer,
     Select,
+    String,
     bindparam,
     insert,
     inspect,
@@ -26,7 +29,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import InputError
 from tracker.model import Classification, Detail, RawEvent, Status, TrackedEvent
-from tracker.store.models import AuditEntry, Base, Shipment, TrackingEvent, suppressed_among
+from tracker.store.models import (
+    AuditEntry,
+    Base,
+    Shipment,
+    TrackingEvent,
+    UTCDateTime,
+    suppressed_among,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +54,9 @@ class NewShipment:
     shipped_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimedShipment:
-    """A leased shipment, detached from the session, for one poll or timer evaluation."""
+class ClaimedShipment(NamedTuple):
+    """A leased shipment, detached from the session, for one poll or timer evaluation (a
+    named tuple: a claim builds hundreds straight from the driver's rows)."""
 
     id: int
     tracking_number: str
@@ -189,12 +199,12 @@ ClaimSelect = Select[
 _Query = TypeVar("_Query", bound=Select[Any])
 
 
-def lease_free(now: datetime) -> ColumnElement[bool]:
+def lease_free(now: datetime | BindParameter[Any]) -> ColumnElement[bool]:
     """Nobody holds the shipment: never leased, released, or the holder's lease ran out."""
     return or_(Shipment.lease_until.is_(None), Shipment.lease_until < now)
 
 
-def due_query(due_column: Any, now: datetime, limit: int) -> ClaimSelect:
+def due_query(due_column: Any, now: datetime | BindParameter[Any], limit: Any) -> ClaimSelect:
     """The oldest-due-first page of claimable shipments; walks the partial due index only."""
     return (
         select(*CLAIM_COLUMNS)
@@ -202,6 +212,74 @@ def due_query(due_column: Any, now: datetime, limit: int) -> ClaimSelect:
         .order_by(due_column)
         .limit(limit)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _ClaimPlan:
+    """A claim statement compiled once for one dialect and due column, with what binding its
+    parameters and reading its rows needs: the hot path runs it on the driver directly."""
+
+    sql: str
+    #: parameter names in the driver's order (positional paramstyles), else None (named)
+    order: tuple[str, ...] | None
+    defaults: dict[str, Any]
+    when: Callable[[datetime | None], Any]
+    #: positions of the time columns in a returned row, each with its result processor
+    times: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+    def parameters(self, values: dict[str, Any]) -> Any:
+        bound = self.defaults | values
+        return bound if self.order is None else tuple(bound[name] for name in self.order)
+
+
+_CLAIM_PLANS: dict[tuple[str, str, str], _ClaimPlan] = {}
+
+
+def _claim_plan(dialect: Dialect, due_column: Any) -> _ClaimPlan:
+    """SQLAlchemy's own claim statement for ``dialect``, compiled on first use: one statement,
+    the due page chosen and leased together, RETURNING the columns a poll needs. On PostgreSQL
+    the page's rows are locked as they are chosen and rows another daemon is claiming are
+    skipped; on SQLite the statement runs inside the write lock, so the lease condition cannot
+    change between choosing and leasing."""
+    key = (dialect.name, dialect.driver, due_column.key)
+    plan = _CLAIM_PLANS.get(key)
+    if plan is not None:
+        return plan
+    now = bindparam("claim_now", type_=UTCDateTime())
+    due = due_query(due_column, now, bindparam("claim_limit", type_=Integer()))
+    page = due.with_only_columns(Shipment.id)
+    if dialect.name == "postgresql":
+        page = page.with_for_update(skip_locked=True)
+    returned = (*CLAIM_COLUMNS, due_column)
+    # The due column is returned to restore the page's order; it is sorted as stored (the
+    # order the database chose the page in), never converted.
+    statement = (
+        update(Shipment)
+        .where(Shipment.id.in_(page.scalar_subquery()))
+        .values(
+            lease_owner=bindparam("claim_owner", type_=String()),
+            lease_until=bindparam("claim_until", type_=UTCDateTime()),
+        )
+        .returning(*returned)
+    )
+    compiled = statement.compile(dialect=dialect)
+    ours = {"claim_now", "claim_limit", "claim_owner", "claim_until"}
+    # Anything else SQLAlchemy bound (SQLite's OFFSET 0) keeps the value it compiled with.
+    given = compiled.construct_params(dict.fromkeys(ours))
+    defaults = {k: v for k, v in given.items() if k not in ours}
+    times = []
+    for position, column in enumerate(CLAIM_COLUMNS):
+        processor = column.type.dialect_impl(dialect).result_processor(dialect, None)
+        if isinstance(column.type, UTCDateTime) and processor is not None:
+            times.append((position, processor))
+    plan = _CLAIM_PLANS[key] = _ClaimPlan(
+        sql=compiled.string,
+        order=tuple(compiled.positiontup or ()) if compiled.positional else None,
+        defaults=defaults,
+        when=_time_processor(dialect),
+        times=tuple(times),
+    )
+    return plan
 
 
 def _claim(
@@ -212,26 +290,35 @@ def _claim(
     lease: timedelta,
     limit: int,
 ) -> list[ClaimedShipment]:
-    # One statement: the due page is chosen and leased together, and RETURNING hands back the
-    # columns a poll needs. On PostgreSQL the page's rows are locked as they are chosen and
-    # rows another daemon is claiming are skipped; on SQLite the statement runs inside the
-    # write lock, so the lease condition cannot change between choosing and leasing.
-    page = due_query(due_column, now, limit).with_only_columns(Shipment.id)
     with factory.begin() as session:
-        if session.get_bind().dialect.name == "postgresql":
-            page = page.with_for_update(skip_locked=True)
-        statement = (
-            update(Shipment)
-            .where(Shipment.id.in_(page.scalar_subquery()))
-            .values(lease_owner=owner, lease_until=now + lease)
-            .returning(*CLAIM_COLUMNS, due_column)
+        connection = session.connection()
+        plan = _claim_plan(connection.dialect, due_column)
+        stamp = plan.when(now)
+        parameters = plan.parameters(
+            {
+                "claim_now": stamp,
+                "claim_limit": limit,
+                "claim_owner": owner,
+                "claim_until": plan.when(now + lease),
+            }
         )
-        # On the session's connection, as Core: the ORM's bulk-update machinery has nothing to
-        # synchronize here and cost more than the statement.
-        rows: list[Any] = list(session.connection().execute(statement).all())
+        # The driver's cursor, in the session's transaction: SQLAlchemy's statement execution
+        # and row objects cost several times the statement itself (bench/pipeline.py).
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(plan.sql, parameters)
+            rows = list(cursor.fetchall())
+        finally:
+            cursor.close()
     # RETURNING has no order: oldest due first, as the page was chosen.
     rows.sort(key=lambda row: (row[-1], row[0]))
-    return [ClaimedShipment(*row[:-1]) for row in rows]
+    claimed = []
+    for row in rows:
+        values = list(row[:-1])
+        for position, processor in plan.times:
+            values[position] = processor(values[position])
+        claimed.append(ClaimedShipment._make(values))
+    return claimed
 
 
 def claim_due_for_poll(
@@ -359,15 +446,44 @@ def reschedule_quiet(
     return int(connection.exec_driver_sql(statement, parameters).rowcount)
 
 
+_TIME_PROCESSORS: dict[tuple[str, str], Callable[[datetime | None], Any]] = {}
+#: times the SQLite shortcut must write exactly as the column type does before it is used
+_PROBES = (
+    datetime(2026, 3, 1, 9, 0, tzinfo=UTC),
+    datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    datetime(2026, 7, 4, 2, 5, 7, 1200, tzinfo=timezone(timedelta(hours=-7))),
+)
+
+
 def _time_processor(dialect: Dialect) -> Callable[[datetime | None], Any]:
     """How the store's time columns turn an aware datetime into the driver's value: the
     dialect's own implementation of the column type, as SQLAlchemy's statements use it (SQLite
     stores text with microseconds; the generic type would leave that to the driver, which
-    writes ``09:00:00`` for ``09:00:00.000000``)."""
+    writes ``09:00:00`` for ``09:00:00.000000``).
+
+    On SQLite the same text comes from ``isoformat`` at a third of the cost (the hot path binds
+    a time per shipment); it is used only after giving the same text as the column type for
+    the probe times, so a changed storage format falls back to the type's own processor."""
+    key = (dialect.name, dialect.driver)
+    known = _TIME_PROCESSORS.get(key)
+    if known is not None:
+        return known
     processor = Shipment.__table__.c.next_poll_at.type.dialect_impl(dialect).bind_processor(dialect)
     if processor is None:  # pragma: no cover - UTCDateTime always has one
         raise TypeError("the time column has no bind processor")
+    if dialect.name == "sqlite" and all(processor(t) == _sqlite_time(t) for t in _PROBES):
+        processor = _sqlite_time
+    _TIME_PROCESSORS[key] = processor
     return processor
+
+
+def _sqlite_time(value: datetime | None) -> str | None:
+    """An aware time as SQLite stores it: UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``."""
+    if value is None:
+        return None
+    if value.tzinfo is None:  # as UTCDateTime refuses it
+        raise ValueError(f"naive datetime {value!r} given to the store; use an aware one")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 #: the shipment columns a recorded decision writes (tracker.store.record._apply), lease included
