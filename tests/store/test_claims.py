@@ -222,12 +222,12 @@ def test_claim_returns_each_row_as_the_orm_reads_it(store: Factory) -> None:
 def test_sqlite_times_are_bound_as_the_column_type_writes_them(moment: datetime) -> None:
     from sqlalchemy.dialects import sqlite
 
-    from tracker.store.shipments import _time_processor
+    from tracker.store.driver import time_processor
 
     dialect = sqlite.dialect()
     column_type = Shipment.__table__.c.next_poll_at.type.dialect_impl(dialect)
     processor = column_type.bind_processor(dialect)
     assert processor is not None
-    assert _time_processor(dialect)(moment) == processor(moment)
+    assert time_processor(dialect)(moment) == processor(moment)
     with pytest.raises(ValueError, match="naive"):
-        _time_processor(dialect)(moment.replace(tzinfo=None))
+        time_processor(dialect)(moment.replace(tzinfo=None))

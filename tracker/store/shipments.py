@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import InputError
 from tracker.model import Classification, Detail, RawEvent, Status, TrackedEvent
+from tracker.store.driver import time_processor, update_rows
 from tracker.store.models import (
     AuditEntry,
     Base,
@@ -276,7 +277,7 @@ def _claim_plan(dialect: Dialect, due_column: Any) -> _ClaimPlan:
         sql=compiled.string,
         order=tuple(compiled.positiontup or ()) if compiled.positional else None,
         defaults=defaults,
-        when=_time_processor(dialect),
+        when=time_processor(dialect),
         times=tuple(times),
     )
     return plan
@@ -432,7 +433,7 @@ def reschedule_quiet(
         return 0
     connection = session.connection()
     dialect = connection.dialect
-    when = _time_processor(dialect)
+    when = time_processor(dialect)
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     statement = (
         f"UPDATE shipments SET last_polled_at = {mark}, poll_failures = 0,"
@@ -444,46 +445,6 @@ def reschedule_quiet(
         (stamp, r["unchanged"], when(r["next_poll"]), r["digest"], r["sid"], owner) for r in rows
     ]
     return int(connection.exec_driver_sql(statement, parameters).rowcount)
-
-
-_TIME_PROCESSORS: dict[tuple[str, str], Callable[[datetime | None], Any]] = {}
-#: times the SQLite shortcut must write exactly as the column type does before it is used
-_PROBES = (
-    datetime(2026, 3, 1, 9, 0, tzinfo=UTC),
-    datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
-    datetime(2026, 7, 4, 2, 5, 7, 1200, tzinfo=timezone(timedelta(hours=-7))),
-)
-
-
-def _time_processor(dialect: Dialect) -> Callable[[datetime | None], Any]:
-    """How the store's time columns turn an aware datetime into the driver's value: the
-    dialect's own implementation of the column type, as SQLAlchemy's statements use it (SQLite
-    stores text with microseconds; the generic type would leave that to the driver, which
-    writes ``09:00:00`` for ``09:00:00.000000``).
-
-    On SQLite the same text comes from ``isoformat`` at a third of the cost (the hot path binds
-    a time per shipment); it is used only after giving the same text as the column type for
-    the probe times, so a changed storage format falls back to the type's own processor."""
-    key = (dialect.name, dialect.driver)
-    known = _TIME_PROCESSORS.get(key)
-    if known is not None:
-        return known
-    processor = Shipment.__table__.c.next_poll_at.type.dialect_impl(dialect).bind_processor(dialect)
-    if processor is None:  # pragma: no cover - UTCDateTime always has one
-        raise TypeError("the time column has no bind processor")
-    if dialect.name == "sqlite" and all(processor(t) == _sqlite_time(t) for t in _PROBES):
-        processor = _sqlite_time
-    _TIME_PROCESSORS[key] = processor
-    return processor
-
-
-def _sqlite_time(value: datetime | None) -> str | None:
-    """An aware time as SQLite stores it: UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``."""
-    if value is None:
-        return None
-    if value.tzinfo is None:  # as UTCDateTime refuses it
-        raise ValueError(f"naive datetime {value!r} given to the store; use an aware one")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 #: the shipment columns a recorded decision writes (tracker.store.record._apply), lease included
@@ -504,8 +465,9 @@ ASSESSED_COLUMNS = (
 
 
 def write_assessed(session: Session, shipments: Sequence[Shipment]) -> None:
-    """Write the decided state of ``shipments`` in one executemany and take them out of the
-    session, so the unit of work (which costs several times more per row) has nothing to do."""
+    """Write the decided state of ``shipments`` in one executemany (the driver's, see
+    tracker.store.driver) and take them out of the session, so the unit of work (which costs
+    several times more per row) has nothing to do."""
     if not shipments:
         return
     table = Base.metadata.tables["shipments"]
@@ -520,12 +482,7 @@ def write_assessed(session: Session, shipments: Sequence[Shipment]) -> None:
     ]
     for shipment in shipments:
         session.expunge(shipment)
-    statement = (
-        update(table)
-        .where(table.c.id == bindparam("sid"))
-        .values({name: bindparam(name) for name in names})
-    )
-    session.connection().execute(statement, rows)
+    update_rows(session.connection(), table, "sid", rows)
 
 
 def leased_shipments(session: Session, shipment_ids: Sequence[int], owner: str) -> list[Shipment]:
