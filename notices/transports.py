@@ -8,25 +8,32 @@ notice is marked failed, and the error message carries the server's reply).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.generator
 import email.utils
 import hashlib
 import io
 import mailbox
 import os
+import queue
+import re
 import smtplib
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from email import policy
+from email._policybase import Compat32
 from email.message import EmailMessage
 from functools import lru_cache
 from pathlib import Path
-from typing import ClassVar, Literal, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
 
 from tracker.addresses import address_problem
 from tracker.errors import NoticeError, PermanentSendError, TransientSendError
 
 Security = Literal["none", "starttls", "tls"]
+_T = TypeVar("_T")
 
 
 @runtime_checkable
@@ -101,9 +108,10 @@ def _classify(code: int, reply: bytes | str, what: str) -> NoticeError:
 class SmtpTransport:
     """Sends over one reused SMTP connection (plain, STARTTLS or implicit TLS, optional AUTH).
 
-    smtplib runs in a worker thread; sends are serialized on the one connection, which is reopened
-    when the server has dropped it. Authentication failures are transient on purpose: a wrong
-    password is an ops problem, and the notices must survive until it is fixed.
+    smtplib runs in the transport's own worker thread (``_Worker``); sends are serialized on the
+    one connection, which is reopened when the server has dropped it. Authentication failures
+    are transient on purpose: a wrong password is an ops problem, and the notices must survive
+    until it is fixed.
     """
 
     name = "smtp"
@@ -129,6 +137,7 @@ class SmtpTransport:
         self._local_hostname = local_hostname
         self._conn: smtplib.SMTP | None = None
         self._lock = threading.Lock()
+        self._worker = _Worker(f"smtp {host}:{port}")
         self.connections_opened = 0
 
     def _ssl(self) -> ssl.SSLContext:
@@ -197,7 +206,7 @@ class SmtpTransport:
             # Flattened here, where the message was just built: the worker thread only talks
             # SMTP (flattening it there cost more than the hop itself, bench/notices.py).
             envelope = _envelope(message)
-            await asyncio.to_thread(self._send_sync, message, envelope)
+            await self._worker.run(self._send_sync, message, envelope)
         except NoticeError:
             raise
         except smtplib.SMTPAuthenticationError as exc:
@@ -218,11 +227,68 @@ class SmtpTransport:
 
     async def close(self) -> None:
         """Say QUIT and close the connection, if one is open."""
-        await asyncio.to_thread(self._close_sync)
+        await self._worker.run(self._close_sync)
 
     def _close_sync(self) -> None:
         with self._lock:
             self._drop()
+
+
+#: the caller's loop, the future it awaits, the call and its arguments
+_Job = tuple[asyncio.AbstractEventLoop, asyncio.Future[Any], Callable[..., Any], tuple[Any, ...]]
+
+
+class _Worker:
+    """One thread that runs a transport's blocking calls in order, one at a time.
+
+    Cheaper per call than ``asyncio.to_thread`` (no executor, no concurrent future, no context
+    copy; bench/notices.py), and it keeps the connection in one thread. The thread starts with
+    the first call and ends after ``idle`` seconds without one, so an unused transport holds no
+    thread; it is a daemon thread, so a transport never closed cannot hold up the exit.
+    """
+
+    def __init__(self, name: str, idle: float = 30.0) -> None:
+        self._name, self._idle = name, idle
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._guard = threading.Lock()  # a job is never queued just as the thread decides to end
+        self._thread: threading.Thread | None = None
+
+    async def run(self, call: Callable[..., _T], *args: Any) -> _T:
+        """``call(*args)`` in the worker thread; its result, or its exception raised here."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[_T] = loop.create_future()
+        with self._guard:
+            self._jobs.put((loop, future, call, args))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name=self._name, daemon=True)
+                self._thread.start()
+        return await future
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                loop, future, call, args = self._jobs.get(timeout=self._idle)
+            except queue.Empty:
+                with self._guard:
+                    if self._jobs.empty():
+                        self._thread = None
+                        return
+                continue
+            try:
+                result, error = call(*args), None
+            except BaseException as exc:  # raised again in the caller's task
+                result, error = None, exc
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting
+                loop.call_soon_threadsafe(_settle, future, result, error)
+
+
+def _settle(future: asyncio.Future[Any], result: object, error: BaseException | None) -> None:
+    if future.cancelled():  # the caller gave up waiting (shutdown); the call ran regardless
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 def envelope_problem(message: EmailMessage) -> None:
@@ -260,9 +326,54 @@ def _envelope(message: EmailMessage) -> _Envelope | None:
     recipients = _addresses(fields)
     if not (sender + "".join(recipients)).isascii():
         return None
+    return _Envelope(sender, recipients, flatten(message))
+
+
+def flatten(message: EmailMessage) -> bytes:
+    """``message`` as smtplib's ``send_message`` flattens it (``BytesGenerator``, CRLF), byte
+    for byte, but without the stdlib's per-header and per-line work where it changes nothing
+    (``tests/notices/test_transports.py`` compares the two)."""
     with io.BytesIO() as buffer:
-        email.generator.BytesGenerator(buffer).flatten(message, linesep="\r\n")
-        return _Envelope(sender, recipients, buffer.getvalue())
+        if message.policy is policy.compat32:
+            _Generator(buffer, True, policy=_COMPAT32).flatten(message, linesep="\r\n")
+        else:
+            _Generator(buffer).flatten(message, linesep="\r\n")
+        return buffer.getvalue()
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # the stdlib generator's NLCRE
+
+
+class _Compat32(Compat32):
+    """``compat32`` with a shortcut for the common header: printable ASCII (no line breaks, no
+    tabs) short enough for one line. The stdlib folds every header through
+    ``email.header.Header``, whose answer for such a value is the value itself; that was half of
+    flattening a notice (bench/notices.py)."""
+
+    def _fold(self, name: str, value: object, sanitize: bool) -> str:
+        if (
+            isinstance(value, str)
+            and self.max_line_length
+            and len(name) + 2 + len(value) <= self.max_line_length
+            and value.isascii()
+            and value.isprintable()
+        ):
+            return f"{name}: {value}{self.linesep}"
+        folded: str = super()._fold(name, value, sanitize)  # type: ignore[misc]
+        return folded
+
+
+_COMPAT32 = _Compat32()
+
+
+class _Generator(email.generator.BytesGenerator):
+    """``BytesGenerator`` that converts a body's line breaks in one substitution instead of
+    two writes per line (the same bytes: it splits on the same pattern and joins with the
+    policy's line separator)."""
+
+    def _write_lines(self, lines: str) -> None:
+        if lines:
+            self.write(_LINE_BREAK.sub(self._NL, lines))  # type: ignore[attr-defined]
 
 
 @lru_cache(maxsize=4096)  # the seller's own address heads every message

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import mailbox
 import re
 import smtplib
+import threading
+import time
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -12,7 +15,7 @@ import pytest
 
 from notices.message import build_message, message_id_for
 from notices.render import NoticeRenderer
-from notices.transports import MaildirTransport, SmtpTransport, Transport
+from notices.transports import MaildirTransport, SmtpTransport, Transport, _Worker
 from tests.notices.conftest import Certificate, authenticate, make_context
 from tests.support.net import free_port
 from tests.support.smtp import StartSmtp
@@ -245,3 +248,38 @@ async def test_smtp_sends_what_send_message_would_send(
     ]
     assert ours[1].rcpt_tos == ["ana@example.com", "audit@gadgets.example"]
     assert b"audit@gadgets.example" not in ours[1].raw
+
+
+async def test_the_worker_runs_calls_in_order_in_one_thread_and_ends_when_idle() -> None:
+    worker = _Worker("test worker", idle=0.2)
+    order: list[int] = []
+
+    def record(i: int) -> threading.Thread:
+        order.append(i)
+        return threading.current_thread()
+
+    threads = await asyncio.gather(*(worker.run(record, i) for i in range(5)))
+    assert order == [0, 1, 2, 3, 4]
+    assert len(set(threads)) == 1
+    assert threads[0] is not threading.current_thread()
+    threads[0].join(timeout=5)  # idle for 0.2 s: the thread ends
+    assert not threads[0].is_alive()
+    again = await worker.run(threading.current_thread)  # and a call starts a new one
+    assert again is not threads[0]
+    assert again.is_alive()
+
+
+async def test_the_worker_raises_a_calls_error_in_the_caller_and_survives_a_cancelled_one() -> None:
+    worker = _Worker("test worker")
+
+    def refuse() -> None:
+        raise smtplib.SMTPServerDisconnected("gone")
+
+    with pytest.raises(smtplib.SMTPServerDisconnected, match="gone"):
+        await worker.run(refuse)
+    slow = asyncio.ensure_future(worker.run(time.sleep, 0.2))
+    await asyncio.sleep(0.05)
+    slow.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await slow
+    assert await worker.run(sum, [1, 2]) == 3  # after the cancelled call has run its course
