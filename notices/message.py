@@ -147,7 +147,7 @@ def _part(body: str, subtype: str) -> EmailMessage:
     """One text part, 7-bit safe for any relay."""
     part = EmailMessage(policy=policy.compat32)
     raw = body.encode("utf-8")
-    short_lines = all(len(line) <= _MAX_LINE for line in body.splitlines())
+    short_lines = max(map(len, body.splitlines()), default=0) <= _MAX_LINE
     if body.isascii() and short_lines:
         cte, payload = "7bit", body
     elif (len(raw) - len(body)) * 10 < len(body):  # mostly ASCII: stays readable as QP
@@ -208,11 +208,11 @@ def build_message(
     if unsubscribe is not None:
         _unsubscribe_headers(msg, unsubscribe)
     msg["MIME-Version"] = "1.0"
-    msg["Content-Type"] = "multipart/alternative"
     parts = [_part(notice.text, "plain"), _part(notice.html, "html")]
+    # the value set_boundary would write, without parsing the header back first
+    msg["Content-Type"] = f'multipart/alternative; boundary="{_boundary(parts)}"'
     for part in parts:
         msg.attach(part)
-    msg.set_boundary(_boundary(parts))
     return msg
 
 
