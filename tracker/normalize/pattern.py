@@ -240,17 +240,39 @@ def beginnings(pattern: str) -> tuple[frozenset[str], bool] | None:
     if parsed is None:
         return None
     items: tuple[_Item, ...] = (_Group(parsed),) if len(parsed) > 1 else parsed[0]
-    result: frozenset[str] = frozenset({""})
-    complete = True
-    for item in items:
-        exact = _exact_item(item)
-        if exact is None or len(result) * len(exact) > MAX_EXACT:
-            complete = False
-            break
-        result = frozenset(a + b for a in result for b in exact)
+    result = _beginnings(items)
     if not all(text and is_word(text[0]) for text in result):
         return None
-    return result, complete and not _has_condition(items)
+    complete = _exact(items) is not None and not _has_condition(items)
+    return result, complete
+
+
+def _beginnings(items: Sequence[_Item]) -> frozenset[str]:
+    """Strings every match of ``items`` begins with (``{""}`` if nothing is known): the exact
+    items' strings, then what the first other item's matches begin with."""
+    result: frozenset[str] = frozenset({""})
+    for item in items:
+        exact = _exact_item(item)
+        if exact is not None and len(result) * len(exact) <= MAX_EXACT:
+            result = frozenset(a + b for a in result for b in exact)
+            continue
+        if exact is None:  # "(didn.t|did not) ...": every match still begins "didn" or "did not"
+            begun = _item_beginnings(item)
+            if len(result) * len(begun) <= MAX_EXACT:
+                result = frozenset(a + b for a in result for b in begun)
+        break
+    return result
+
+
+def _item_beginnings(item: _Item) -> frozenset[str]:
+    if isinstance(item, _Group):
+        union: set[str] = set()
+        for alternative in item.alternatives:
+            union |= _beginnings(alternative)
+        return frozenset(union)
+    if isinstance(item, _Repeat) and item.low >= 1:
+        return _beginnings((item.item,))
+    return frozenset({""})
 
 
 def is_word(ch: str) -> bool:

@@ -207,9 +207,25 @@ class PhraseIndex:
                 codes += entry[0]
                 if entry[1] < best:
                     best = entry[1]
-        # the substring scan can only add phrases of its own (German, Chinese, ops); skip it when
-        # none of them could outrank a phrase already found
-        if best > plans.sub_floor:
+        if len(codes) > 1:
+            codes.sort()
+        mask = self._mask
+        proven = self._proven
+        verify = self._verify
+        floor = plans.sub_floor
+        if best > floor:
+            # the substring scans add phrases of their own (German, Chinese, ops rules), none
+            # ranked above ``floor``: the candidates that are go first, and the scans run only if
+            # none of them is there
+            for place, code in enumerate(codes):
+                if code > floor:
+                    del codes[:place]
+                    break
+                index = code & mask
+                if proven[index] or verify[index](folded):
+                    return self._results[index]
+            else:
+                codes.clear()
             scans = (
                 ((self._sub_ascii, plans.sub_ascii),)
                 if folded.isascii()
@@ -223,13 +239,7 @@ class PhraseIndex:
                     if plan is None:
                         plan = sub_plans[hit] = self._plan(sub.ids[hit], plans.rank)
                     codes += plan
-        if not codes:
-            return None
-        if len(codes) > 1:
             codes.sort()
-        mask = self._mask
-        proven = self._proven
-        verify = self._verify
         for code in codes:
             index = code & mask
             if proven[index] or verify[index](folded):
