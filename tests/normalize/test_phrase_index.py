@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import random
 import unicodedata
@@ -11,8 +12,11 @@ import pytest
 
 from tracker.normalize import Normalizer, fold, load_normalizer
 from tracker.normalize.pattern import anchors as phrase_anchors
+from tracker.normalize.pattern import beginnings as phrase_beginnings
 
 DEVSET = Path(__file__).with_name("devset.jsonl")
+CORPUS = Path(__file__).with_name("corpus") / "corpus.jsonl"
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "classify.py"
 _BASE = str.maketrans({"ł": "l", "đ": "d", "ø": "o", "œ": "oe", "æ": "ae", "ı": "i"})
 
 
@@ -171,3 +175,54 @@ def test_word_starts_and_substrings(normalizer: Normalizer, text: str, matched: 
 def test_phrase_anchors_of_less_common_syntax(pattern: str, must_hold: set[str] | None) -> None:
     anchors = phrase_anchors(pattern)
     assert (None if anchors is None else set(anchors)) == must_hold
+
+
+def _bench_lines(count: int) -> list[str]:
+    """The cold workload of ``bench/classify.py``: real wordings with places and dates embedded."""
+    spec = importlib.util.spec_from_file_location("bench_classify", BENCH)
+    assert spec is not None
+    assert spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    lines: list[str] = bench.build_lines(count, cold=True)
+    return lines
+
+
+def test_index_agrees_on_corpus_dev_set_and_bench_texts(normalizer: Normalizer) -> None:
+    # every labelled text and the benchmark's own texts, each with the country its row gives:
+    # whatever the index does to be fast, it must decide as trying every phrase in order does
+    rows = [
+        json.loads(line)
+        for path in (CORPUS, DEVSET)
+        for line in path.read_text("utf-8").splitlines()
+        if line.strip()
+    ]
+    rows += [json.loads(line) for line in _bench_lines(3000)]
+    cases = [(row["text"], row.get("country")) for row in rows if row["text"]]
+    assert len(cases) > 4500
+    disagreements = [
+        (text, country, fast, slow)
+        for text, country in cases
+        if (fast := normalizer.classify_text(text, country))
+        != (slow := normalizer.classify_text_exhaustively(text, country))
+    ]
+    assert disagreements == []
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("delivered", ({"delivered"}, True)),
+        ("return(ing)? to", ({"return to", "returning to"}, True)),
+        # a group that is not exact still says how its matches begin
+        ("(didn.t|did not) be", ({"didn", "did not"}, False)),
+        ("(a|b\\w+)c", ({"a", "b"}, False)),
+        ("ab(c|d.)+x", ({"abc", "abd"}, False)),
+        ("x(\\w+ )?y", ({"x"}, False)),  # an optional part: nothing more is known
+        ("(?<!parcel )locker", ({"locker"}, False)),  # a condition: the regex must confirm
+        ("(\\w+) ed", None),  # no literal beginning
+    ],
+)
+def test_phrase_beginnings(pattern: str, expected: tuple[set[str], bool] | None) -> None:
+    found = phrase_beginnings(pattern)
+    assert (None if found is None else (set(found[0]), found[1])) == expected

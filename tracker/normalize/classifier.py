@@ -81,8 +81,8 @@ class Normalizer:
         return by_code
 
     def _by_text(self, text: str, country: str | None) -> Classification | None:
-        if " " not in text and _CAMEL.search(text):  # a status name such as "DeliveryFailure"
-            text = _CAMEL.sub(" ", text)
+        if " " not in text:
+            text = _camel_words(text)
         if text.isascii():  # fold's own shortcut, without the call
             folded = text.lower()
             script = None
@@ -107,7 +107,7 @@ class Normalizer:
 
     def classify_text_exhaustively(self, text: str, country: str | None = None) -> Classification:
         """Phrase rules alone, every phrase tried without the index (tests compare the two)."""
-        folded = fold(text)
+        folded = fold(_camel_words(text) if " " not in text else text)
         if country is None and script_lang(folded) is None:
             country = latin_country_hint(folded)
         return self._phrases.match_all(folded, language_order(folded, country)) or UNKNOWN
@@ -120,3 +120,8 @@ class Normalizer:
     def unanchored_phrases(self) -> int:
         """How many phrases the index cannot skip (each costs a regex search on every text)."""
         return self._phrases.unanchored
+
+
+def _camel_words(text: str) -> str:
+    """A status name such as "DeliveryFailure" as words; other text as it is."""
+    return _CAMEL.sub(" ", text) if _CAMEL.search(text) else text
