@@ -65,7 +65,7 @@ class Milestone(StrEnum):
     REFUND_OFFER = "refund_offer"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class RawEvent:
     """One tracking event exactly as a carrier reported it, before classification.
 
@@ -81,18 +81,36 @@ class RawEvent:
     country: str | None = None
     carrier: str | None = None
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        occurred_at: datetime,
+        text: str,
+        code: str | None = None,
+        location: str | None = None,
+        country: str | None = None,
+        carrier: str | None = None,
+    ) -> None:
         # The parse boundary: no control character from a carrier goes further (tracker.safetext).
         # isprintable() is False for every character removed (and for some kept): only then is
         # the regex needed, so the usual clean event costs four C-level checks.
-        for name in ("text", "code", "location", "country"):
-            value = getattr(self, name)
-            if (
-                value is not None
-                and not value.isprintable()
-                and (clean := without_controls(value)) is not value
-            ):
-                object.__setattr__(self, name, clean)
+        if not (
+            (text is None or text.isprintable())
+            and (code is None or code.isprintable())
+            and (location is None or location.isprintable())
+            and (country is None or country.isprintable())
+        ):
+            text = text if text is None else without_controls(text)
+            code = code if code is None else without_controls(code)
+            location = location if location is None else without_controls(location)
+            country = country if country is None else without_controls(country)
+        # written through the slots themselves: a frozen dataclass's generated __init__ goes
+        # through object.__setattr__ by name for each field, a third of building an event
+        _SET_OCCURRED_AT(self, occurred_at)
+        _SET_TEXT(self, text)
+        _SET_CODE(self, code)
+        _SET_LOCATION(self, location)
+        _SET_COUNTRY(self, country)
+        _SET_CARRIER(self, carrier)
 
     def fingerprint(self) -> str:
         """Stable identity used to deduplicate the same event seen on several polls."""
@@ -103,6 +121,12 @@ class RawEvent:
             (self.location or "").casefold(),
         )
         return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+
+
+_SET_OCCURRED_AT, _SET_TEXT, _SET_CODE, _SET_LOCATION, _SET_COUNTRY, _SET_CARRIER = (
+    vars(RawEvent)[name].__set__
+    for name in ("occurred_at", "text", "code", "location", "country", "carrier")
+)
 
 
 @dataclass(frozen=True, slots=True)
