@@ -150,9 +150,11 @@ _LATIN_MARKERS: dict[str, tuple[str, ...]] = {
     "nl": ("het", "een", "uw", "zending", "pakket", "niet", "wordt", "naar", "bij", "van", "is"),
     "pl": ("nie", "jest", "sie", "zostala", "przesylka", "paczka", "odbioru", "przez", "oraz"),
 }  # fmt: skip
-_MARKER_LANG = {word: lang for lang, words in _LATIN_MARKERS.items() for word in words}
-# words, then a dict lookup: three times cheaper than one alternation of all the markers
-_LATIN_WORD = re.compile("[a-z]+")
+_MARKER_LANG = {word.encode(): lang for lang, words in _LATIN_MARKERS.items() for word in words}
+# the runs of a-z as words, then a dict lookup: three times cheaper than one alternation of all
+# the markers; every byte but a-z made a space and split in C, 40% cheaper than re.findall
+# ("[a-z]+") (UTF-8 encodes every other character in bytes outside a-z)
+_NOT_A_TO_Z = bytes(c if 0x61 <= c <= 0x7A else 0x20 for c in range(256))
 #: a guessed language -> a country whose language order puts it first
 _LANG_COUNTRY = {"fr": "FR", "pt": "PT", "es": "ES", "de": "DE", "it": "IT", "nl": "NL", "pl": "PL"}
 
@@ -163,7 +165,7 @@ def latin_country_hint(folded: str) -> str | None:
     None. English needs no hint: it is tried first anyway."""
     marker = _MARKER_LANG.get
     counts: dict[str, int] = {}
-    for word in _LATIN_WORD.findall(folded):
+    for word in folded.encode().translate(_NOT_A_TO_Z).split():
         lang = marker(word)
         if lang is not None:
             counts[lang] = counts.get(lang, 0) + 1
