@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tracker.normalize import Normalizer, fold, load_normalizer
+from tracker.model import Classification, Status
+from tracker.normalize import Normalizer, TextRule, fold, load_normalizer
 from tracker.normalize.pattern import anchors as phrase_anchors
 from tracker.normalize.pattern import beginnings as phrase_beginnings
+from tracker.normalize.phrase_index import PhraseIndex
 
 DEVSET = Path(__file__).with_name("devset.jsonl")
 CORPUS = Path(__file__).with_name("corpus") / "corpus.jsonl"
@@ -149,6 +151,9 @@ def test_index_agrees_on_generated_texts(normalizer: Normalizer) -> None:
         ("Parcel: delivered.", True),
         ("🚚delivered", True),  # an emoji is not a word character: a word begins after it
         ("𠀀delivered", False),  # a CJK ideograph beyond the BMP is one: no word begins there
+        ("𠀀 🚚 x🚚delivered𠀀", True),  # several, the text's other words around them
+        ("𠀀🚚delivered", True),
+        ("🚚𠀀delivered", False),
         ("undelivered", False),
         ("die Sendung wurde zugestellt", True),
         ("Hauptzollamt", True),  # German phrases match inside compounds
@@ -226,3 +231,14 @@ def test_index_agrees_on_corpus_dev_set_and_bench_texts(normalizer: Normalizer) 
 def test_phrase_beginnings(pattern: str, expected: tuple[set[str], bool] | None) -> None:
     found = phrase_beginnings(pattern)
     assert (None if found is None else (set(found[0]), found[1])) == expected
+
+
+def test_a_word_start_phrase_holding_an_emoji_is_still_matched() -> None:
+    # the word-start scan stands BMP characters in for ones beyond it: such a phrase is
+    # indexed by its anchors instead, and still found
+    rule = TextRule("text.en.boxed", "en", Status.DELIVERED, None, ("delivered 📦",))
+    index = PhraseIndex((), (rule,))
+    boxed = Classification(Status.DELIVERED, None, "text.en.boxed")
+    assert index.match(fold("Parcel delivered 📦 today"), None, None) == boxed
+    assert index.match(fold("Parcel delivered 📮"), None, None) is None
+    assert index.match(fold("undelivered 📦"), None, None) is None  # not at a word start

@@ -11,6 +11,7 @@ from tracker.normalize import pattern
 from tracker.normalize.folding import WORD_START_LANGUAGES, fold_pattern, language_order_for
 from tracker.normalize.rules import TextRule
 from tracker.normalize.scans import (
+    BEYOND_BMP,
     SubstringScan,
     substring_keys,
     word_start_scan,
@@ -138,6 +139,8 @@ class PhraseIndex:
         proven: list[bool] = []
         for index, phrase in enumerate(phrases):
             found = pattern.beginnings(phrase.folded) if phrase.word_start else None
+            if found is not None and any(ch > "\uffff" for text in found[0] for ch in text):
+                found = None  # the word-start scan sees none: indexed by its anchors instead
             proven.append(found is not None and found[1] and not phrase.also)
             if found is not None:
                 for text in found[0]:
@@ -162,7 +165,10 @@ class PhraseIndex:
             )
             for text in beginnings
         }
-        self._word_any = word_start_scan(beginnings) if beginnings else None
+        self._word_any: re.Pattern[str] | None = None
+        self._stand_in: Callable[[re.Match[str]], str] = re.Match.group
+        if beginnings:
+            self._word_any, self._stand_in = word_start_scan(beginnings)
         # substring scans: the ASCII keys (all an ASCII text can hold) on every text, the other
         # keys (Chinese, Japanese, Korean, non-Latin ops phrases) only on text that is not ASCII;
         # apart, each scan's first characters stay few, so Cyrillic or accented text is skipped
@@ -200,7 +206,10 @@ class PhraseIndex:
         word = self._word_any
         if word is not None:
             word_plans = plans.word
-            for hit in word.findall(" " + folded):
+            scanned = folded
+            if not folded.isascii() and BEYOND_BMP.search(folded):
+                scanned = BEYOND_BMP.sub(self._stand_in, folded)
+            for hit in word.findall(" " + scanned):
                 entry = word_plans.get(hit)
                 if entry is None:
                     entry = word_plans[hit] = self._word_plan(hit, plans)

@@ -21,7 +21,7 @@ regex engine skips in C over the positions where no key can begin.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -30,12 +30,9 @@ from tracker.normalize.pattern import is_word
 
 #: every non-word character of the Basic Multilingual Plane, and every character beyond it (a
 #: superset: the scan re-checks ``\W`` after it, which costs only where the set matched)
-NON_WORD = (
-    code_point_class(c for c in range(0x10000) if not 0xD800 <= c < 0xE000 and not is_word(chr(c)))[
-        :-1
-    ]
-    + "\\U00010000-\\U0010FFFF]"
-)
+NON_WORD = code_point_class(c for c in range(0x10000) if not is_word(chr(c)))
+#: a character beyond the Basic Multilingual Plane (emoji, rare ideographs)
+BEYOND_BMP = re.compile("[\U00010000-\U0010ffff]")
 #: rough per-mille frequency of characters in carrier text (Latin-script wording, dates and
 #: numbers); only used to pick selective substring keys, correctness never depends on it
 _CHAR_FREQUENCY = {
@@ -125,11 +122,28 @@ class SubstringScan:
             self.ids[key] = frozenset().union(*(keys[k] for k in also))
 
 
-def word_start_scan(beginnings: Mapping[str, Iterable[int]]) -> re.Pattern[str]:
-    """One scan for ASCII and other text alike: compiling a second, ASCII-only one cost as much
-    start-up time as it saved per event (bench/classify_startup.py, bench/classify.py)."""
-    # the set holds a few word characters: the lookbehind re-checks where it matched
-    return _compile_scan(f"{NON_WORD}(?<=\\W)(?=({_trie_pattern(beginnings)}))")
+def word_start_scan(
+    beginnings: Mapping[str, Iterable[int]],
+) -> tuple[re.Pattern[str], Callable[[re.Match[str]], str]]:
+    """The scan, and what ``BEYOND_BMP.sub`` should put for each character beyond the Basic
+    Multilingual Plane in a text before it is scanned (none of the beginnings may hold one).
+
+    One scan for ASCII and other text alike: compiling a second, ASCII-only one cost as much
+    start-up time as it saved per event (bench/classify_startup.py, bench/classify.py). Its
+    first set holds exactly the non-word characters of the BMP, so it needs no lookbehind (one
+    cost 10-20% of the scan); a character beyond it is replaced by a BMP word or non-word
+    character that no beginning holds, so word starts stay where they were.
+    """
+    used = set().union(*beginnings)
+    if any(ch > "\uffff" for ch in used):
+        raise ValueError("a word-start beginning holds a character beyond the BMP")
+    word = next(ch for ch in map(chr, range(0x4E00, 0x10000)) if is_word(ch) and ch not in used)
+    gap = next(ch for ch in map(chr, range(1, 0x10000)) if not is_word(ch) and ch not in used)
+
+    def stand_in(found: re.Match[str]) -> str:
+        return word if is_word(found.group()) else gap
+
+    return _compile_scan(f"{NON_WORD}(?=({_trie_pattern(beginnings)}))"), stand_in
 
 
 @lru_cache(maxsize=16)
