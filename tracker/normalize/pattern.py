@@ -240,16 +240,16 @@ def beginnings(pattern: str) -> tuple[frozenset[str], bool] | None:
     if parsed is None:
         return None
     items: tuple[_Item, ...] = (_Group(parsed),) if len(parsed) > 1 else parsed[0]
-    result = _beginnings(items)
+    result, exact = _beginnings(items)
     if not all(text and is_word(text[0]) for text in result):
         return None
-    complete = _exact(items) is not None and not _has_condition(items)
-    return result, complete
+    return result, exact and not _has_condition(items)
 
 
-def _beginnings(items: Sequence[_Item]) -> frozenset[str]:
+def _beginnings(items: Sequence[_Item]) -> tuple[frozenset[str], bool]:
     """Strings every match of ``items`` begins with (``{""}`` if nothing is known): the exact
-    items' strings, then what the first other item's matches begin with."""
+    items' strings, then what the first other item's matches begin with; and whether they are
+    all ``items`` can match."""
     result: frozenset[str] = frozenset({""})
     for item in items:
         exact = _exact_item(item)
@@ -260,18 +260,18 @@ def _beginnings(items: Sequence[_Item]) -> frozenset[str]:
             begun = _item_beginnings(item)
             if len(result) * len(begun) <= MAX_EXACT:
                 result = frozenset(a + b for a in result for b in begun)
-        break
-    return result
+        return result, False
+    return result, True
 
 
 def _item_beginnings(item: _Item) -> frozenset[str]:
     if isinstance(item, _Group):
         union: set[str] = set()
         for alternative in item.alternatives:
-            union |= _beginnings(alternative)
+            union |= _beginnings(alternative)[0]
         return frozenset(union)
     if isinstance(item, _Repeat) and item.low >= 1:
-        return _beginnings((item.item,))
+        return _beginnings((item.item,))[0]
     return frozenset({""})
 
 
