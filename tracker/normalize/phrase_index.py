@@ -126,8 +126,11 @@ class PhraseIndex:
                 phrases.append(phrase)
         self._phrases = tuple(phrases)
         self._results = tuple(phrase.result for phrase in phrases)
-        # what confirms a candidate
-        self._verify: tuple[Callable[[str], bool], ...] = tuple(p.search for p in phrases)
+        # what confirms a candidate (a truthy result)
+        self._verify: list[Callable[[str], object]] = [
+            p.search if p.word_start or p.also else self._plain_search(index, p.folded)
+            for index, p in enumerate(phrases)
+        ]
         # (0, None) for ops phrases; (1, lang) for specific and (2, lang) for catch-all ones
         self._tiers: dict[tuple[int, str | None], list[int]] = {}
         for index, phrase in enumerate(phrases):
@@ -254,6 +257,17 @@ class PhraseIndex:
             if proven[index] or verify[index](folded):
                 return self._results[index]
         return None
+
+    def _plain_search(self, index: int, folded_pattern: str) -> Callable[[str], object]:
+        """What confirms a phrase that is just its regex: compiled on its first use, after which
+        the regex's own search (no Python frame between) takes its place."""
+
+        def first_search(folded: str) -> object:
+            search = re.compile(folded_pattern).search
+            self._verify[index] = search
+            return search(folded)
+
+        return first_search
 
     def _plans_for_hint(self, script: str | None, country: str | None) -> _Plans:
         order = language_order_for(script, country)
