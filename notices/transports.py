@@ -280,6 +280,8 @@ class _Worker:
                 result, error = None, exc
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting
                 loop.call_soon_threadsafe(_settle, future, result, error)
+            # an idle thread keeps nothing alive: not the last message, its transport, the loop
+            del loop, future, call, args, result, error
 
 
 def _settle(future: asyncio.Future[Any], result: object, error: BaseException | None) -> None:

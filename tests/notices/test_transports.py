@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import mailbox
 import re
 import smtplib
 import threading
 import time
+import weakref
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -283,3 +285,19 @@ async def test_the_worker_raises_a_calls_error_in_the_caller_and_survives_a_canc
     with pytest.raises(asyncio.CancelledError):
         await slow
     assert await worker.run(sum, [1, 2]) == 3  # after the cancelled call has run its course
+
+
+async def test_an_idle_worker_keeps_nothing_of_its_last_call_alive() -> None:
+    worker = _Worker("test worker")
+
+    class Message:
+        """Stands for the last email sent: it must not outlive its send."""
+
+    message = Message()
+    gone = weakref.ref(message)
+    thread = await worker.run(lambda _m: threading.current_thread(), message)
+    del message
+    await asyncio.sleep(0.05)  # the thread is back waiting for its next call
+    gc.collect()
+    assert thread.is_alive()
+    assert gone() is None
