@@ -79,6 +79,15 @@ def test_customs_refusal_in_any_order_is_a_hold(normalizer: Normalizer, text: st
         # announcements
         "Will be delivered tomorrow",
         "Sendung wird morgen zugestellt",
+        "Your parcel is kept at the depot and will be delivered on another day",
+        "Delivery date changed: your parcel will now be delivered on Friday",
+        # negation in another word order, and a collection still to come
+        "Delivery to the recipient was unsuccessful",
+        "We were unable to deliver it",
+        "Parcel to be collected by the recipient at the branch",
+        "Parcel to be picked up by you at the post office",
+        # the parcel went back: the sender received it, not the buyer
+        "Return parcel delivered by the courier to the sender",
     ],
 )
 def test_negated_announced_or_awaiting_collection_is_never_delivered(
@@ -156,6 +165,32 @@ def test_a_bad_regex_in_a_concept_is_reported(tmp_path: Path) -> None:
         ("We've got your parcel", (Status.IN_TRANSIT, None)),
         # the buyer collected it from an office: done
         ("Parcel collected from the post office by the recipient", (Status.DELIVERED, None)),
+        # concepts of issue 17's fourth round, each in a word order no rule phrase has
+        ("Parcel handed in at the branch by the shipper", (Status.IN_TRANSIT, Detail.ACCEPTED)),
+        (
+            "Receiver's premises: business closed",
+            (Status.DELIVERY_FAILED, Detail.RECIPIENT_UNAVAILABLE),
+        ),
+        ("Import paperwork insufficient", (Status.EXCEPTION, Detail.CUSTOMS_HOLD)),
+        ("Duties of 12 EUR outstanding", (Status.EXCEPTION, Detail.CUSTOMS_DUTIES_DUE)),
+        (
+            "Broker reports: customs formalities completed",
+            (Status.IN_TRANSIT, Detail.CUSTOMS_RELEASED),
+        ),
+        (
+            "Parcel is ready for your pickup at the counter",
+            (Status.AVAILABLE_FOR_PICKUP, Detail.ARRIVED_DELIVERY_OFFICE),
+        ),
+        ("Redirected on the customer's request", (Status.IN_TRANSIT, None)),
+        ("The address could not be found", (Status.EXCEPTION, Detail.ADDRESS_ISSUE)),
+        ("The ID check of the recipient failed", (Status.DELIVERY_FAILED, None)),
+        ("Our driver's pickup attempt at the sender failed", (Status.INFO_RECEIVED, None)),
+        ("The order has been cancelled", (Status.EXCEPTION, None)),
+        ("Label missing on the parcel", (Status.EXCEPTION, None)),
+        ("The parcel is on its way back to the shipper", (Status.EXCEPTION, Detail.RETURNING)),
+        ("RTS parcel received at the warehouse of the shipper", (Status.RETURNED, None)),
+        ("Your parcel was collected by the addressee", (Status.DELIVERED, None)),
+        ("Left safely at the back door", (Status.DELIVERED, None)),
     ],
 )
 def test_conversational_and_tense_forms(
