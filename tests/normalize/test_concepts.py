@@ -88,6 +88,9 @@ def test_customs_refusal_in_any_order_is_a_hold(normalizer: Normalizer, text: st
         "Parcel to be picked up by you at the post office",
         # the parcel went back: the sender received it, not the buyer
         "Return parcel delivered by the courier to the sender",
+        "Het pakket wordt morgen bij de buren afgeleverd",
+        "Afleveren van het pakket is vandaag helaas niet gelukt",
+        "De retourzending is bij de afzender afgeleverd",
     ],
 )
 def test_negated_announced_or_awaiting_collection_is_never_delivered(
@@ -191,6 +194,16 @@ def test_a_bad_regex_in_a_concept_is_reported(tmp_path: Path) -> None:
         ("RTS parcel received at the warehouse of the shipper", (Status.RETURNED, None)),
         ("Your parcel was collected by the addressee", (Status.DELIVERED, None)),
         ("Left safely at the back door", (Status.DELIVERED, None)),
+        (
+            "Uw pakket is bij het afhaalpunt af te halen",
+            (Status.AVAILABLE_FOR_PICKUP, Detail.ARRIVED_DELIVERY_OFFICE),
+        ),
+        ("We hebben je vandaag gemist", (Status.DELIVERY_FAILED, Detail.RECIPIENT_UNAVAILABLE)),
+        ("Het adres van de ontvanger is onvolledig", (Status.EXCEPTION, Detail.ADDRESS_ISSUE)),
+        (
+            "De aangifte van het pakket is door de douane goedgekeurd",
+            (Status.IN_TRANSIT, Detail.CUSTOMS_RELEASED),
+        ),
     ],
 )
 def test_conversational_and_tense_forms(

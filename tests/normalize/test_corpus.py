@@ -31,6 +31,7 @@ def test_every_row_is_labelled_and_names_its_source() -> None:
         assert row["text"].strip(), row
         assert all(row[name] for name in ("carrier", "lang", "source")), row
         assert row["kind"] in KINDS, row
+        assert row.get("split", "A") in SPLIT_FLOORS, row
         status = Status(row["status"])
         if row["detail"] is not None:
             assert status in VALID_DETAILS[Detail(row["detail"])], row
@@ -48,19 +49,47 @@ def test_corpus_breadth() -> None:
     assert {"uk", "ja", "ko"} <= languages.keys()
 
 
+#: floors of the sources added in issue 17's fourth round, by split: A was read to write rules
+#: from, B was held back and measured once, after them (SOURCES.md); each keeps its own floor so
+#: that the floor of the rows before them stays what it was
+SPLIT_FLOORS = {"A": (0.91, 0.83), "B": (0.71, 0.63)}
+
+
 @pytest.fixture(scope="module")
 def report_inputs() -> tuple[Any, Any]:
     return load_normalizer(cache_size=0), read_labelled(CORPUS)
 
 
+def _split(rows: list[Any], split: str | None) -> list[Any]:
+    """The labelled rows of one split (None: the rows without one), in file order."""
+    splits = [row.get("split") for row in _rows()]
+    assert len(splits) == len(rows)
+    return [row for row, found in zip(rows, splits, strict=True) if found == split]
+
+
 def test_rules_keep_their_accuracy_floor(report_inputs: tuple[Any, Any]) -> None:
     normalizer, rows = report_inputs
-    report = evaluate(normalizer.classify, rows, normalizer.decided_by)
+    report = evaluate(normalizer.classify, _split(rows, None), normalizer.decided_by)
     print(report.render())
     # 0.95 / 0.94, not 0.97 / 0.95: two held-out sources (FedEx's code names, a freight carrier's
     # status list) stay in unfitted (SOURCES.md); fitting their misses would only dress up the floor
     assert report.overall.status_accuracy >= 0.95
     assert report.overall.detail_accuracy >= 0.94
+
+
+@pytest.mark.parametrize("split", sorted(SPLIT_FLOORS))
+def test_fresh_sources_keep_their_floors(report_inputs: tuple[Any, Any], split: str) -> None:
+    normalizer, rows = report_inputs
+    report = evaluate(normalizer.classify, _split(rows, split), normalizer.decided_by)
+    status, detail = SPLIT_FLOORS[split]
+    assert report.overall.total > 150
+    assert report.overall.status_accuracy >= status
+    assert report.overall.detail_accuracy >= detail
+
+
+def test_no_false_delivered(report_inputs: tuple[Any, Any]) -> None:
+    normalizer, rows = report_inputs
+    report = evaluate(normalizer.classify, rows, normalizer.decided_by)
     precision, _, _ = report.precision_recall()[Status.DELIVERED]
     assert precision >= 0.995, "a false 'delivered' is the costliest error"
 
