@@ -23,13 +23,16 @@ from tracker.store.models import Shipment, UTCDateTime
 @dataclass(frozen=True, slots=True)
 class _Plan:
     sql: str
-    #: parameter names in the statement's order, each with its bind processor (None: as is)
-    binds: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+    #: parameter names in the statement's order
+    names: tuple[str, ...]
+    #: the positions whose values need their type's bind processor, and whether it is a time
+    processors: tuple[tuple[int, Callable[[Any], Any], bool], ...]
     #: whether the driver takes parameters by position (qmark, format) or by name
     positional: bool
 
 
 _PLANS: dict[tuple[Any, ...], _Plan] = {}
+_MISSING = object()
 
 
 def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -73,32 +76,42 @@ def _compile(statement: Any, table: Table, dialect: Dialect) -> _Plan:
     compiled = statement.compile(dialect=dialect)
     types = {name: bind.type for name, bind in compiled.binds.items()}
     order = list(compiled.positiontup or ()) if compiled.positional else list(types)
-    binds: list[tuple[str, Callable[[Any], Any] | None]] = []
-    for name in order:
+    processors: list[tuple[int, Callable[[Any], Any], bool]] = []
+    for position, name in enumerate(order):
         column = table.c.get(name)
         column_type = column.type if column is not None else types[name]
+        is_time = isinstance(column_type, UTCDateTime)
         processor: Callable[[Any], Any] | None
-        if isinstance(column_type, UTCDateTime):
+        if is_time:
             processor = time_processor(dialect)
         else:
             processor = column_type.dialect_impl(dialect).bind_processor(dialect)
-        binds.append((name, processor))
-    return _Plan(compiled.string, tuple(binds), compiled.positional)
+        if processor is not None:
+            processors.append((position, processor, is_time))
+    return _Plan(compiled.string, tuple(order), tuple(processors), compiled.positional)
 
 
 def _executemany(connection: Connection, plan: _Plan, rows: Sequence[dict[str, Any]]) -> None:
-    binds = plan.binds
-    parameters: list[Any]
-    if plan.positional:
-        parameters = [
-            tuple(row[name] if process is None else process(row[name]) for name, process in binds)
-            for row in rows
-        ]
-    else:
-        parameters = [
-            {name: row[name] if process is None else process(row[name]) for name, process in binds}
-            for row in rows
-        ]
+    names, processors = plan.names, plan.processors
+    # Rows of one batch share most of their times (the recording's ``now``): each distinct
+    # time is converted once. Equal instants convert to the same value.
+    times: dict[Any, Any] = {}
+    parameters: list[Any] = []
+    for row in rows:
+        values = [row[name] for name in names]
+        for position, process, is_time in processors:
+            value = values[position]
+            if is_time:
+                converted = times.get(value, _MISSING)
+                if converted is _MISSING:
+                    converted = times[value] = process(value)
+                values[position] = converted
+            else:
+                values[position] = process(value)
+        if plan.positional:
+            parameters.append(tuple(values))
+        else:
+            parameters.append(dict(zip(names, values, strict=True)))
     # The driver's cursor, in the caller's transaction (SQLAlchemy's session began it).
     cursor = connection.connection.cursor()
     try:
@@ -145,3 +158,31 @@ def _sqlite_time(value: datetime | None) -> str | None:
     if value.tzinfo is None:  # as UTCDateTime refuses it
         raise ValueError(f"naive datetime {value!r} given to the store; use an aware one")
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def fetch_all(connection: Connection, sql: str, parameters: Sequence[Any]) -> list[Any]:
+    """The rows of one query run on the driver's cursor, in the caller's transaction, as the
+    driver returns them (see :func:`column_reader` for values that need converting)."""
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql, parameters)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def marks(dialect: Dialect, count: int = 1) -> str:
+    """``count`` positional parameter marks, comma-separated, in the driver's style."""
+    return ", ".join(["?" if dialect.paramstyle == "qmark" else "%s"] * count)
+
+
+_READERS: dict[tuple[str, str, str, str], Callable[[Any], Any] | None] = {}
+
+
+def column_reader(dialect: Dialect, column: Any) -> Callable[[Any], Any] | None:
+    """How SQLAlchemy turns the driver's value of ``column`` into the Python value (the column
+    type's result processor: aware UTC times, JSON documents); None when it is taken as is."""
+    key = (dialect.name, dialect.driver, column.table.name, column.key)
+    if key not in _READERS:
+        _READERS[key] = column.type.dialect_impl(dialect).result_processor(dialect, None)
+    return _READERS[key]

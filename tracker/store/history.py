@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.model import TrackedEvent
-from tracker.store.driver import insert_rows
+from tracker.model import Classification, Detail, RawEvent, Status, TrackedEvent
+from tracker.store.driver import column_reader, fetch_all, insert_rows, marks
 from tracker.store.models import Base, Notice, Shipment, TrackingEvent
 from tracker.store.outbox import SELLER_KIND_PREFIX, SHOP_KIND_PREFIX
-from tracker.store.shipments import NoticeDraft, seller_facts, to_tracked
+from tracker.store.shipments import NoticeDraft, seller_facts
 
 NO_SELLER_CHANNEL = (
     "no seller channel configured (refund.notify_seller_email, refund.notify_seller_webhook)"
@@ -43,38 +42,52 @@ def load_histories(session: Session, shipment_ids: Sequence[int]) -> dict[int, S
     histories = {shipment_id: ShipmentHistory() for shipment_id in shipment_ids}
     if not shipment_ids:
         return histories
-    # Rows, not ORM objects: a timeline is read, never changed, in the per-shipment loop.
-    rows = session.execute(
-        select(
-            TrackingEvent.shipment_id,
-            TrackingEvent.fingerprint,
-            TrackingEvent.occurred_at,
-            TrackingEvent.text,
-            TrackingEvent.code,
-            TrackingEvent.location,
-            TrackingEvent.country,
-            TrackingEvent.carrier,
-            TrackingEvent.status,
-            TrackingEvent.detail,
-            TrackingEvent.rule,
+    # Plain rows from the driver, not ORM objects nor SQLAlchemy rows: a timeline is read, never
+    # changed, in the per-shipment loop, and SQLAlchemy's statement execution and row objects
+    # cost several times the queries (bench/pipeline.py).
+    connection = session.connection()
+    dialect = connection.dialect
+    ids = marks(dialect, len(shipment_ids))
+    when = column_reader(dialect, TrackingEvent.__table__.c.occurred_at)
+    events = fetch_all(
+        connection,
+        "SELECT shipment_id, fingerprint, occurred_at, text, code, location, country, carrier,"
+        f" status, detail, rule FROM tracking_events WHERE shipment_id IN ({ids})"
+        " ORDER BY shipment_id, occurred_at, id",
+        tuple(shipment_ids),
+    )
+    for shipment_id, fingerprint, occurred_at, *rest in events:
+        history = histories[shipment_id]
+        text, code, location, country, carrier, status, detail, rule = rest
+        raw = RawEvent(
+            occurred_at if when is None else when(occurred_at),
+            text,
+            code,
+            location,
+            country,
+            carrier,
         )
-        .where(TrackingEvent.shipment_id.in_(shipment_ids))
-        .order_by(TrackingEvent.shipment_id, TrackingEvent.occurred_at, TrackingEvent.id)
-    )
-    for row in rows:
-        history = histories[row.shipment_id]
-        history.events.append(to_tracked(row))
-        history.fingerprints.add(row.fingerprint)
-    notices = session.execute(
-        select(
-            Notice.shipment_id,
-            Notice.idempotency_key,
-            Notice.kind,
-            Notice.state,
-            Notice.not_before,
-            Notice.payload,
-        ).where(Notice.shipment_id.in_(shipment_ids))
-    )
+        classification = Classification(Status(status), Detail(detail) if detail else None, rule)
+        history.events.append(TrackedEvent(raw, classification))
+        history.fingerprints.add(fingerprint)
+    read_time = column_reader(dialect, Notice.__table__.c.not_before)
+    read_payload = column_reader(dialect, Notice.__table__.c.payload)
+    notices = [
+        (
+            shipment_id,
+            key,
+            kind,
+            state,
+            not_before if read_time is None else read_time(not_before),
+            payload if read_payload is None else read_payload(payload),
+        )
+        for shipment_id, key, kind, state, not_before, payload in fetch_all(
+            connection,
+            "SELECT shipment_id, idempotency_key, kind, state, not_before, payload FROM notices"
+            f" WHERE shipment_id IN ({ids})",
+            tuple(shipment_ids),
+        )
+    ]
     for shipment_id, key, kind, state, not_before, payload in notices:
         history = histories[shipment_id]
         sub_key = key.split(":", 1)[1]
@@ -123,25 +136,29 @@ class PendingWrites:
     ) -> list[TrackedEvent]:
         """Queue the events the history lacks, merge them into it; returns the new ones."""
         fresh: list[TrackedEvent] = []
+        # Read once: an ORM attribute costs more than a local, and a reply brings ~8 events.
+        shipment_id, carrier, known = shipment.id, shipment.carrier, history.fingerprints
         for event in tracked:
-            fingerprint = event.raw.fingerprint()
-            if fingerprint in history.fingerprints:
+            raw, classification = event.raw, event.classification
+            fingerprint = raw.fingerprint()
+            if fingerprint in known:
                 continue
-            history.fingerprints.add(fingerprint)
+            known.add(fingerprint)
             fresh.append(event)
+            detail = classification.detail
             self.events.append(
                 {
-                    "shipment_id": shipment.id,
+                    "shipment_id": shipment_id,
                     "fingerprint": fingerprint,
-                    "occurred_at": event.raw.occurred_at,
-                    "code": _fit(event.raw.code, 40),
-                    "text": event.raw.text,
-                    "location": _fit(event.raw.location, 200),
-                    "country": _iso2(event.raw.country),
-                    "carrier": shipment.carrier,
-                    "status": event.status.value,
-                    "detail": event.detail.value if event.detail else None,
-                    "rule": event.classification.rule,
+                    "occurred_at": raw.occurred_at,
+                    "code": _fit(raw.code, 40),
+                    "text": raw.text,
+                    "location": _fit(raw.location, 200),
+                    "country": _iso2(raw.country),
+                    "carrier": carrier,
+                    "status": classification.status.value,
+                    "detail": detail.value if detail else None,
+                    "rule": classification.rule,
                     "recorded_at": now,
                 }
             )
