@@ -1,10 +1,11 @@
 """Many rows of one statement handed to the database driver's ``executemany`` directly.
 
 SQLAlchemy's executemany builds and processes every row's parameters through its compiled
-statement, which cost about twice SQLite's own work inserting the rows (bench/pipeline.py, a
-first poll's events, notices and audit rows). Here the statement is still SQLAlchemy's own,
-compiled once per dialect, and each value still goes through its column type's own bind
-processor, so the driver receives exactly what SQLAlchemy would have sent it.
+statement, which took longer than SQLite's own work inserting the rows (a profile of the store
+thread during bench/pipeline.py's first poll: its events, notices and audit rows). Here the
+statement is still SQLAlchemy's own, compiled once per dialect, and each value still goes
+through its column type's own bind processor, so the driver receives exactly what SQLAlchemy
+would have sent it.
 """
 
 from __future__ import annotations
