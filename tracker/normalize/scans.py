@@ -145,7 +145,10 @@ def word_start_scan(
     def stand_in(found: re.Match[str]) -> str:
         return word if is_word(found.group()) else gap
 
-    return _compile_scan(f"{NON_WORD}(?=({_trie_pattern(beginnings)}))"), stand_in
+    # the trie's first level is an alternation the engine tries one by one: a separator followed
+    # by a digit or a letter no beginning starts with is turned away by one set instead
+    first = code_point_class(ord(text[0]) for text in beginnings)
+    return _compile_scan(f"{NON_WORD}(?={first})(?=({_trie_pattern(beginnings)}))"), stand_in
 
 
 @lru_cache(maxsize=16)
