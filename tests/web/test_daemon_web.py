@@ -15,15 +15,18 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from tests.web.sockets import Clients, closed_within, raw_request
 from tests.web.test_server_limits import PUSH, push_request
 from tracker.clock import SystemClock
 from tracker.config import load_config
 from tracker.store.db import open_store
+from tracker.store.models import Shipment
 from tracker.store.shipments import NewShipment, add_shipments
 
 TRACKER = Path(sys.executable).with_name("tracker")
@@ -57,6 +60,8 @@ def write_config(tmp_path: Path, port: int) -> Path:
                 'adapter = "seventeentrack"',
                 'webhook_secret_env = "TEST_17TRACK_PUSH_KEY"',
                 'api_key_env = "TEST_17TRACK_API_KEY"',
+                # never the real API; port 9 on loopback refuses at once
+                'base_url = "http://127.0.0.1:9"',
                 "[web]",
                 f"port = {port}",
                 "pages = false",
@@ -116,6 +121,12 @@ async def test_flooded_daemon_takes_a_real_push_and_stops_promptly(
         ],
         SystemClock().now(),
     )
+    # not due: a poll at start-up would hold the shipment's lease and the push would be
+    # answered "busy" (503) whenever it came during that poll
+    with store.begin() as session:
+        session.execute(
+            update(Shipment).values(next_poll_at=SystemClock().now() + timedelta(days=1))
+        )
     store.kw["bind"].dispose()
     log = tmp_path / "daemon.log"
     env = {**os.environ, "TEST_17TRACK_PUSH_KEY": KEY, "TEST_17TRACK_API_KEY": "unused-key"}
