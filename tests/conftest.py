@@ -67,6 +67,59 @@ def _unit_tests_stay_in_process(request: pytest.FixtureRequest) -> Iterator[None
         yield
 
 
+#: names a test may look up: loopback, and reserved names that never resolve (RFC 2606, 6761)
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", ""})
+_RESERVED_SUFFIXES = (".invalid", ".test", ".example", ".localhost")
+
+
+def _is_loopback(host: object) -> bool:
+    if host is None:
+        return True
+    name = host.decode() if isinstance(host, bytes) else str(host)
+    return name.lower() in _LOOPBACK_NAMES or name.startswith("127.")
+
+
+@pytest.fixture(autouse=True)
+def _no_internet(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test that looks up or connects to anything beyond loopback: CI has no network,
+    where such a test would only fail slowly or pass for the wrong reason."""
+    attempts: list[str] = []
+    real_getaddrinfo = socket.getaddrinfo
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _is_loopback(host):
+            name = host.decode() if isinstance(host, bytes) else str(host)
+            if not name.lower().rstrip(".").endswith(_RESERVED_SUFFIXES):
+                attempts.append(f"looked up {name}")
+            raise socket.gaierror(socket.EAI_NONAME, f"{name}: no lookups beyond loopback in tests")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def outside(sock: socket.socket, address: Any) -> bool:
+        inet = sock.family in (socket.AF_INET, socket.AF_INET6)
+        return inet and isinstance(address, tuple) and not _is_loopback(address[0])
+
+    def connect(sock: socket.socket, address: Any) -> None:
+        if outside(sock, address):
+            attempts.append(f"connected to {address[0]}")
+            raise OSError(101, f"{address[0]}: no connections beyond loopback in tests")
+        real_connect(sock, address)
+
+    def connect_ex(sock: socket.socket, address: Any) -> int:
+        if outside(sock, address):
+            attempts.append(f"connected to {address[0]}")
+            return 101
+        return real_connect_ex(sock, address)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket, "getaddrinfo", getaddrinfo)
+        patch.setattr(socket.socket, "connect", connect)
+        patch.setattr(socket.socket, "connect_ex", connect_ex)
+        yield
+    assert not attempts, f"{request.node.nodeid} reached beyond loopback: {sorted(set(attempts))}"
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The recorded carrier data in ../shared/data, or a skip when this checkout has none."""
