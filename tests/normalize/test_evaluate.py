@@ -217,6 +217,13 @@ def test_held_out_rules_switch_off_what_only_the_held_out_carrier_decides() -> N
     assert held.report.confusion[(Status.AVAILABLE_FOR_PICKUP, Status.UNKNOWN)] == 1
     # the report names whole rules, not alternatives
     assert set(held.report.by_rule) == {"r.delivered", "-"}
+    assert [(row.event.carrier, result.rule) for row, result in held.results] == [
+        ("a", "r.delivered"),
+        ("b", "r.delivered"),
+        ("c", None),
+        ("d", None),
+        ("e", None),
+    ]
 
 
 def test_classify_evaluate_holds_out_carriers(tmp_path: Path) -> None:

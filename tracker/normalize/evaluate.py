@@ -279,6 +279,8 @@ class HeldOutRules:
     disabled: dict[str, list[str]]
     #: alternative or code rule -> the carriers whose rows it decides with every rule on
     credit: dict[str, frozenset[str]]
+    #: every row with what its fold decided, in carrier order
+    results: list[tuple[LabelledEvent, Classification]] = field(default_factory=list)
 
 
 def held_out_rules(
@@ -322,6 +324,7 @@ def held_out_rules(
         return found
 
     report = Report()
+    decided_rows: list[tuple[LabelledEvent, Classification]] = []
     switched_off: dict[str, list[str]] = {}
     for carrier, held_out in sorted(by_carrier.items()):
         off = {name for name, carriers in decided.items() if carriers == {carrier}}
@@ -342,10 +345,12 @@ def held_out_rules(
                 break
             off |= shadowed
         for row, result in zip(held_out, results, strict=True):
-            report.add(row, _whole_rule(result), normalizer.decided_by(result))
+            whole = _whole_rule(result)
+            report.add(row, whole, normalizer.decided_by(result))
+            decided_rows.append((row, whole))
         switched_off[carrier] = sorted(off)
     credit = {name: frozenset(carriers) for name, carriers in decided.items()}
-    return HeldOutRules(report, switched_off, credit)
+    return HeldOutRules(report, switched_off, credit, decided_rows)
 
 
 def _deciders(result: Classification) -> list[str]:
