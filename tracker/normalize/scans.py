@@ -58,13 +58,18 @@ def _trie_pattern(strings: Iterable[str]) -> str:
         node[""] = {}
 
     def emit(node: dict[str, Any]) -> str:
+        run = []  # a stretch with one way on: written at once (start-up time)
+        while len(node) == 1 and "" not in node:
+            ((ch, node),) = node.items()
+            run.append(ch)
+        prefix = re.escape("".join(run))
         branches = [re.escape(ch) + emit(node[ch]) for ch in sorted(node) if ch]
         if not branches:
-            return ""
+            return prefix
         body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
         if "" in node:  # a string ends here: try the longer ones first
-            return f"(?:{body})?"
-        return body
+            return f"{prefix}(?:{body})?"
+        return prefix + body
 
     return emit(root)
 
@@ -94,7 +99,8 @@ def substring_keys(anchors: Iterable[str]) -> dict[str, str]:
         usable.add(best)
         uncovered = {anchor for anchor in uncovered if best not in starts[anchor]}
     for ch in sorted(usable, key=lambda c: (-cost(c), c)):
-        if all(chars & (usable - {ch}) for chars in starts.values()):
+        rest = usable - {ch}
+        if all(chars & rest for chars in starts.values()):
             usable.discard(ch)
     keys = {}
     for anchor in starts:
