@@ -242,3 +242,23 @@ def test_a_word_start_phrase_holding_an_emoji_is_still_matched() -> None:
     assert index.match(fold("Parcel delivered 📦 today"), None, None) == boxed
     assert index.match(fold("Parcel delivered 📮"), None, None) is None
     assert index.match(fold("undelivered 📦"), None, None) is None  # not at a word start
+
+
+def test_a_concept_is_looked_for_by_its_rarest_term() -> None:
+    # "deliver" is in most English events: looked for, it would make the concept a candidate
+    # (a regex run) on nearly every one; the index looks for "unable" and checks "deliver"
+    rule = TextRule("text.en.failed", "en", Status.DELIVERY_FAILED, None, (), False,
+                    (("deliver", "unable|could not"),))  # fmt: skip
+    index = PhraseIndex((), (rule,))
+    phrase = index._phrases[0]
+    assert (phrase.folded, phrase.also) == ("unable|could not", ("deliver",))
+    failed = Classification(Status.DELIVERY_FAILED, None, "text.en.failed")
+    for text in ("We were unable to deliver", "Delivery: could not", "deliver unable"):
+        assert index.match(fold(text), None, None) == failed, text
+    for text in ("Delivered", "Unable to reach the office", "undeliverable, unable"):
+        assert index.match(fold(text), None, None) == index.match_all(fold(text), ("en",)), text
+    assert index.match(fold("Delivered"), None, None) is None
+    # no common word holds either term: the author's order stands
+    rule = TextRule("text.en.x", "en", Status.DELIVERY_FAILED, None, (), False,
+                    (("qwerty", "zxcvb"),))  # fmt: skip
+    assert PhraseIndex((), (rule,))._phrases[0].folded == "qwerty"

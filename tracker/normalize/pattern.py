@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 #: the most strings an exact set may hold before it stops being worth enumerating
 MAX_EXACT = 48
@@ -222,6 +223,7 @@ def _parse(pattern: str) -> tuple[tuple[_Item, ...], ...] | None:
     return parsed
 
 
+@lru_cache(maxsize=8192)
 def anchors(pattern: str) -> frozenset[str] | None:
     """Strings one of which every match of ``pattern`` contains; None if none are known."""
     parsed = _parse(pattern)
@@ -230,6 +232,7 @@ def anchors(pattern: str) -> frozenset[str] | None:
     return _requirement((_Group(parsed),) if len(parsed) > 1 else parsed[0])
 
 
+@lru_cache(maxsize=8192)
 def beginnings(pattern: str) -> tuple[frozenset[str], bool] | None:
     """The literal beginnings of ``pattern`` and whether they are all it matches.
 

@@ -13,10 +13,13 @@ from tracker.normalize.rules import TextRule
 from tracker.normalize.scans import (
     BEYOND_BMP,
     SubstringScan,
+    commonness,
     substring_keys,
     word_start_scan,
 )
 
+#: a concept term held by at most this per mille of carrier texts is rare enough to look for
+_RARE_ENOUGH = 20
 #: how many (script, country) pairs the phrase index remembers the language order of
 _MAX_HINTS = 4096
 
@@ -120,10 +123,12 @@ class PhraseIndex:
             for text in rule.phrases:
                 folded = fold_pattern(text)
                 phrases.append(_Phrase(result, lang, rule.fallback, folded, word_start))
-            for first, *others in rule.concepts:
-                also = tuple(fold_pattern(term) for term in others)
-                phrase = _Phrase(result, lang, rule.fallback, fold_pattern(first), word_start, also)
-                phrases.append(phrase)
+            for concept in rule.concepts:
+                terms = [fold_pattern(term) for term in concept]
+                first = terms.pop(_rarest(terms, word_start))
+                phrases.append(
+                    _Phrase(result, lang, rule.fallback, first, word_start, tuple(terms))
+                )
         self._phrases = tuple(phrases)
         self._results = tuple(phrase.result for phrase in phrases)
         # what confirms a candidate (a truthy result)
@@ -327,6 +332,20 @@ class PhraseIndex:
         for place, index in enumerate(sequence):
             rank[index] = place
         return tuple(rank)
+
+
+def _rarest(terms: Sequence[str], word_start: bool) -> int:
+    """Which term of a concept the index should look for: the one common words hold least (a
+    concept means all its terms, in any order, so any one may stand for it; "deliver" would make
+    the concept a candidate on most English texts). Ties leave the author's first term."""
+    costs = []
+    for term in terms:
+        found = pattern.beginnings(term) if word_start else None
+        strings = found[0] if found is not None else pattern.anchors(term)
+        costs.append(commonness(strings) if strings else 1 << 30)
+        if costs[0] <= _RARE_ENOUGH:
+            return 0  # the usual case: the others need not be read (start-up time)
+    return costs.index(min(costs))
 
 
 @lru_cache(maxsize=8)

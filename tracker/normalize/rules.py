@@ -31,8 +31,8 @@ class TextRule:
     """A phrase rule: any of ``phrases`` (regexes on folded text) means ``status``/``detail``.
 
     ``concepts`` say the same by meaning rather than by word order: each is a few regexes that
-    must all be in the text, in any order ("address" with "incorrect|incomplete"). The first term
-    is the one the phrase index looks for, so it should be the rarest.
+    must all be in the text, in any order ("address" with "incorrect|incomplete"). The phrase
+    index looks for the term that words common in carrier text hold least (ties: the first).
     """
 
     rule_id: str
