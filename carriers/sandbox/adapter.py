@@ -177,7 +177,8 @@ class SandboxAdapter(CarrierAdapter):
         if type(events) is not list:
             raise _NotPlain
         # Checked as in the model even for a number not found, so both readers agree.
-        raw = tuple(self._event_from_dict(event) for event in events)
+        read = self._event_from_dict
+        raw = tuple([read(event) for event in events])
         if not found:
             return TrackingResult(tracking_number=number, not_found=True)
         extra = {k: v for k, v in (("origin", origin), ("destination", destination)) if v}
@@ -188,17 +189,22 @@ class SandboxAdapter(CarrierAdapter):
     def _event_from_dict(self, event: Any) -> RawEvent:
         if type(event) is not dict:
             raise _NotPlain
-        text = event.get("description")
-        if type(text) is not str:
-            raise _NotPlain
-        return RawEvent(
-            occurred_at=_aware(event.get("time")),
-            text=text,
-            code=_text_or_none(event, "code"),
-            location=_text_or_none(event, "location"),
-            country=_text_or_none(event, "country"),
-            carrier=self.name,
+        get = event.get
+        text, code, location, country = (
+            get("description"),
+            get("code"),
+            get("location"),
+            get("country"),
         )
+        # The checks of _text_or_none, inline: a first poll reads every event of every reply.
+        if (
+            type(text) is not str
+            or (code is not None and type(code) is not str)
+            or (location is not None and type(location) is not str)
+            or (country is not None and type(country) is not str)
+        ):
+            raise _NotPlain
+        return RawEvent(_aware(get("time")), text, code, location, country, self.name)
 
     def _result(self, item: _Result) -> TrackingResult:
         if not item.found:

@@ -260,6 +260,9 @@ def _with(**changes: object) -> bytes:
         (_with(time="2025-03-11T08:00:00"), "results.0.events.0.time: Input should have timezone"),
         (_with(time="last tuesday"), "results.0.events.0.time"),
         (_with(description=None), "results.0.events.0.description: Field required"),
+        (_with(code=7), "results.0.events.0.code: Input should be a valid string"),
+        (_with(location=["Hub"]), "results.0.events.0.location: Input should be a valid string"),
+        (_with(country=False), "results.0.events.0.country: Input should be a valid string"),
     ],
 )
 def test_parse_refuses_what_it_does_not_understand_and_keeps_the_body(
