@@ -61,7 +61,7 @@ from tracker.clock import SimulatedClock  # noqa: E402
 from tracker.config import CarrierConfig, DaemonConfig, StoreConfig, TrackerConfig  # noqa: E402
 from tracker.eventlog import configure_logging  # noqa: E402
 from tracker.model import RawEvent  # noqa: E402
-from tracker.runtime.app import build_app  # noqa: E402
+from tracker.runtime.app import build_app, settle_heap  # noqa: E402
 from tracker.runtime.daemon import Daemon  # noqa: E402
 
 PER_REQUEST = SandboxAdapter.max_numbers_per_request
@@ -256,6 +256,10 @@ async def floor_first_cycle(
     return spent, shipments
 
 
+#: settle the heap after start-up as ``tracker run`` does (``--unsettled-heap`` turns it off)
+SETTLE_HEAP = True
+
+
 async def daemon_cycle(base: str, url: str, now: datetime, expect_new: bool) -> dict[str, Any]:
     """One ``Daemon.poll_job`` over the store at ``url``; CPU and counts."""
     config = TrackerConfig(
@@ -270,6 +274,8 @@ async def daemon_cycle(base: str, url: str, now: datetime, expect_new: bool) -> 
     app = build_app(config, SimulatedClock(now))
     # The rule index is built once per process on first use: start-up, not per-shipment cost.
     app.normalizer.classify(RawEvent(now, "warm-up"))
+    if SETTLE_HEAP:
+        settle_heap()
     try:
         daemon = Daemon(app)
         started = cpu()
@@ -288,6 +294,7 @@ async def run(count: int, rounds: int, age_days: float) -> dict[str, Any]:
     configure_logging("json", "info", stream=open(os.devnull, "w"))  # noqa: SIM115, ASYNC230
     numbers = [row[0] for row in rows(count, due=count)]
     report: dict[str, Any] = {"shipments": count, "numbers_per_request": PER_REQUEST,
+                              "settled_heap": SETTLE_HEAP,
                               "age_days": age_days, "load_before": os.getloadavg()}  # fmt: skip
     per: dict[str, list[float]] = {"floor": [], "floor_first": [], "first": [], "repoll": []}
     written: list[FirstRows] = []
@@ -369,7 +376,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shipments", type=int, default=4000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--age-days", type=float, default=8.5, help="shipped this long ago")
+    parser.add_argument(
+        "--unsettled-heap",
+        action="store_true",
+        help="skip settle_heap() after start-up (gc.freeze, as tracker run does)",
+    )
     args = parser.parse_args(argv)
+    global SETTLE_HEAP
+    SETTLE_HEAP = not args.unsettled_heap
     report = asyncio.run(run(args.shipments, args.rounds, args.age_days))
     print(json.dumps(report))
     floor = report["floor_us_per_shipment"]

@@ -20,7 +20,8 @@ from tracker.commands.common import (
     load,
 )
 from tracker.eventlog import configure_logging
-from tracker.runtime.app import build_app
+from tracker.model import RawEvent
+from tracker.runtime.app import build_app, settle_heap
 from tracker.runtime.daemon import Daemon
 from tracker.runtime.demo import DemoResult, DemoSite, run_demo, serve_demo
 from tracker.runtime.metrics import serve_metrics
@@ -48,6 +49,8 @@ def run(config_path: Path | None) -> None:
 
     async def main() -> None:
         app = build_app(config, SystemClock())
+        app.normalizer.classify(RawEvent(app.clock.now(), "start-up"))  # builds the rule index
+        settle_heap()
         port = config.metrics.port
         server = None if port is None else serve_metrics(app.metrics, config.metrics.host, port)
         try:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from tracker.errors import TrackerError
 from tracker.eventlog import configure_logging, get_logger
+from tracker.runtime.app import settle_heap
 from tracker.runtime.reload import RESTART_ONLY, config_digest, load_parts, swap_in
 from tracker.runtime.systemd import SystemdNotifier, watchdog_interval
 
@@ -88,6 +89,7 @@ class Service:
             )
             return False
         changed = swap_in(app, parts)
+        settle_heap()  # the replaced parts are freed, the new ones frozen
         self.reloads += 1
         restart_needed = [name for name in changed if name in RESTART_ONLY]
         if "logging" in changed:
