@@ -14,7 +14,8 @@ import pytest
 
 from tracker.errors import ConfigError
 from tracker.model import Detail, RawEvent, Status
-from tracker.normalize import Normalizer, load_normalizer
+from tracker.normalize import Normalizer, RuleSet, load_normalizer
+from tracker.normalize.loader import load_builtin_rules
 
 WHEN = datetime(2024, 5, 1, tzinfo=UTC)
 
@@ -221,3 +222,51 @@ def test_conversational_and_tense_forms(
 )
 def test_a_promise_about_delivery_is_not_a_delivery(normalizer: Normalizer, text: str) -> None:
     assert _classify(normalizer, text)[0] is not Status.DELIVERED
+
+
+@pytest.fixture(scope="module")
+def delivered_words_alone() -> Normalizer:
+    """Only each language's plain "delivered" rule: what decides a wording no specific rule has."""
+    rules = load_builtin_rules()
+    return Normalizer(
+        RuleSet(text=[rule for rule in rules.text if rule.rule_id.endswith(".delivered")]),
+        cache_size=0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "delivered"),
+    [
+        ("Delivered", True),
+        ("Zending afgeleverd", True),
+        ("Livré", True),
+        ("Objeto entregue", True),
+        ("Sendung zugestellt", True),
+        ("Paquete entregado", True),
+        ("Pacco consegnato", True),
+        ("Przesyłka doręczona", True),
+        ("The parcel could not be delivered", False),
+        ("Parcel not delivered", False),
+        ("The parcel will be delivered tomorrow", False),
+        ("Delivered back to the sender", False),
+        ("Zending niet afgeleverd", False),
+        ("De zending wordt bezorgd", False),
+        ("Retourzending afgeleverd", False),
+        ("Le colis n'a pas été livré", False),
+        ("Le colis sera livré demain", False),
+        ("Colis livré à l'expéditeur", False),
+        ("Objeto não entregue", False),
+        ("Objeto entregue ao remetente", False),
+        ("Sendung nicht zugestellt", False),
+        ("No ha sido entregado", False),
+        ("Non è stato consegnato", False),
+        ("Przesyłka nie została doręczona", False),
+    ],
+)
+def test_the_delivered_words_refuse_negation_announcement_and_return(
+    delivered_words_alone: Normalizer, text: str, delivered: bool
+) -> None:
+    """A carrier's negation or announcement no specific rule was written for is not a delivery:
+    the plain "delivered" words themselves refuse "not", "will be" and "to the sender"."""
+    result = delivered_words_alone.classify_text(text)
+    assert (result.status is Status.DELIVERED) is delivered
