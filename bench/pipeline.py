@@ -104,11 +104,13 @@ def due_again(path: Path, now: datetime) -> None:
         )
 
 
-async def floor_cycle(base: str, path: Path, now: datetime) -> tuple[float, int, int]:
-    """The floor: plain-SQL claim, raw GET, json.loads, one executemany per batch."""
-    db = sqlite3.connect(path, isolation_level=None)
+async def floor_loop(
+    base: str, db: sqlite3.Connection, now: datetime, write: Callable[[list[Any]], None]
+) -> tuple[float, int, int]:
+    """The least a client can do per batch: a plain-SQL claim, raw GETs of the same URLs,
+    ``json.loads`` of each body, then ``write(claimed)`` in one transaction; CPU, shipments,
+    requests."""
     stamp = now.replace(tzinfo=None).isoformat(sep=" ")
-    later = (now + timedelta(hours=6)).replace(tzinfo=None).isoformat(sep=" ")
     until = (now + LEASE).replace(tzinfo=None).isoformat(sep=" ")
     gate = asyncio.Semaphore(CONCURRENCY)
     shipments = requests = 0
@@ -138,18 +140,31 @@ async def floor_cycle(base: str, path: Path, now: datetime) -> tuple[float, int,
             chunks = [claimed[i : i + PER_REQUEST] for i in range(0, len(claimed), PER_REQUEST)]
             await asyncio.gather(*(get(chunk) for chunk in chunks))
             db.execute("BEGIN IMMEDIATE")
-            db.executemany(
-                "UPDATE shipments SET last_polled_at = ?, unchanged_polls = unchanged_polls + 1,"
-                " next_poll_at = ?, lease_owner = NULL, lease_until = NULL"
-                " WHERE id = ? AND lease_owner = 'floor'",
-                [(stamp, later, sid) for sid, _ in claimed],
-            )
+            write(claimed)
             db.execute("COMMIT")
             shipments += len(claimed)
             requests += len(chunks)
-    spent = cpu() - started
-    db.close()
-    return spent, shipments, requests
+    return cpu() - started, shipments, requests
+
+
+async def floor_cycle(base: str, path: Path, now: datetime) -> tuple[float, int, int]:
+    """The floor: plain-SQL claim, raw GET, json.loads, one executemany per batch."""
+    db = sqlite3.connect(path, isolation_level=None)
+    stamp = now.replace(tzinfo=None).isoformat(sep=" ")
+    later = (now + timedelta(hours=6)).replace(tzinfo=None).isoformat(sep=" ")
+
+    def reschedule(claimed: list[Any]) -> None:
+        db.executemany(
+            "UPDATE shipments SET last_polled_at = ?, unchanged_polls = unchanged_polls + 1,"
+            " next_poll_at = ?, lease_owner = NULL, lease_until = NULL"
+            " WHERE id = ? AND lease_owner = 'floor'",
+            [(stamp, later, sid) for sid, _ in claimed],
+        )
+
+    try:
+        return await floor_loop(base, db, now, reschedule)
+    finally:
+        db.close()
 
 
 #: the tables a first poll inserts into, and the shipment columns always written back
@@ -214,45 +229,18 @@ async def floor_first_cycle(
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA synchronous=NORMAL")  # the daemon's settings (tracker.store.db)
     db.execute("PRAGMA foreign_keys=ON")
-    stamp = now.replace(tzinfo=None).isoformat(sep=" ")
-    until = (now + LEASE).replace(tzinfo=None).isoformat(sep=" ")
-    gate = asyncio.Semaphore(CONCURRENCY)
-    shipments = 0
-    started = cpu()
-    async with aiohttp.ClientSession() as session:
 
-        async def get(batch: list[tuple[int, str]]) -> None:
-            async with gate:
-                params = {"numbers": ",".join(n for _, n in batch)}
-                async with session.get(f"{base}/v1/track", params=params) as reply:
-                    body = await reply.read()
-            results = json.loads(body)["results"]
-            assert len(results) == len(batch)
+    def store(claimed: list[Any]) -> None:
+        for sql, by_shipment in written.inserts.values():
+            rows = [row for sid, _ in claimed for row in by_shipment.get(sid, ())]
+            if rows:
+                db.executemany(sql, rows)
+        db.executemany(written.update_sql, [written.updates[sid] for sid, _ in claimed])
 
-        while True:
-            db.execute("BEGIN IMMEDIATE")
-            claimed = db.execute(
-                "UPDATE shipments SET lease_owner = 'floor', lease_until = ? WHERE id IN ("
-                " SELECT id FROM shipments WHERE next_poll_at IS NOT NULL AND next_poll_at <= ?"
-                " AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_poll_at LIMIT ?)"
-                " RETURNING id, tracking_number",
-                (until, stamp, stamp, BATCH),
-            ).fetchall()
-            db.execute("COMMIT")
-            if not claimed:
-                break
-            chunks = [claimed[i : i + PER_REQUEST] for i in range(0, len(claimed), PER_REQUEST)]
-            await asyncio.gather(*(get(chunk) for chunk in chunks))
-            db.execute("BEGIN IMMEDIATE")
-            for sql, by_shipment in written.inserts.values():
-                rows = [row for sid, _ in claimed for row in by_shipment.get(sid, ())]
-                if rows:
-                    db.executemany(sql, rows)
-            db.executemany(written.update_sql, [written.updates[sid] for sid, _ in claimed])
-            db.execute("COMMIT")
-            shipments += len(claimed)
-    spent = cpu() - started
-    db.close()
+    try:
+        spent, shipments, _ = await floor_loop(base, db, now, store)
+    finally:
+        db.close()
     return spent, shipments
 
 
