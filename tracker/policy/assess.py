@@ -7,7 +7,7 @@ The single pure entry point the jobs use after new events (poll, push) or the pa
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from notices.payload import NoticePayload
@@ -62,6 +62,19 @@ class PolicySettings:
     choices: tuple[str, ...]
     #: where seller alerts go: "email" and/or "webhook"
     seller_channels: tuple[str, ...] = ()
+    #: merged thresholds by (carrier, destination): merging validates a pydantic model, about
+    #: a tenth of a first poll's policy when done per shipment; a run sees few distinct pairs
+    _limits: dict[tuple[str, str], Thresholds] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def limits_for(self, carrier: str, country: str) -> Thresholds:
+        """``thresholds.for_shipment(carrier, country)``, merged once per pair."""
+        key = (carrier, country)
+        limits = self._limits.get(key)
+        if limits is None:
+            limits = self._limits[key] = self.thresholds.for_shipment(carrier, country)
+        return limits
 
     @classmethod
     def from_config(cls, config: TrackerConfig) -> PolicySettings:
@@ -124,7 +137,7 @@ def assess(
     ``carrier_estimate`` is a delivery estimate the carrier just gave (it replaces the stored
     one); ``lane`` is the learned estimate of the shipment's lane, if it has enough history.
     """
-    limits = settings.thresholds.for_shipment(state.carrier, state.destination_country)
+    limits = settings.limits_for(state.carrier, state.destination_country)
     estimate = carrier_estimate or state.expected_delivery
     events = timeline.events
     first_news = timeline.added == len(events) and timeline.added > 0
@@ -136,8 +149,8 @@ def assess(
         limits,
         new_event_count=timeline.added if first_news else None,
     )
-    new_detail = decision.detail.value if decision.detail else None
-    changed = (state.status.value, state.detail) != (decision.status.value, new_detail)
+    # StrEnum members equal their values, so this compares the stored texts
+    changed = state.status != decision.status or state.detail != decision.detail
     unchanged = state.unchanged_polls
     next_poll: datetime | None = None
     if polled:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 
 from tracker.config import Thresholds
 from tracker.model import FINAL_STATUSES, Detail, Milestone, Status, TrackedEvent
@@ -177,70 +178,87 @@ def _read(events: Sequence[TrackedEvent]) -> _Journey:
     pickup_since: datetime | None = None
     pickup_index: int | None = None
     for index, event in enumerate(events):
-        if event.status is Status.UNKNOWN:
+        # The classification read once: the event's status/detail properties cost a call each.
+        classification = event.classification
+        event_status = classification.status
+        if event_status is Status.UNKNOWN:
             continue
-        handed_over = handed_over or event.status in CARRIER_HAS_IT
-        if delivered_index is not None and not _changes_a_delivery(event):
+        handed_over = handed_over or event_status in CARRIER_HAS_IT
+        if delivered_index is not None and not _changes_a_delivery(
+            event_status, classification.detail
+        ):
             continue  # a repeated or late scan after delivery
-        if event.status is Status.DELIVERED:
+        if event_status is Status.DELIVERED:
             delivered_index = index
         newly_waiting = status is not Status.AVAILABLE_FOR_PICKUP
-        if event.status is Status.AVAILABLE_FOR_PICKUP and newly_waiting:
+        if event_status is Status.AVAILABLE_FOR_PICKUP and newly_waiting:
             pickup_since, pickup_index = event.raw.occurred_at, index
-        status, detail, latest = event.status, event.detail, index
+        status, detail, latest = event_status, classification.detail, index
     return _Journey(
         status, detail, latest, handed_over, delivered_index, pickup_since, pickup_index
     )
 
 
-def _changes_a_delivery(event: TrackedEvent) -> bool:
-    return event.status is Status.RETURNED or (
-        event.status is Status.EXCEPTION and event.detail in AFTER_DELIVERY
-    )
+def _changes_a_delivery(status: Status, detail: Detail | None) -> bool:
+    return status is Status.RETURNED or (status is Status.EXCEPTION and detail in AFTER_DELIVERY)
 
 
 def _event_milestones(
     events: Sequence[TrackedEvent], facts: ShipmentFacts, journey: _Journey, limits: Thresholds
-) -> Iterable[Due]:
-    """Milestones that the timeline itself has reached, first occurrence of each."""
+) -> dict[str, Due]:
+    """Milestones that the timeline itself has reached, first occurrence of each, by key in the
+    order first reached (a later event reaching a key again changes nothing, so its ``Due`` is
+    never built: most events of a long timeline only repeat "shipped")."""
+    found: dict[str, Due] = {}
     domestic = facts.origin_country == facts.destination_country
+    destination, origin = facts.destination_country, facts.origin_country
     for index, event in enumerate(events):
         if journey.delivered_index is not None and index > journey.delivered_index:
             break  # after delivery only delivered-family notices (see _situation_milestones)
-        status, detail = event.status, event.detail
-        if status in CARRIER_HAS_IT:
-            yield Due(Milestone.SHIPPED, "shipped", event_index=index)
-        if domestic:
+        classification = event.classification
+        status, detail = classification.status, classification.detail
+        if status in CARRIER_HAS_IT and "shipped" not in found:
+            found["shipped"] = Due(Milestone.SHIPPED, "shipped", event_index=index)
+        if domestic or "in_transit" in found:
             pass  # "on its way to your country" means nothing inside one country
         elif detail in IN_DESTINATION_DETAILS or (
             status is Status.IN_TRANSIT
             and event.raw.country is not None
-            and event.raw.country == facts.destination_country
-            and event.raw.country != facts.origin_country
+            and event.raw.country == destination
+            and event.raw.country != origin
         ):
-            yield Due(Milestone.IN_TRANSIT, "in_transit", event_index=index)
+            found["in_transit"] = Due(Milestone.IN_TRANSIT, "in_transit", event_index=index)
         if detail in CUSTOMS_ACTION_DETAILS:
-            yield Due(Milestone.CUSTOMS_ACTION, f"customs_action:{detail}", event_index=index)
-        if status is Status.IN_TRANSIT and detail is Detail.ARRIVED_DELIVERY_OFFICE:
-            yield Due(Milestone.ARRIVED_LOCALLY, "arrived_locally", event_index=index)
-        if status is Status.DELIVERY_FAILED:
-            yield Due(
+            key = f"customs_action:{detail}"
+            if key not in found:
+                found[key] = Due(Milestone.CUSTOMS_ACTION, key, event_index=index)
+        if (
+            status is Status.IN_TRANSIT
+            and detail is Detail.ARRIVED_DELIVERY_OFFICE
+            and "arrived_locally" not in found
+        ):
+            found["arrived_locally"] = Due(
+                Milestone.ARRIVED_LOCALLY, "arrived_locally", event_index=index
+            )
+        if status is Status.DELIVERY_FAILED and "arrived_locally:attempt" not in found:
+            found["arrived_locally:attempt"] = Due(
                 Milestone.ARRIVED_LOCALLY,
                 "arrived_locally:attempt",
                 event_index=index,
                 situation=ATTEMPTED,
             )
-        if status is Status.AVAILABLE_FOR_PICKUP:
+        if status is Status.AVAILABLE_FOR_PICKUP and "arrived_locally:pickup" not in found:
             until = pickup_until(event.raw.occurred_at, facts.destination_country, limits)
-            yield Due(
+            found["arrived_locally:pickup"] = Due(
                 Milestone.ARRIVED_LOCALLY,
                 "arrived_locally:pickup",
                 event_index=index,
                 situation=PICKUP,
                 until=until,
             )
-        if status is Status.DELIVERED:
-            yield Due(Milestone.DELIVERED, "delivered", event_index=index)
+        if status is Status.DELIVERED and "delivered" not in found:
+            found["delivered"] = Due(Milestone.DELIVERED, "delivered", event_index=index)
+    return found
 
 
 def window_end(facts: ShipmentFacts, limits: Thresholds) -> datetime:
@@ -315,11 +333,16 @@ def _no_waiting_situation(journey: _Journey) -> str | None:
 
 
 def _drop_superseded(due: list[Due]) -> list[Due]:
-    kinds = {d.milestone for d in due}
+    dropped = _superseded_by(frozenset(d.milestone for d in due))
+    return [d for d in due if d.milestone not in dropped] if dropped else due
+
+
+@cache  # a pure function of a few sets of kinds, asked on most first polls
+def _superseded_by(kinds: frozenset[Milestone]) -> frozenset[Milestone]:
     dropped: set[Milestone] = set()
     for kind in kinds:
         dropped |= SUPERSEDES.get(kind, frozenset())
-    return [d for d in due if d.milestone not in dropped]
+    return frozenset(dropped)
 
 
 def _rank_of_key(key: str) -> int:
@@ -331,6 +354,8 @@ def _rank_of_key(key: str) -> int:
 
 def _never_backwards(fresh: list[Due], already: frozenset[str]) -> list[Due]:
     """Drop milestones earlier in the journey than one the buyer was already told about."""
+    if not already:
+        return fresh  # told nothing yet: nothing is behind
     reached = max((_rank_of_key(k) for k in already), default=0)
     return [d for d in fresh if JOURNEY_RANK.get(d.milestone, reached) >= reached]
 
@@ -371,20 +396,19 @@ def decide(
         facts.expected_delivery,
         facts.promised_by,
     )
-    situation = _Journey(
-        status,
-        detail,
-        journey.latest,
-        journey.handed_over,
-        journey.delivered_index,
-        journey.pickup_since,
-        journey.pickup_index,
-    )
-    found: dict[str, Due] = {}
-    for due in (
-        *_event_milestones(events, updated, situation, limits),
-        *_timer_milestones(updated, situation, now, limits),
-    ):
+    situation = journey
+    if status is not journey.status or detail is not journey.detail:  # expired
+        situation = _Journey(
+            status,
+            detail,
+            journey.latest,
+            journey.handed_over,
+            journey.delivered_index,
+            journey.pickup_since,
+            journey.pickup_index,
+        )
+    found = _event_milestones(events, updated, situation, limits)
+    for due in _timer_milestones(updated, situation, now, limits):
         found.setdefault(due.key, due)
     fresh = _never_backwards([d for k, d in found.items() if k not in already], already)
     first_look = new_event_count is not None and new_event_count == len(events) > 1

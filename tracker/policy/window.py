@@ -65,5 +65,8 @@ def late_after(
     return None
 
 
+_MAX_LEAD = timedelta(days=7)
+
+
 def _lead(limits: Thresholds) -> timedelta:
-    return min(limits.expected_transit / 4, timedelta(days=7))
+    return min(limits.expected_transit / 4, _MAX_LEAD)
