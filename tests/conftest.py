@@ -8,6 +8,7 @@ start a subprocess or fork: it fails saying so, rather than slowly turning the f
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import subprocess
@@ -118,6 +119,15 @@ def _no_internet(request: pytest.FixtureRequest) -> Iterator[None]:
         patch.setattr(socket.socket, "connect_ex", connect_ex)
         yield
     assert not attempts, f"{request.node.nodeid} reached beyond loopback: {sorted(set(attempts))}"
+
+
+@pytest.fixture(autouse=True)
+def _heap_thawed() -> Iterator[None]:
+    """A test that reloads a config runs ``settle_heap``, which freezes the heap; thaw it, so
+    that later tests' garbage (and their weakref and ResourceWarning checks) behave as usual."""
+    yield
+    if gc.get_freeze_count():
+        gc.unfreeze()
 
 
 @pytest.fixture(scope="session")

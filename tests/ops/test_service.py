@@ -89,11 +89,15 @@ def _misspell(path: Path, key: str, wrong: str) -> None:
 async def test_reload_swaps_thresholds_and_rejects_a_bad_file(config_file: Path) -> None:
     app = build_app(load_config(config_file), SimulatedClock(START))
     old_normalizer, old_renderer = app.normalizer, app.renderer
+    old_settings = app.policy_settings()
+    assert app.policy_settings() is old_settings  # made once per config
     service = Service(config_path=config_file)
     try:
         _append(config_file, '\n[thresholds.default]\nstalled_after = "3d"\n')
         assert await service.reload(app)
         assert app.config.thresholds.default.stalled_after.days == 3
+        assert app.policy_settings() is not old_settings
+        assert app.policy_settings().thresholds.default.stalled_after.days == 3
         assert app.normalizer is not old_normalizer
         assert app.renderer is not old_renderer
         good = app.config, app.normalizer, app.renderer

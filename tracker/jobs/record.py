@@ -13,7 +13,7 @@ from datetime import datetime
 from shops.push import follower
 from tracker.eventlog import get_logger
 from tracker.model import TrackedEvent, TrackingResult
-from tracker.policy.assess import Assessment, PolicySettings, ShipmentState, Timeline, assess
+from tracker.policy.assess import Assessment, ShipmentState, Timeline, assess
 from tracker.policy.lanes import LaneEstimate
 from tracker.runtime.app import TrackerApp
 from tracker.store.record import Assess, Follow, Observation, Recorded, record_observations
@@ -23,7 +23,7 @@ Recorder = Callable[[Sequence[Observation]], dict[int, Recorded]]
 
 def assessor(app: TrackerApp, now: datetime, *, polled: bool) -> Assess:
     """The policy as the store calls it, with this run's settings and clock bound."""
-    settings = PolicySettings.from_config(app.config)
+    settings = app.policy_settings()
 
     def run(
         state: ShipmentState,

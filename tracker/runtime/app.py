@@ -28,6 +28,7 @@ from tracker.config import CarrierConfig, TrackerConfig, secret
 from tracker.errors import PluginError
 from tracker.eventlog import get_logger
 from tracker.normalize import Normalizer, load_normalizer
+from tracker.policy.assess import PolicySettings
 from tracker.runtime.metrics import Metrics
 from tracker.runtime.resilience import CircuitBreaker, RateLimiter
 from tracker.store.db import open_store
@@ -133,6 +134,17 @@ class TrackerApp:
     metrics: Metrics = field(default_factory=Metrics)
     #: where store transactions run (see :func:`store_executor`)
     store_threads: ThreadPoolExecutor | None = None
+    #: the policy's settings and the config they were made from (see :meth:`policy_settings`)
+    _policy: tuple[TrackerConfig, PolicySettings] | None = field(default=None, repr=False)
+
+    def policy_settings(self) -> PolicySettings:
+        """The policy's settings for the current config, made once per config: they keep the
+        thresholds merged per (carrier, country), which every batch would otherwise redo. A
+        reload replaces ``config``, and the next call makes them anew."""
+        cached = self._policy
+        if cached is None or cached[0] is not self.config:
+            cached = self._policy = (self.config, PolicySettings.from_config(self.config))
+        return cached[1]
 
     async def in_store(self, work: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
         """Run the blocking store call ``work(*args, **kwargs)`` off the event loop."""
