@@ -227,10 +227,14 @@ class Daemon:
             self._stopping = True
             await self.service.stopping()
             self.log.info("daemon.stopping", in_flight=len(self._in_flight))
-            scheduler.shutdown(wait=False)
+            # No new runs, but the scheduler is shut down only after the drain: its shutdown
+            # cancels every job run still in flight (APScheduler's AsyncIOExecutor), which
+            # would cut a send off between the server's acceptance and its sent-mark.
+            scheduler.pause()
             loop.remove_signal_handler(signal.SIGHUP)
             await asyncio.gather(*self._reloads, return_exceptions=True)
             await self.drain()
+            scheduler.shutdown(wait=False)
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
             await self._beat_safely("stopped")
