@@ -69,6 +69,9 @@ def test_customs_refusal_in_any_order_is_a_hold(normalizer: Normalizer, text: st
         "Przesyłka nie została doręczona",
         "Het pakket is niet afgeleverd",
         "Отправление не было вручено",
+        "Не вручен",
+        "Не доставлен",
+        "超时未签收",
         # a pickup point or locker that awaits the buyer
         "Delivered to the parcel locker, please collect within 7 days",
         "Your parcel was delivered to the ParcelShop",
