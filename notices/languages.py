@@ -140,6 +140,7 @@ _DATE_PATTERNS = {"ru": "d MMMM y", "it": "EEEE d MMMM y"}
 _YEAR = re.compile(r"(,\s*|\s*'de'\s*|\s*)y+(\u202f'г'\.)?")
 
 
+@lru_cache(maxsize=4096)
 def long_date(value: date, tag: str, *, year: bool = True) -> str:
     """A date written out as a native would in running text (French "1er décembre 2026").
 
