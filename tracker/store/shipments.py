@@ -28,8 +28,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import InputError
-from tracker.model import Classification, Detail, RawEvent, Status, TrackedEvent
-from tracker.store.driver import fetch_all, marks, time_processor, update_rows
+from tracker.model import Status, TrackedEvent
+from tracker.store.driver import column_reader, fetch_all, marks, time_processor, update_rows
 from tracker.store.models import (
     AuditEntry,
     Base,
@@ -269,7 +269,7 @@ def _claim_plan(dialect: Dialect, due_column: Any) -> _ClaimPlan:
     defaults = {k: v for k, v in given.items() if k not in ours}
     times = []
     for position, column in enumerate(CLAIM_COLUMNS):
-        processor = column.type.dialect_impl(dialect).result_processor(dialect, None)
+        processor = column_reader(dialect, column)
         if isinstance(column.type, UTCDateTime) and processor is not None:
             times.append((position, processor))
     plan = _CLAIM_PLANS[key] = _ClaimPlan(
@@ -304,12 +304,7 @@ def _claim(
         )
         # The driver's cursor, in the session's transaction: SQLAlchemy's statement execution
         # and row objects cost several times the statement itself (bench/pipeline.py).
-        cursor = connection.connection.cursor()
-        try:
-            cursor.execute(plan.sql, parameters)
-            rows = list(cursor.fetchall())
-        finally:
-            cursor.close()
+        rows = fetch_all(connection, plan.sql, parameters)
     # RETURNING has no order: oldest due first, as the page was chosen.
     rows.sort(key=lambda row: (row[-1], row[0]))
     claimed = []
@@ -349,20 +344,6 @@ def seller_facts(shipment: Shipment) -> dict[str, Any]:
         },
         "destination_country": shipment.destination_country,
     }
-
-
-def to_tracked(row: Any) -> TrackedEvent:
-    """Rebuild the domain event from its stored row (an ORM object or a Core row)."""
-    raw = RawEvent(
-        occurred_at=row.occurred_at,
-        text=row.text,
-        code=row.code,
-        location=row.location,
-        country=row.country,
-        carrier=row.carrier,
-    )
-    detail = Detail(row.detail) if row.detail else None
-    return TrackedEvent(raw, Classification(Status(row.status), detail, row.rule))
 
 
 def held_fingerprints(
@@ -437,7 +418,7 @@ def reschedule_quiet(
     connection = session.connection()
     dialect = connection.dialect
     when = time_processor(dialect)
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    mark = marks(dialect)
     statement = (
         f"UPDATE shipments SET last_polled_at = {mark}, poll_failures = 0,"
         f" unchanged_polls = {mark}, next_poll_at = {mark}, reply_digest = {mark},"
