@@ -15,9 +15,8 @@ from notices.explain import explain
 from notices.languages import supported_languages
 from tracker.errors import ConfigError, InputError
 from tracker.model import RawEvent
-from tracker.normalize import Normalizer, load_normalizer
+from tracker.normalize import Normalizer, load_normalizer, load_rules
 from tracker.normalize.evaluate import evaluate, held_out_rules, read_labelled
-from tracker.normalize.loader import load_builtin_rules, merge_ops_file
 
 _FIELDS = ("carrier", "code", "text", "location", "country")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -77,8 +76,7 @@ def classify(
 
 def _evaluate(labelled: Path, rule_files: tuple[Path, ...], hold_out: bool) -> None:
     try:
-        rules = load_builtin_rules()
-        ops_ids = [rule_id for path in rule_files for rule_id in merge_ops_file(rules, path)]
+        rules, ops_ids = load_rules(rule_files)
         rows = read_labelled(labelled)
     except (ConfigError, InputError) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -27,6 +27,7 @@ __all__ = [
     "TextRule",
     "fold",
     "load_normalizer",
+    "load_rules",
 ]
 
 
@@ -37,8 +38,15 @@ def load_normalizer(
 
     ``cache_size`` bounds the memo of recent (carrier, code, text, country); 0 turns it off.
     """
+    rules, ops_ids = load_rules(extra_rule_files)
+    return Normalizer(rules, ops_ids, cache_size=cache_size)
+
+
+def load_rules(extra_rule_files: Sequence[Path] = ()) -> tuple[RuleSet, list[str]]:
+    """Built-in rules with the ops rule files merged in (later files win), and the ids of the
+    ops' rules (they take priority); ConfigError if a file is broken."""
     rules = load_builtin_rules()
     ops_ids: list[str] = []
     for path in extra_rule_files:
         ops_ids.extend(merge_ops_file(rules, Path(path)))
-    return Normalizer(rules, ops_ids, cache_size=cache_size)
+    return rules, ops_ids
