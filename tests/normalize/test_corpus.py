@@ -52,7 +52,9 @@ def test_corpus_breadth() -> None:
 #: floors of the sources added in issue 17's fourth round and after, by split: A was read to write
 #: rules from, B was held back and measured once, after them (SOURCES.md); each keeps its own floor
 #: so that the floor of the rows before them stays what it was. PostNL: A, B; Total Express
-#: (Portuguese): ptA, ptB; Kdniao (Chinese): zhA, zhB; CDEK (Russian): cdek-A, cdek-B
+#: (Portuguese): ptA, ptB; Kdniao (Chinese): zhA, zhB; CDEK (Russian): cdek-A, cdek-B; the sixth
+#: round's French (La Poste's API, Mondial Relay), Spanish (Mondial Relay, Correos Express,
+#: Envialia), Italian (BRT, Poste Italiane) and CTT (Portuguese): fr-A/B, es-A/B, it-A/B, pt-A/B
 SPLIT_FLOORS = {
     "A": (0.91, 0.83),
     "B": (0.71, 0.63),
@@ -62,6 +64,14 @@ SPLIT_FLOORS = {
     "zhB": (0.6, 0.6),
     "cdek-A": (1.0, 1.0),
     "cdek-B": (0.80, 0.76),
+    "fr-A": (0.76, 0.76),
+    "fr-B": (0.66, 0.5),
+    "es-A": (0.33, 0.33),
+    "es-B": (0.5, 0.41),
+    "it-A": (0.35, 0.35),
+    "it-B": (0.37, 0.3),
+    "pt-A": (0.8, 0.8),
+    "pt-B": (0.8, 0.8),
 }
 #: each split holds more rows than this, so that a floor is not kept on a handful by accident
 SPLIT_MORE_THAN = {
@@ -73,6 +83,14 @@ SPLIT_MORE_THAN = {
     "zhB": 4,
     "cdek-A": 29,
     "cdek-B": 29,
+    "fr-A": 12,
+    "fr-B": 11,
+    "es-A": 11,
+    "es-B": 11,
+    "it-A": 39,
+    "it-B": 39,
+    "pt-A": 4,
+    "pt-B": 4,
 }
 
 
