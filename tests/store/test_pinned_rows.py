@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+import tracker.jobs.record
 from carriers.sandbox.service import SandboxService
 from tests.support.sandbox import track_in_sandbox
 from tracker.clock import SimulatedClock
@@ -33,6 +34,7 @@ from tracker.config import StoreConfig
 from tracker.runtime.app import build_app
 from tracker.runtime.daemon import Daemon
 from tracker.runtime.demo import DEMO_START, demo_config, demo_shipments
+from tracker.store.shipments import NoticeDraft
 
 pytestmark = pytest.mark.integration
 
@@ -74,9 +76,10 @@ def dump(rows: dict[str, list[dict[str, Any]]]) -> str:
 
 
 async def stored_rows(
-    directory: Path, store_url: str
+    directory: Path, store_url: str, *, digests: bool = False
 ) -> tuple[dict[str, list[dict[str, Any]]], float]:
-    """The run's stored rows (without ``reply_digest``) and how many polls were not read."""
+    """The run's stored rows (without ``reply_digest`` unless ``digests``) and how many polls
+    were not read."""
     clock = SimulatedClock(DEMO_START)
     async with SandboxService(clock=clock.now) as service:
         config = demo_config(directory, service.base_url)
@@ -96,7 +99,7 @@ async def stored_rows(
                         {
                             key: _plain(value)
                             for key, value in row._mapping.items()
-                            if key != "reply_digest"
+                            if digests or key != "reply_digest"
                         }
                         for row in result
                     ]
@@ -116,3 +119,31 @@ async def test_a_run_stores_the_pinned_rows(tmp_path: Path, store_url: str) -> N
     (tmp_path / "stored_rows.json").write_text(text_dump, "utf-8")  # for a diff when it fails
     assert {table: len(items) for table, items in rows.items()} == PINNED_COUNTS
     assert hashlib.sha256(text_dump.encode()).hexdigest() == PINNED_DIGEST, tmp_path
+
+
+async def test_orm_rows_and_plain_rows_store_the_same(
+    tmp_path: Path, store_url: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recording reads and writes shipments as plain rows (tracker.store.rows) unless a shop
+    push needs ORM rows; with a follower that queues nothing, every recording of the same run
+    takes the ORM path, and the stored rows, reply digests included, are the same."""
+    plain, _ = await stored_rows(tmp_path / "plain", store_url, digests=True)
+
+    def follow_nothing(*_: object) -> list[NoticeDraft]:
+        return []
+
+    monkeypatch.setattr(tracker.jobs.record, "follower", lambda config: follow_nothing)
+    if store_url.startswith("sqlite"):
+        orm, _ = await stored_rows(
+            tmp_path / "orm", f"sqlite:///{tmp_path / 'orm.sqlite3'}", digests=True
+        )
+    else:
+        server = request.getfixturevalue("postgres_server")
+        second = server.create_database()
+        try:
+            orm, _ = await stored_rows(tmp_path / "orm", second, digests=True)
+        finally:
+            server.drop_database(second)
+    assert {table: len(items) for table, items in orm.items()} == PINNED_COUNTS
+    assert dump(orm) == dump(plain)
+    assert any(row["reply_digest"] for row in plain["shipments"])

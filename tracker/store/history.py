@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from tracker.model import Classification, Detail, RawEvent, Status, TrackedEvent
 from tracker.store.driver import column_reader, fetch_all, insert_rows, marks
-from tracker.store.models import Base, Notice, Shipment, TrackingEvent
+from tracker.store.models import Base, Notice, TrackingEvent
 from tracker.store.outbox import SELLER_KIND_PREFIX, SHOP_KIND_PREFIX
+from tracker.store.rows import ShipmentLike
 from tracker.store.shipments import NoticeDraft, seller_facts
 
 NO_SELLER_CHANNEL = (
@@ -129,7 +130,7 @@ class PendingWrites:
 
     def add_events(
         self,
-        shipment: Shipment,
+        shipment: ShipmentLike,
         history: ShipmentHistory,
         tracked: Sequence[TrackedEvent],
         now: datetime,
@@ -169,7 +170,7 @@ class PendingWrites:
 
     def add_notices(
         self,
-        shipment: Shipment,
+        shipment: ShipmentLike,
         history: ShipmentHistory,
         drafts: Sequence[NoticeDraft],
         now: datetime,
@@ -194,7 +195,7 @@ class PendingWrites:
 
     def add_seller_alert(
         self,
-        shipment: Shipment,
+        shipment: ShipmentLike,
         history: ShipmentHistory,
         alert: str,
         channels: Sequence[str],
@@ -229,7 +230,7 @@ class PendingWrites:
             )
         self.add_audit(shipment, now, f"seller.{alert}", channels=list(channels))
 
-    def add_audit(self, shipment: Shipment, now: datetime, kind: str, **data: Any) -> None:
+    def add_audit(self, shipment: ShipmentLike, now: datetime, kind: str, **data: Any) -> None:
         """Queue one audit row."""
         self.audit.append(
             {

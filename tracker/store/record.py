@@ -24,6 +24,7 @@ from tracker.store.history import PendingWrites, ShipmentHistory, load_histories
 from tracker.store.lanes import LaneCache
 from tracker.store.models import Shipment
 from tracker.store.replies import reply_digest
+from tracker.store.rows import ShipmentLike, leased_rows
 from tracker.store.shipments import (
     ClaimedShipment,
     NoticeDraft,
@@ -160,13 +161,18 @@ def _record_busy(
     lanes: LaneCache,
     follow: Follow | None = None,
 ) -> dict[int, Recorded]:
-    shipments = {
-        s.id: s for s in leased_shipments(session, [o.shipment_id for o in observations], owner)
-    }
+    ids = [o.shipment_id for o in observations]
+    shipments: dict[int, ShipmentLike]
+    if follow is None:
+        shipments = {s.id: s for s in leased_rows(session, ids, owner)}
+    else:
+        # Shop pushes read shipments as ORM rows, so the siblings this batch changed before
+        # count with their new status (shops.push.link_facts).
+        shipments = {s.id: s for s in leased_shipments(session, ids, owner)}
     histories = load_histories(session, list(shipments))
     writes = PendingWrites()
     recorded: dict[int, Recorded] = {}
-    written: list[Shipment] = []
+    written: list[ShipmentLike] = []
     for item in observations:
         shipment = shipments.get(item.shipment_id)
         if shipment is None:
@@ -183,6 +189,7 @@ def _record_busy(
         if item.claimed is not None:  # a poll: the digest its reply leaves (or clears)
             shipment.reply_digest = _digest_after(item, shipment.expected_delivery)
         if follow is not None and assessment.status_changed and shipment.stopped_at is None:
+            assert isinstance(shipment, Shipment)  # loaded from the ORM when following
             drafts = follow(session, shipment, history, now)
             writes.add_notices(shipment, history, drafts, now)
             notices += len(drafts)
@@ -195,7 +202,9 @@ def _record_busy(
     return recorded
 
 
-def _keep_carrier_facts(shipment: Shipment, result: TrackingResult | None, now: datetime) -> None:
+def _keep_carrier_facts(
+    shipment: ShipmentLike, result: TrackingResult | None, now: datetime
+) -> None:
     """Who holds the parcel, and whose estimate the stored one is and since when (before the
     policy runs, so its notices say whose date they give, and before ``_apply`` stores the
     estimate itself, so a changed one is seen as new)."""
@@ -211,7 +220,7 @@ def _keep_carrier_facts(shipment: Shipment, result: TrackingResult | None, now: 
         shipment.expected_delivery_given_at = now
 
 
-def state_of(shipment: Shipment) -> ShipmentState:
+def state_of(shipment: ShipmentLike) -> ShipmentState:
     """The policy's view of a stored shipment row."""
     return ShipmentState(
         id=shipment.id,
@@ -242,7 +251,7 @@ def _timeline(history: ShipmentHistory, added: int) -> Timeline:
 
 
 def _apply(
-    shipment: Shipment,
+    shipment: ShipmentLike,
     assessment: Assessment,
     history: ShipmentHistory,
     writes: PendingWrites,

@@ -6,7 +6,7 @@ for the notices it causes and the audit rows commit together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
@@ -37,6 +37,7 @@ from tracker.store.models import (
     UTCDateTime,
     suppressed_among,
 )
+from tracker.store.rows import ShipmentLike, ShipmentRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,7 +331,7 @@ def claim_due_for_timers(
     return _claim(factory, Shipment.next_timer_at, now, owner, lease, limit)
 
 
-def seller_facts(shipment: Shipment) -> dict[str, Any]:
+def seller_facts(shipment: ShipmentLike) -> dict[str, Any]:
     """What every message to the seller about a shipment carries to find the order: order,
     number, carrier, buyer and destination."""
     return {
@@ -448,24 +449,29 @@ ASSESSED_COLUMNS = (
 )
 
 
-def write_assessed(session: Session, shipments: Sequence[Shipment]) -> None:
+def write_assessed(session: Session, shipments: Sequence[ShipmentLike]) -> None:
     """Write the decided state of ``shipments`` in one executemany (the driver's, see
-    tracker.store.driver) and take them out of the session, so the unit of work (which costs
-    several times more per row) has nothing to do."""
+    tracker.store.driver); ORM rows are taken out of the session, so the unit of work (which
+    costs several times more per row) has nothing to do."""
     if not shipments:
         return
     table = Base.metadata.tables["shipments"]
-    # Any other column the recording changed (committed_state holds what changed since the
+    # Any other column the recording changed (committed_state holds what was set since the
     # load) is written too, so a new fact stored on the row cannot be dropped silently.
     names = list(ASSESSED_COLUMNS)
     for shipment in shipments:
-        names += [n for n in inspect(shipment).committed_state if n not in names]
+        if isinstance(shipment, ShipmentRow):
+            changed: Iterable[str] = shipment.assigned()
+        else:
+            changed = inspect(shipment).committed_state
+        names += [n for n in changed if n not in names]
     rows = [
         {"sid": shipment.id, **{name: getattr(shipment, name) for name in names}}
         for shipment in shipments
     ]
     for shipment in shipments:
-        session.expunge(shipment)
+        if isinstance(shipment, Shipment):
+            session.expunge(shipment)
     update_rows(session.connection(), table, "sid", rows)
 
 
