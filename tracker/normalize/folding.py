@@ -37,7 +37,7 @@ WORD_START_LANGUAGES = frozenset({"en", "ru", "pt", "es", "fr", "it", "pl", "nl"
 #: languages whose phrases are written in a non-Latin script, skipped for Latin-only text
 _SCRIPT_LANGUAGES = {"zh", "ru", "uk", "ja", "ko"}
 #: languages sharing a script with the one the script suggests, tried right after it
-_SCRIPT_SIBLINGS = {"ru": ("uk",), "zh": ("ja",), "ja": ("zh",)}
+_SCRIPT_SIBLINGS = {"ru": ("uk",), "uk": ("ru",), "zh": ("ja",), "ja": ("zh",)}
 
 # letters that carry no combining mark under NFKD but are "accented" to a reader
 _BASE_LETTERS = str.maketrans({"ł": "l", "đ": "d", "ø": "o", "œ": "oe", "æ": "ae", "ı": "i"})
@@ -116,10 +116,14 @@ def fold_pattern(pattern: str) -> str:
 # Han, Cyrillic, kana, and Hangul jamo (folding decomposes Hangul syllables into jamo)
 _NON_LATIN = re.compile("[\u4e00-\u9fff\u0400-\u04ff\u3040-\u30ff\u1100-\u11ff\u3130-\u318f]")
 _KANA = re.compile("[\u3040-\u30ff]")
+# Ukrainian letters Russian lacks, as folded ("ї" folds to "і"): Ukrainian text then meets its own
+# rules before Russian ones that half-match it ("вручено відправнику" is not "вручено")
+_UKRAINIAN = re.compile("[\u0456\u0454\u0491]")
 
 
 def script_lang(folded: str) -> str | None:
-    """The language a non-Latin script implies (Chinese, Japanese, Korean, Cyrillic), else None."""
+    """The language a non-Latin script implies (Chinese, Japanese, Korean, Russian or Ukrainian
+    Cyrillic), else None."""
     if folded.isascii():
         return None
     found = _NON_LATIN.search(folded)
@@ -127,7 +131,7 @@ def script_lang(folded: str) -> str | None:
         return None
     ch = found.group()
     if "\u0400" <= ch <= "\u04ff":
-        return "ru"
+        return "uk" if _UKRAINIAN.search(folded) else "ru"
     if "\u1100" <= ch <= "\u11ff" or "\u3130" <= ch <= "\u318f":
         return "ko"
     return "ja" if _KANA.search(folded) else "zh"
