@@ -95,12 +95,45 @@ def test_customs_refusal_in_any_order_is_a_hold(normalizer: Normalizer, text: st
         "Het pakket wordt morgen bij de buren afgeleverd",
         "Afleveren van het pakket is vandaag helaas niet gelukt",
         "De retourzending is bij de afzender afgeleverd",
+        # a notice delivered, a pickup from the sender, a Ukrainian or Russian negation, a return
+        "Извещение доставлено адресату",
+        "Paczka odebrana przez kuriera",
+        "Przesyłka odebrana od nadawcy",
+        "Не выдано",
+        "Посилку не одержано",
+        "Посилку вручено відправнику 5 травня",
     ],
 )
 def test_negated_announced_or_awaiting_collection_is_never_delivered(
     normalizer: Normalizer, text: str
 ) -> None:
     assert _classify(normalizer, text)[0] is not Status.DELIVERED
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Polish: posted by the sender at a locker, an address fault in any form and order
+        ("Nadana w automacie paczkowym", (Status.IN_TRANSIT, Detail.ACCEPTED)),
+        ("Dane adresowe są niepełne", (Status.EXCEPTION, Detail.ADDRESS_ISSUE)),
+        ("Przesyłka przyjęta w terminalu w Warszawie", (Status.IN_TRANSIT, None)),
+        # Ukrainian: moved by the recipient, redirected, storage ran out, the waybill made
+        ("Одержувач переніс дату доставки", (Status.IN_TRANSIT, None)),
+        ("Адресу доставки змінено", (Status.IN_TRANSIT, None)),
+        ("Термін зберігання посилки минув", (Status.EXCEPTION, None)),
+        ("Накладну створено відправником", (Status.INFO_RECEIVED, None)),
+        # Russian: handed out with no one named, out with the courier, back with the shop
+        ("Выдано", (Status.DELIVERED, None)),
+        ("Заказ выдан на курьерскую доставку", (Status.OUT_FOR_DELIVERY, None)),
+        ("Посылка готова к доставке курьером", (Status.IN_TRANSIT, Detail.ARRIVED_DELIVERY_OFFICE)),
+        ("Возвращен в интернет-магазин", (Status.RETURNED, None)),
+        ("Заказ зарегистрирован в информационной системе", (Status.INFO_RECEIVED, None)),
+    ],
+)
+def test_east_european_meanings_in_other_words(
+    normalizer: Normalizer, text: str, expected: tuple[Status, Detail | None]
+) -> None:
+    assert _classify(normalizer, text) == expected
 
 
 def test_a_word_alone_is_not_a_failed_attempt(normalizer: Normalizer) -> None:
@@ -264,6 +297,12 @@ def delivered_words_alone() -> Normalizer:
         ("No ha sido entregado", False),
         ("Non è stato consegnato", False),
         ("Przesyłka nie została doręczona", False),
+        ("Paczka odebrana przez kuriera", False),
+        ("Посилку одержано", True),
+        ("Посилку не одержано", False),
+        ("Доставлено извещение о посылке", False),
+        ("Посилку вручено відправнику", False),
+        ("Посылка вручена отправителю", False),
     ],
 )
 def test_the_delivered_words_refuse_negation_announcement_and_return(

@@ -54,7 +54,10 @@ def test_corpus_breadth() -> None:
 #: so that the floor of the rows before them stays what it was. PostNL: A, B; Total Express
 #: (Portuguese): ptA, ptB; Kdniao (Chinese): zhA, zhB; CDEK (Russian): cdek-A, cdek-B; the sixth
 #: round's French (La Poste's API, Mondial Relay), Spanish (Mondial Relay, Correos Express,
-#: Envialia), Italian (BRT, Poste Italiane) and CTT (Portuguese): fr-A/B, es-A/B, it-A/B, pt-A/B
+#: Envialia), Italian (BRT, Poste Italiane) and CTT (Portuguese): fr-A/B, es-A/B, it-A/B, pt-A/B;
+#: Boxberry, PEC and FsDelivery (Russian): ru-A, ru-B; Nova Poshta and Ukrposhta: uk-A, uk-B;
+#: Justin: uk2-A, uk2-B; InPost: pl-A, pl-B; DPD, DHL, FedEx, Geis and ORLEN Paczka in Poland:
+#: pl2-A, pl2-B
 SPLIT_FLOORS = {
     "A": (0.91, 0.83),
     "B": (0.71, 0.63),
@@ -72,6 +75,16 @@ SPLIT_FLOORS = {
     "it-B": (0.37, 0.3),
     "pt-A": (0.8, 0.8),
     "pt-B": (0.8, 0.8),
+    "ru-A": (1.0, 1.0),
+    "ru-B": (0.7, 0.7),
+    "uk-A": (0.93, 0.93),
+    "uk-B": (0.5, 0.42),
+    "pl-A": (1.0, 1.0),
+    "pl-B": (0.63, 0.63),
+    "pl2-A": (1.0, 1.0),
+    "pl2-B": (0.44, 0.44),
+    "uk2-A": (1.0, 1.0),
+    "uk2-B": (0.33, 0.33),
 }
 #: each split holds more rows than this, so that a floor is not kept on a handful by accident
 SPLIT_MORE_THAN = {
@@ -91,6 +104,16 @@ SPLIT_MORE_THAN = {
     "it-B": 39,
     "pt-A": 4,
     "pt-B": 4,
+    "ru-A": 20,
+    "ru-B": 19,
+    "uk-A": 15,
+    "uk-B": 13,
+    "pl-A": 21,
+    "pl-B": 21,
+    "pl2-A": 10,
+    "pl2-B": 8,
+    "uk2-A": 2,
+    "uk2-B": 2,
 }
 
 
