@@ -57,7 +57,7 @@ def test_corpus_breadth() -> None:
 #: Envialia), Italian (BRT, Poste Italiane) and CTT (Portuguese): fr-A/B, es-A/B, it-A/B, pt-A/B;
 #: Boxberry, PEC and FsDelivery (Russian): ru-A, ru-B; Nova Poshta and Ukrposhta: uk-A, uk-B;
 #: Justin: uk2-A, uk2-B; InPost: pl-A, pl-B; DPD, DHL, FedEx, Geis and ORLEN Paczka in Poland:
-#: pl2-A, pl2-B
+#: pl2-A, pl2-B; Austrian Post and GLS (German): de-A, de-B
 SPLIT_FLOORS = {
     "A": (0.91, 0.83),
     "B": (0.71, 0.63),
@@ -85,6 +85,8 @@ SPLIT_FLOORS = {
     "pl2-B": (0.44, 0.44),
     "uk2-A": (1.0, 1.0),
     "uk2-B": (0.33, 0.33),
+    "de-A": (0.67, 0.44),
+    "de-B": (0.71, 0.47),
 }
 #: each split holds more rows than this, so that a floor is not kept on a handful by accident
 SPLIT_MORE_THAN = {
@@ -114,6 +116,8 @@ SPLIT_MORE_THAN = {
     "pl2-B": 8,
     "uk2-A": 2,
     "uk2-B": 2,
+    "de-A": 75,
+    "de-B": 75,
 }
 
 
