@@ -102,6 +102,14 @@ def test_customs_refusal_in_any_order_is_a_hold(normalizer: Normalizer, text: st
         "Не выдано",
         "Посилку не одержано",
         "Посилку вручено відправнику 5 травня",
+        # German: a handover to a neighbour that failed or is still to come, a locker not
+        # emptied, a return that reached the sender, an announcement whose verb comes last
+        "Die Sendung konnte nicht an den Nachbarn übergeben werden",
+        "Die Sendung wird morgen an den Nachbarn übergeben",
+        "Die Sendung wurde nicht aus der Packstation abgeholt",
+        "Die Rücksendung wurde erfolgreich an den Absender zugestellt",
+        "Zustellung nicht erfolgreich",
+        "Ihr Paket wird am Freitag von unserem Fahrer zugestellt",
     ],
 )
 def test_negated_announced_or_awaiting_collection_is_never_delivered(
@@ -240,6 +248,28 @@ def test_a_bad_regex_in_a_concept_is_reported(tmp_path: Path) -> None:
         (
             "De aangifte van het pakket is door de douane goedgekeurd",
             (Status.IN_TRANSIT, Detail.CUSTOMS_RELEASED),
+        ),
+        # German concepts of issue 17's sixth round
+        ("Die Sendung wurde an den Nachbarn übergeben", (Status.DELIVERED, None)),
+        ("Die Sendung wurde aus der Packstation abgeholt", (Status.DELIVERED, None)),
+        (
+            "Ihr Paket ist in der Filiale abholbereit",
+            (Status.AVAILABLE_FOR_PICKUP, Detail.ARRIVED_DELIVERY_OFFICE),
+        ),
+        ("Die Sendung wurde noch nicht an DHL übergeben", (Status.INFO_RECEIVED, None)),
+        ("Die Sendung wird beim Zoll festgehalten", (Status.EXCEPTION, Detail.CUSTOMS_HOLD)),
+        (
+            "Die Zollabfertigung ist nicht abgeschlossen",
+            (Status.IN_TRANSIT, Detail.CUSTOMS_PROCESSING),
+        ),
+        ("Die Anschrift konnte nicht ermittelt werden", (Status.EXCEPTION, Detail.ADDRESS_ISSUE)),
+        (
+            "Der Empfänger ist im Urlaub",
+            (Status.DELIVERY_FAILED, Detail.RECIPIENT_UNAVAILABLE),
+        ),
+        (
+            "Die Sendung ist in der Schweiz angekommen",
+            (Status.IN_TRANSIT, Detail.ARRIVED_DESTINATION_COUNTRY),
         ),
     ],
 )

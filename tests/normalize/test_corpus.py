@@ -85,8 +85,8 @@ SPLIT_FLOORS = {
     "pl2-B": (0.44, 0.44),
     "uk2-A": (1.0, 1.0),
     "uk2-B": (0.33, 0.33),
-    "de-A": (0.67, 0.44),
-    "de-B": (0.71, 0.47),
+    "de-A": (0.98, 0.98),
+    "de-B": (0.80, 0.73),
 }
 #: each split holds more rows than this, so that a floor is not kept on a handful by accident
 SPLIT_MORE_THAN = {
