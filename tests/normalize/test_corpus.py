@@ -57,7 +57,8 @@ def test_corpus_breadth() -> None:
 #: Envialia), Italian (BRT, Poste Italiane) and CTT (Portuguese): fr-A/B, es-A/B, it-A/B, pt-A/B;
 #: Boxberry, PEC and FsDelivery (Russian): ru-A, ru-B; Nova Poshta and Ukrposhta: uk-A, uk-B;
 #: Justin: uk2-A, uk2-B; InPost: pl-A, pl-B; DPD, DHL, FedEx, Geis and ORLEN Paczka in Poland:
-#: pl2-A, pl2-B; Austrian Post and GLS (German): de-A, de-B
+#: pl2-A, pl2-B; Austrian Post and GLS (German): de-A, de-B; Korean, Japanese and Chinese
+#: carriers: ko-A, ko-B, ja-A, ja-B, zh2-A, zh2-B
 SPLIT_FLOORS = {
     "A": (0.91, 0.83),
     "B": (0.71, 0.63),
@@ -87,6 +88,12 @@ SPLIT_FLOORS = {
     "uk2-B": (0.33, 0.33),
     "de-A": (0.98, 0.98),
     "de-B": (0.80, 0.73),
+    "ko-A": (0.49, 0.40),
+    "ko-B": (0.58, 0.50),
+    "ja-A": (0.58, 0.49),
+    "ja-B": (0.67, 0.59),
+    "zh2-A": (0.75, 0.70),
+    "zh2-B": (0.84, 0.84),
 }
 #: each split holds more rows than this, so that a floor is not kept on a handful by accident
 SPLIT_MORE_THAN = {
@@ -118,6 +125,12 @@ SPLIT_MORE_THAN = {
     "uk2-B": 2,
     "de-A": 75,
     "de-B": 75,
+    "ko-A": 90,
+    "ko-B": 90,
+    "ja-A": 50,
+    "ja-B": 50,
+    "zh2-A": 18,
+    "zh2-B": 18,
 }
 
 
