@@ -110,6 +110,13 @@ def test_customs_refusal_in_any_order_is_a_hold(normalizer: Normalizer, text: st
         "Die Rücksendung wurde erfolgreich an den Absender zugestellt",
         "Zustellung nicht erfolgreich",
         "Ihr Paket wird am Freitag von unserem Fahrer zugestellt",
+        # Korean, Japanese, Chinese: a store, a convenience store, a locker or a station that
+        # holds the parcel for the buyer; a Korean negation after the delivered word
+        "고객님의 상품이 편의점 점포에 도착하였습니다",
+        "コンビニエンスストアに到着しました。お受け取りください",
+        "快件已放入丰巢智能柜，请凭取件码取件",
+        "包裹已存放至菜鸟驿站，请及时领取",
+        "배송완료 되지 않았습니다",
     ],
 )
 def test_negated_announced_or_awaiting_collection_is_never_delivered(
@@ -271,6 +278,22 @@ def test_a_bad_regex_in_a_concept_is_reported(tmp_path: Path) -> None:
             "Die Sendung ist in der Schweiz angekommen",
             (Status.IN_TRANSIT, Detail.ARRIVED_DESTINATION_COUNTRY),
         ),
+        # issue 17's sixth round: Korean, Japanese and Chinese concepts in a word order or form
+        # no rule phrase has
+        ("오늘 14∼16시에 상품을 배달할 예정입니다", (Status.OUT_FOR_DELIVERY, None)),
+        ("부가세가 미납되어 보관 중입니다", (Status.EXCEPTION, Detail.CUSTOMS_DUTIES_DUE)),
+        ("수입신고가 세관에서 수리되었습니다", (Status.IN_TRANSIT, Detail.CUSTOMS_RELEASED)),
+        ("영업소에 상품이 도착했습니다", (Status.IN_TRANSIT, Detail.ARRIVED_DELIVERY_OFFICE)),
+        ("再配達のご依頼を受付いたしました", (Status.IN_TRANSIT, None)),
+        ("税関での手続きが完了しました", (Status.IN_TRANSIT, Detail.CUSTOMS_RELEASED)),
+        (
+            "ご指定の配達日まで保管しています",
+            (Status.IN_TRANSIT, Detail.ARRIVED_DELIVERY_OFFICE),
+        ),
+        ("快递员正在为您派送", (Status.OUT_FOR_DELIVERY, None)),
+        ("受疫情影响，派送延误", (Status.EXCEPTION, Detail.DELAYED_EXTERNAL)),
+        # an epidemic named in a delivered notice's hygiene note is no delay
+        ("已签收，疫情期间快递员每天测体温", (Status.DELIVERED, None)),
     ],
 )
 def test_conversational_and_tense_forms(
@@ -333,6 +356,8 @@ def delivered_words_alone() -> Normalizer:
         ("Доставлено извещение о посылке", False),
         ("Посилку вручено відправнику", False),
         ("Посылка вручена отправителю", False),
+        ("상품이 배송완료 되었습니다", True),
+        ("배송완료 되지 않았습니다", False),
     ],
 )
 def test_the_delivered_words_refuse_negation_announcement_and_return(

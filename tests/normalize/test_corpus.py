@@ -88,11 +88,11 @@ SPLIT_FLOORS = {
     "uk2-B": (0.33, 0.33),
     "de-A": (0.98, 0.98),
     "de-B": (0.80, 0.73),
-    "ko-A": (0.49, 0.40),
-    "ko-B": (0.58, 0.50),
-    "ja-A": (0.58, 0.49),
-    "ja-B": (0.67, 0.59),
-    "zh2-A": (0.75, 0.70),
+    "ko-A": (0.95, 0.92),
+    "ko-B": (0.93, 0.87),
+    "ja-A": (0.98, 0.98),
+    "ja-B": (0.92, 0.92),
+    "zh2-A": (1.0, 1.0),
     "zh2-B": (0.84, 0.84),
 }
 #: each split holds more rows than this, so that a floor is not kept on a handful by accident
