@@ -117,6 +117,11 @@ def test_customs_refusal_in_any_order_is_a_hold(normalizer: Normalizer, text: st
         "快件已放入丰巢智能柜，请凭取件码取件",
         "包裹已存放至菜鸟驿站，请及时领取",
         "배송완료 되지 않았습니다",
+        # given to someone else for the last leg: the delivery is still to come
+        "Parcel passed to the local courier for final delivery",
+        "Delivered to our partner carrier for last mile delivery",
+        # waiting to be fetched, in words no pickup-point rule names
+        "Your parcel can be collected from tomorrow",
     ],
 )
 def test_negated_announced_or_awaiting_collection_is_never_delivered(
@@ -294,6 +299,13 @@ def test_a_bad_regex_in_a_concept_is_reported(tmp_path: Path) -> None:
         ("受疫情影响，派送延误", (Status.EXCEPTION, Detail.DELAYED_EXTERNAL)),
         # an epidemic named in a delivered notice's hygiene note is no delay
         ("已签收，疫情期间快递员每天测体温", (Status.DELIVERED, None)),
+        # issue 17's sixth round (English): meanings stated for any carrier's wording
+        ("Parcel left customs this morning", (Status.IN_TRANSIT, Detail.CUSTOMS_RELEASED)),
+        ("Order data for the consignment was received", (Status.INFO_RECEIVED, None)),
+        ("Your parcel is now with our driver for delivery", (Status.OUT_FOR_DELIVERY, None)),
+        ("Sorry we missed you", (Status.DELIVERY_FAILED, Detail.RECIPIENT_UNAVAILABLE)),
+        ("Addressee has moved away", (Status.EXCEPTION, Detail.ADDRESS_ISSUE)),
+        ("Arrived at partner facility, carrier awaiting item", (Status.IN_TRANSIT, None)),
     ],
 )
 def test_conversational_and_tense_forms(
@@ -328,6 +340,7 @@ def delivered_words_alone() -> Normalizer:
     [
         ("Delivered", True),
         ("Zending afgeleverd", True),
+        ("Delivery complete", True),
         ("Livré", True),
         ("Objeto entregue", True),
         ("Sendung zugestellt", True),
@@ -338,6 +351,7 @@ def delivered_words_alone() -> Normalizer:
         ("Parcel not delivered", False),
         ("The parcel will be delivered tomorrow", False),
         ("Delivered back to the sender", False),
+        ("Handed over for final delivery", False),
         ("Zending niet afgeleverd", False),
         ("De zending wordt bezorgd", False),
         ("Retourzending afgeleverd", False),
