@@ -82,9 +82,18 @@ def redact_secrets_in(value: Any) -> Any:
     return value
 
 
+#: values that never hold an address: most of a line's values, passed over without a call
+_PLAIN_TYPES = frozenset({int, float, bool, type(None)})
+
+
 def _redact(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key, value in event.items():
-        event[key] = redact_value(value)
+        kind = type(value)
+        if kind is str:  # redact_value's first case, inline: a line is mostly plain text
+            if "@" in value:
+                event[key] = redact_email(redact_secrets(value))
+        elif kind not in _PLAIN_TYPES:
+            event[key] = redact_value(value)
     return event
 
 

@@ -26,6 +26,8 @@ class _Plan:
     sql: str
     #: parameter names in the statement's order
     names: tuple[str, ...]
+    #: for each of them, its position in the rows the caller gives (None: the same order)
+    take: tuple[int, ...] | None
     #: the positions whose values need their type's bind processor, and whether it is a time
     processors: tuple[tuple[int, Callable[[Any], Any], bool], ...]
     #: whether the driver takes parameters by position (qmark, format) or by name
@@ -36,12 +38,14 @@ _PLANS: dict[tuple[Any, ...], _Plan] = {}
 _MISSING = object()
 
 
-def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """``INSERT`` every row of ``rows`` (dicts with the same keys) into ``table``. Columns that
-    have a Python-side default must be given: nothing here fills them in."""
+def insert_values(
+    connection: Connection, table: Table, names: tuple[str, ...], rows: Sequence[Sequence[Any]]
+) -> None:
+    """``INSERT`` every row of ``rows`` (values in the order of the column ``names``) into
+    ``table``. Columns that have a Python-side default must be given: nothing here fills them
+    in. Rows as tuples, not dicts: a first poll inserts about ten per shipment."""
     if not rows:
         return
-    names = tuple(rows[0])
     key = ("insert", connection.dialect.name, connection.dialect.driver, table.name, names)
     plan = _PLANS.get(key)
     if plan is None:
@@ -49,34 +53,38 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
         if missing:
             raise ValueError(f"rows for {table.name} lack the defaulted columns {missing}")
         statement = insert(table).values({name: bindparam(name) for name in names})
-        plan = _PLANS[key] = _compile(statement, table, connection.dialect)
+        plan = _PLANS[key] = _compile(statement, table, connection.dialect, names)
     _executemany(connection, plan, rows)
 
 
-def update_rows(
-    connection: Connection, table: Table, key_name: str, rows: Sequence[dict[str, Any]]
+def update_values(
+    connection: Connection, table: Table, names: tuple[str, ...], rows: Sequence[Sequence[Any]]
 ) -> None:
-    """``UPDATE table SET ... WHERE id = :key_name`` for every row of ``rows`` (dicts with the
-    same keys: ``key_name`` and the columns to set)."""
+    """``UPDATE table SET <names> WHERE id = ?`` for every row of ``rows``: the row's id, then
+    its values in the order of ``names``."""
     if not rows:
         return
-    names = tuple(name for name in rows[0] if name != key_name)
     key = ("update", connection.dialect.name, connection.dialect.driver, table.name, names)
     plan = _PLANS.get(key)
     if plan is None:
+        key_name = "_row_id"
         statement = (
             update(table)
             .where(table.c.id == bindparam(key_name, type_=table.c.id.type))
             .values({name: bindparam(name) for name in names})
         )
-        plan = _PLANS[key] = _compile(statement, table, connection.dialect)
+        plan = _PLANS[key] = _compile(statement, table, connection.dialect, (key_name, *names))
     _executemany(connection, plan, rows)
 
 
-def _compile(statement: Any, table: Table, dialect: Dialect) -> _Plan:
+def _compile(statement: Any, table: Table, dialect: Dialect, given: tuple[str, ...]) -> _Plan:
+    """The statement compiled for ``dialect``, fed rows whose values come in ``given``'s order."""
     compiled = statement.compile(dialect=dialect)
     types = {name: bind.type for name, bind in compiled.binds.items()}
     order = list(compiled.positiontup or ()) if compiled.positional else list(types)
+    if sorted(order) != sorted(given):
+        raise ValueError(f"statement parameters {order} are not the given columns {given}")
+    take = None if tuple(order) == given else tuple(given.index(name) for name in order)
     processors: list[tuple[int, Callable[[Any], Any], bool]] = []
     for position, name in enumerate(order):
         column = table.c.get(name)
@@ -89,17 +97,17 @@ def _compile(statement: Any, table: Table, dialect: Dialect) -> _Plan:
             processor = column_type.dialect_impl(dialect).bind_processor(dialect)
         if processor is not None:
             processors.append((position, processor, is_time))
-    return _Plan(compiled.string, tuple(order), tuple(processors), compiled.positional)
+    return _Plan(compiled.string, tuple(order), take, tuple(processors), compiled.positional)
 
 
-def _executemany(connection: Connection, plan: _Plan, rows: Sequence[dict[str, Any]]) -> None:
-    names, processors = plan.names, plan.processors
+def _executemany(connection: Connection, plan: _Plan, rows: Sequence[Sequence[Any]]) -> None:
+    names, take, processors = plan.names, plan.take, plan.processors
     # Rows of one batch share most of their times (the recording's ``now``): each distinct
     # time is converted once. Equal instants convert to the same value.
     times: dict[Any, Any] = {}
     parameters: list[Any] = []
     for row in rows:
-        values = [row[name] for name in names]
+        values = list(row) if take is None else [row[i] for i in take]
         for position, process, is_time in processors:
             value = values[position]
             if is_time:
@@ -110,7 +118,7 @@ def _executemany(connection: Connection, plan: _Plan, rows: Sequence[dict[str, A
             else:
                 values[position] = process(value)
         if plan.positional:
-            parameters.append(tuple(values))
+            parameters.append(values)
         else:
             parameters.append(dict(zip(names, values, strict=True)))
     # The driver's cursor, in the caller's transaction (SQLAlchemy's session began it).

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy.engine import Dialect
@@ -64,13 +65,14 @@ class ShipmentRow:
         new value is written again, one never touched is not."""
         return [
             name
-            for name, before in zip(COLUMNS, self.loaded, strict=True)
-            if getattr(self, name) is not before
+            for name, before, now in zip(COLUMNS, self.loaded, _CURRENT(self), strict=True)
+            if now is not before
         ]
 
 
 #: Shipment's columns, in the table's order (checked against the model when a load is planned)
 COLUMNS = tuple(f.name for f in fields(ShipmentRow) if f.name != "loaded")
+_CURRENT = attrgetter(*COLUMNS)
 
 #: a stored shipment as the recording reads and changes it: an ORM row where a shop push needs
 #: one (shops.push), otherwise a plain one
@@ -128,7 +130,9 @@ def leased_rows(session: Session, shipment_ids: Sequence[int], owner: str) -> li
     for row in fetch_all(connection, sql, (*shipment_ids, owner)):
         values = list(row)
         for position, read in plan.readers:
-            values[position] = read(values[position])
+            value = values[position]
+            if value is not None:  # NULL is None for every type; most time columns are NULL
+                values[position] = read(value)
         shipment = ShipmentRow(*values)
         shipment.loaded = tuple(values)
         loaded.append(shipment)

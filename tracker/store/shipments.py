@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import InputError
 from tracker.model import Status, TrackedEvent
-from tracker.store.driver import column_reader, fetch_all, marks, time_processor, update_rows
+from tracker.store.driver import column_reader, fetch_all, marks, time_processor, update_values
 from tracker.store.models import (
     AuditEntry,
     Base,
@@ -465,14 +466,12 @@ def write_assessed(session: Session, shipments: Sequence[ShipmentLike]) -> None:
         else:
             changed = inspect(shipment).committed_state
         names += [n for n in changed if n not in names]
-    rows = [
-        {"sid": shipment.id, **{name: getattr(shipment, name) for name in names}}
-        for shipment in shipments
-    ]
+    values = attrgetter("id", *names)
+    rows = [values(shipment) for shipment in shipments]
     for shipment in shipments:
         if isinstance(shipment, Shipment):
             session.expunge(shipment)
-    update_rows(session.connection(), table, "sid", rows)
+    update_values(session.connection(), table, tuple(names), rows)
 
 
 def leased_shipments(session: Session, shipment_ids: Sequence[int], owner: str) -> list[Shipment]:
