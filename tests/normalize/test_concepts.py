@@ -78,6 +78,10 @@ def test_customs_refusal_in_any_order_is_a_hold(normalizer: Normalizer, text: st
         "Parcel placed in the locker at the station",
         "In die Packstation zugestellt",
         "Livré en point relais",
+        "Entregado en el punto de recogida, ya puede pasar a recogerlo",
+        "Spedizione consegnata al punto di ritiro",
+        "Arrivata al fermopoint, in attesa del ritiro",
+        "Objeto aguardando retirada na agência",
         # a vehicle or trailer is a leg of the journey, not the buyer
         "Delivered into the trailer for the night linehaul",
         # announcements
@@ -122,6 +126,10 @@ def test_customs_refusal_in_any_order_is_a_hold(normalizer: Normalizer, text: st
         "Delivered to our partner carrier for last mile delivery",
         # waiting to be fetched, in words no pickup-point rule names
         "Your parcel can be collected from tomorrow",
+        "Colis distribué à l’expéditeur",
+        # an out-for-delivery text that announces the delivery of the day
+        "Le colis a été remis au livreur et sera livré aujourd'hui",
+        "Saiu para entrega, será entregue hoje",
     ],
 )
 def test_negated_announced_or_awaiting_collection_is_never_delivered(
