@@ -130,6 +130,11 @@ def test_customs_refusal_in_any_order_is_a_hold(normalizer: Normalizer, text: st
         # an out-for-delivery text that announces the delivery of the day
         "Le colis a été remis au livreur et sera livré aujourd'hui",
         "Saiu para entrega, será entregue hoje",
+        # Turkish negates and announces with a suffix: not delivered, could not be, will be
+        "Gönderiniz teslim edilmedi",
+        "Kargonuz teslim edilemedi",
+        "Kargonuz yarın teslim edilecek",
+        "Kargonuz şubede sizi bekliyor",
     ],
 )
 def test_negated_announced_or_awaiting_collection_is_never_delivered(
@@ -156,6 +161,11 @@ def test_negated_announced_or_awaiting_collection_is_never_delivered(
         ("Посылка готова к доставке курьером", (Status.IN_TRANSIT, Detail.ARRIVED_DELIVERY_OFFICE)),
         ("Возвращен в интернет-магазин", (Status.RETURNED, None)),
         ("Заказ зарегистрирован в информационной системе", (Status.INFO_RECEIVED, None)),
+        # Turkish: an address fault in any order, waiting at the branch, a return under way
+        ("Adresiniz eksik", (Status.EXCEPTION, Detail.ADDRESS_ISSUE)),
+        ("Yetersiz adres bilgisi", (Status.EXCEPTION, Detail.ADDRESS_ISSUE)),
+        ("Şubede bekliyor", (Status.AVAILABLE_FOR_PICKUP, Detail.ARRIVED_DELIVERY_OFFICE)),
+        ("Gönderi iade sürecinde", (Status.EXCEPTION, Detail.RETURNING)),
     ],
 )
 def test_east_european_meanings_in_other_words(
@@ -380,6 +390,10 @@ def delivered_words_alone() -> Normalizer:
         ("Посылка вручена отправителю", False),
         ("상품이 배송완료 되었습니다", True),
         ("배송완료 되지 않았습니다", False),
+        ("Kargo teslim edildi", True),
+        ("Kargo teslim edilmedi", False),
+        ("Kargo teslim edilemedi", False),
+        ("Kargo yarın teslim edilecek", False),
     ],
 )
 def test_the_delivered_words_refuse_negation_announcement_and_return(

@@ -59,7 +59,8 @@ def test_corpus_breadth() -> None:
 #: Justin: uk2-A, uk2-B; InPost: pl-A, pl-B; DPD, DHL, FedEx, Geis and ORLEN Paczka in Poland:
 #: pl2-A, pl2-B; Austrian Post and GLS (German): de-A, de-B; Korean, Japanese and Chinese
 #: carriers: ko-A, ko-B, ja-A, ja-B, zh2-A, zh2-B;
-#: the sixth round's English sources (USPS codes, Cainiao, NZ Post...): en-A, en-B
+#: the sixth round's English sources (USPS codes, Cainiao, NZ Post...): en-A, en-B; Aras and Yurtiçi
+#: (Turkish): tr-A, tr-B
 SPLIT_FLOORS = {
     "A": (0.91, 0.83),
     "B": (0.71, 0.63),
@@ -97,6 +98,8 @@ SPLIT_FLOORS = {
     "zh2-B": (0.84, 0.84),
     "en-A": (1.0, 1.0),
     "en-B": (0.87, 0.82),
+    "tr-A": (1.0, 1.0),
+    "tr-B": (1.0, 1.0),
 }
 #: each split holds more rows than this, so that a floor is not kept on a handful by accident
 SPLIT_MORE_THAN = {
@@ -136,6 +139,8 @@ SPLIT_MORE_THAN = {
     "zh2-B": 18,
     "en-A": 49,
     "en-B": 46,
+    "tr-A": 12,
+    "tr-B": 11,
 }
 
 

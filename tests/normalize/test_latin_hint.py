@@ -19,6 +19,7 @@ from tracker.normalize.folding import latin_country_hint
         ("Die Sendung wurde nicht zugestellt", "DE"),
         ("El paquete fue entregado por el cartero", "ES"),
         ("Przesyłka nie została doręczona", "PL"),
+        ("Kargonuz alıcı şubesinde teslim edildi", "TR"),
     ],
 )
 def test_function_words_name_the_language(text: str, country: str) -> None:

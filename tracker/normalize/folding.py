@@ -22,6 +22,7 @@ TEXT_LANGUAGES: tuple[str, ...] = (
     "uk",
     "ja",
     "ko",
+    "tr",
 )
 
 # country of the scan -> language its post most likely writes in; only orders the matchers
@@ -29,11 +30,11 @@ _COUNTRY_LANG = {
     "CN": "zh", "HK": "zh", "TW": "zh", "RU": "ru", "BY": "ru", "KZ": "ru", "BR": "pt",
     "PT": "pt", "ES": "es", "MX": "es", "AR": "es", "CL": "es", "CO": "es", "PE": "es",
     "FR": "fr", "BE": "fr", "LU": "fr", "DE": "de", "AT": "de", "CH": "de", "IT": "it",
-    "PL": "pl", "NL": "nl", "UA": "uk", "JP": "ja", "KR": "ko",
+    "PL": "pl", "NL": "nl", "UA": "uk", "JP": "ja", "KR": "ko", "TR": "tr",
 }  # fmt: skip
 
 #: languages whose phrases always begin a word (not Chinese: no spaces; not German: compounds)
-WORD_START_LANGUAGES = frozenset({"en", "ru", "pt", "es", "fr", "it", "pl", "nl", "uk"})
+WORD_START_LANGUAGES = frozenset({"en", "ru", "pt", "es", "fr", "it", "pl", "nl", "uk", "tr"})
 #: languages whose phrases are written in a non-Latin script, skipped for Latin-only text
 _SCRIPT_LANGUAGES = {"zh", "ru", "uk", "ja", "ko"}
 #: languages sharing a script with the one the script suggests, tried right after it
@@ -153,6 +154,8 @@ _LATIN_MARKERS: dict[str, tuple[str, ...]] = {
            "nella", "consegnata", "consegnato", "presso"),
     "nl": ("het", "een", "uw", "zending", "pakket", "niet", "wordt", "naar", "bij", "van", "is"),
     "pl": ("nie", "jest", "sie", "zostala", "przesylka", "paczka", "odbioru", "przez", "oraz"),
+    "tr": ("ve", "bir", "ile", "icin", "kargo", "kargonuz", "gonderi", "gonderiniz", "teslim",
+           "edildi", "tarafindan", "alici", "subesinde", "iade", "yapildi"),
 }  # fmt: skip
 _MARKER_LANG = {word.encode(): lang for lang, words in _LATIN_MARKERS.items() for word in words}
 # the runs of a-z as words, then a dict lookup: three times cheaper than one alternation of all
@@ -160,7 +163,9 @@ _MARKER_LANG = {word.encode(): lang for lang, words in _LATIN_MARKERS.items() fo
 # ("[a-z]+") (UTF-8 encodes every other character in bytes outside a-z)
 _NOT_A_TO_Z = bytes(c if 0x61 <= c <= 0x7A else 0x20 for c in range(256))
 #: a guessed language -> a country whose language order puts it first
-_LANG_COUNTRY = {"fr": "FR", "pt": "PT", "es": "ES", "de": "DE", "it": "IT", "nl": "NL", "pl": "PL"}
+_LANG_COUNTRY = {
+    "fr": "FR", "pt": "PT", "es": "ES", "de": "DE", "it": "IT", "nl": "NL", "pl": "PL", "tr": "TR",
+}  # fmt: skip
 
 
 def latin_country_hint(folded: str) -> str | None:
