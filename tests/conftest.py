@@ -123,11 +123,15 @@ def _no_internet(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _heap_thawed() -> Iterator[None]:
-    """A test that reloads a config runs ``settle_heap``, which freezes the heap; thaw it, so
-    that later tests' garbage (and their weakref and ResourceWarning checks) behave as usual."""
+    """A test that reloads a config runs ``settle_heap``, which freezes the heap and collects
+    less often; undo both, so that later tests' garbage (and their weakref and ResourceWarning
+    checks) behave as usual."""
+    thresholds = gc.get_threshold()
     yield
     if gc.get_freeze_count():
         gc.unfreeze()
+    if gc.get_threshold() != thresholds:
+        gc.set_threshold(*thresholds)
 
 
 @pytest.fixture(scope="session")

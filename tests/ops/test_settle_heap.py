@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tracker.runtime.app import settle_heap
+from tracker.runtime.app import YOUNG_COLLECTION_THRESHOLD, settle_heap
 
 
 class Part:
@@ -36,3 +36,13 @@ def test_settled_objects_are_frozen_and_freed_after_the_next_settle() -> None:
     assert gone() is not None  # frozen: the collector does not look at it
     settle_heap()  # what Service.reload does after swapping the new parts in
     assert gone() is None
+
+
+def test_young_collections_come_less_often_once_settled() -> None:
+    """The job's garbage is mostly freed by reference counting; the young generation is
+    collected every YOUNG_COLLECTION_THRESHOLD allocations instead of CPython's 700, and the
+    older generations' settings are kept (tests/conftest.py restores the thresholds)."""
+    before = gc.get_threshold()
+    settle_heap()
+    assert gc.get_threshold() == (YOUNG_COLLECTION_THRESHOLD, *before[1:])
+    assert before[0] < YOUNG_COLLECTION_THRESHOLD

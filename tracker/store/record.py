@@ -228,7 +228,7 @@ def state_of(shipment: ShipmentLike) -> ShipmentState:
         shipped_at=shipment.shipped_at,
         destination_country=shipment.destination_country,
         origin_country=shipment.origin_country,
-        status=Status(shipment.status),
+        status=_STATUSES.get(shipment.status) or Status(shipment.status),
         detail=shipment.detail,
         delivered_at=shipment.delivered_at,
         last_event_at=shipment.last_event_at,
