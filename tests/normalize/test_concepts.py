@@ -135,6 +135,11 @@ def test_customs_refusal_in_any_order_is_a_hold(normalizer: Normalizer, text: st
         "Kargonuz teslim edilemedi",
         "Kargonuz yarın teslim edilecek",
         "Kargonuz şubede sizi bekliyor",
+        # a hand-over to a neighbour that did not happen
+        "Parcel could not be delivered to the neighbour",
+        "Delivery to neighbour failed, card left",
+        # a pickup point the parcel could not be handed to
+        "The parcel could not be handed over to the post office as it was closed",
     ],
 )
 def test_negated_announced_or_awaiting_collection_is_never_delivered(
@@ -324,6 +329,14 @@ def test_a_bad_regex_in_a_concept_is_reported(tmp_path: Path) -> None:
         ("Sorry we missed you", (Status.DELIVERY_FAILED, Detail.RECIPIENT_UNAVAILABLE)),
         ("Addressee has moved away", (Status.EXCEPTION, Detail.ADDRESS_ISSUE)),
         ("Arrived at partner facility, carrier awaiting item", (Status.IN_TRANSIT, None)),
+        ("The sender has created a label", (Status.INFO_RECEIVED, None)),
+        ("Waybill created", (Status.INFO_RECEIVED, None)),
+        (
+            "Delivery attempted, awaiting the correct address",
+            (Status.EXCEPTION, Detail.ADDRESS_ISSUE),
+        ),
+        ("Returned to the shipper, no longer available for pickup", (Status.RETURNED, None)),
+        ("Signature from a neighbour", (Status.DELIVERED, None)),
     ],
 )
 def test_conversational_and_tense_forms(
