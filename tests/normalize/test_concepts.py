@@ -140,6 +140,10 @@ def test_customs_refusal_in_any_order_is_a_hold(normalizer: Normalizer, text: st
         "Delivery to neighbour failed, card left",
         # a pickup point the parcel could not be handed to
         "The parcel could not be handed over to the post office as it was closed",
+        # signed for by a station or an agent point for the buyer; "get ready to sign"
+        "您的包裹已由驿站签收，请凭取件码领取",
+        "包裹已由代理点签收",
+        "快递员正在派送，请您准备签收",
     ],
 )
 def test_negated_announced_or_awaiting_collection_is_never_delivered(
@@ -337,6 +341,7 @@ def test_a_bad_regex_in_a_concept_is_reported(tmp_path: Path) -> None:
         ),
         ("Returned to the shipper, no longer available for pickup", (Status.RETURNED, None)),
         ("Signature from a neighbour", (Status.DELIVERED, None)),
+        ("快件派送未成功，将于明天再次派送", (Status.DELIVERY_FAILED, None)),
     ],
 )
 def test_conversational_and_tense_forms(

@@ -58,7 +58,7 @@ def test_corpus_breadth() -> None:
 #: Boxberry, PEC and FsDelivery (Russian): ru-A, ru-B; Nova Poshta and Ukrposhta: uk-A, uk-B;
 #: Justin: uk2-A, uk2-B; InPost: pl-A, pl-B; DPD, DHL, FedEx, Geis and ORLEN Paczka in Poland:
 #: pl2-A, pl2-B; Austrian Post and GLS (German): de-A, de-B; Korean, Japanese and Chinese
-#: carriers: ko-A, ko-B, ja-A, ja-B, zh2-A, zh2-B;
+#: carriers: ko-A, ko-B, ja-A, ja-B, zh2-A, zh2-B; zh3-A, zh3-B (six Chinese couriers' scan names);
 #: the sixth round's English sources (USPS codes, Cainiao, NZ Post...): en-A, en-B; Aras and Yurtiçi
 #: (Turkish): tr-A, tr-B; the English second batch (Purolator, Aramex, DHL Global Mail, UPS...):
 #: en2-A, en2-B
@@ -103,6 +103,8 @@ SPLIT_FLOORS = {
     "tr-B": (1.0, 1.0),
     "en2-A": (1.0, 0.93),
     "en2-B": (0.79, 0.69),
+    "zh3-A": (1.0, 0.96),
+    "zh3-B": (0.70, 0.70),
 }
 #: each split holds more rows than this, so that a floor is not kept on a handful by accident
 SPLIT_MORE_THAN = {
@@ -146,6 +148,8 @@ SPLIT_MORE_THAN = {
     "tr-B": 11,
     "en2-A": 47,
     "en2-B": 42,
+    "zh3-A": 24,
+    "zh3-B": 23,
 }
 
 
