@@ -55,6 +55,7 @@ def test_corpus_breadth() -> None:
 #: (Portuguese): ptA, ptB; Kdniao (Chinese): zhA, zhB; CDEK (Russian): cdek-A, cdek-B; the sixth
 #: round's French (La Poste's API, Mondial Relay), Spanish (Mondial Relay, Correos Express,
 #: Envialia), Italian (BRT, Poste Italiane) and CTT (Portuguese): fr-A/B, es-A/B, it-A/B, pt-A/B;
+#: Correos (Spain): es-correos-A/B;
 #: Boxberry, PEC and FsDelivery (Russian): ru-A, ru-B; Nova Poshta and Ukrposhta: uk-A, uk-B;
 #: Justin: uk2-A, uk2-B; InPost: pl-A, pl-B; DPD, DHL, FedEx, Geis and ORLEN Paczka in Poland:
 #: pl2-A, pl2-B; Austrian Post and GLS (German): de-A, de-B; Korean, Japanese and Chinese
@@ -79,6 +80,8 @@ SPLIT_FLOORS = {
     "it-B": (0.52, 0.47),
     "pt-A": (1.0, 1.0),
     "pt-B": (0.8, 0.8),
+    "es-correos-A": (1.0, 1.0),
+    "es-correos-B": (0.83, 0.83),
     "ru-A": (1.0, 1.0),
     "ru-B": (0.7, 0.7),
     "uk-A": (0.93, 0.93),
@@ -124,6 +127,8 @@ SPLIT_MORE_THAN = {
     "it-B": 39,
     "pt-A": 4,
     "pt-B": 4,
+    "es-correos-A": 7,
+    "es-correos-B": 5,
     "ru-A": 20,
     "ru-B": 19,
     "uk-A": 15,
