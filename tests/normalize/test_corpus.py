@@ -62,7 +62,7 @@ def test_corpus_breadth() -> None:
 #: carriers: ko-A, ko-B, ja-A, ja-B, zh2-A, zh2-B; zh3-A, zh3-B (six Chinese couriers' scan names);
 #: the sixth round's English sources (USPS codes, Cainiao, NZ Post...): en-A, en-B; Aras and Yurtiçi
 #: (Turkish): tr-A, tr-B; the English second batch (Purolator, Aramex, DHL Global Mail, UPS...):
-#: en2-A, en2-B
+#: en2-A, en2-B; GLS Netherlands (Dutch): nl-A, nl-B
 SPLIT_FLOORS = {
     "A": (0.91, 0.83),
     "B": (0.71, 0.63),
@@ -108,6 +108,8 @@ SPLIT_FLOORS = {
     "en2-B": (0.79, 0.69),
     "zh3-A": (1.0, 0.96),
     "zh3-B": (0.70, 0.70),
+    "nl-A": (0.42, 0.4),
+    "nl-B": (0.42, 0.42),
 }
 #: each split holds more rows than this, so that a floor is not kept on a handful by accident
 SPLIT_MORE_THAN = {
@@ -155,6 +157,8 @@ SPLIT_MORE_THAN = {
     "en2-B": 42,
     "zh3-A": 24,
     "zh3-B": 23,
+    "nl-A": 34,
+    "nl-B": 34,
 }
 
 
