@@ -144,6 +144,9 @@ def test_customs_refusal_in_any_order_is_a_hold(normalizer: Normalizer, text: st
         "您的包裹已由驿站签收，请凭取件码领取",
         "包裹已由代理点签收",
         "快递员正在派送，请您准备签收",
+        # Dutch: left at a pickup point for the buyer, not on today's round
+        "Pakket afgeleverd bij de ParcelShop om de hoek",
+        "Zending vandaag niet in levering",
     ],
 )
 def test_negated_announced_or_awaiting_collection_is_never_delivered(
@@ -342,6 +345,19 @@ def test_a_bad_regex_in_a_concept_is_reported(tmp_path: Path) -> None:
         ("Returned to the shipper, no longer available for pickup", (Status.RETURNED, None)),
         ("Signature from a neighbour", (Status.DELIVERED, None)),
         ("快件派送未成功，将于明天再次派送", (Status.DELIVERY_FAILED, None)),
+        # Dutch concepts of issue 17's sixth round
+        (
+            "Het pakket is overgedragen aan het servicepunt",
+            (Status.AVAILABLE_FOR_PICKUP, Detail.ARRIVED_DELIVERY_OFFICE),
+        ),
+        ("Het pakket is niet afgehaald bij het servicepunt", (Status.EXCEPTION, None)),
+        ("Zending vandaag niet in levering", (Status.IN_TRANSIT, None)),
+        ("Pakket is onvindbaar", (Status.EXCEPTION, Detail.LOST)),
+        (
+            "Levering vertraagd door bijzondere omstandigheden",
+            (Status.EXCEPTION, Detail.DELAYED_EXTERNAL),
+        ),
+        ("Het etiket op de zending is onleesbaar", (Status.EXCEPTION, None)),
     ],
 )
 def test_conversational_and_tense_forms(

@@ -108,8 +108,8 @@ SPLIT_FLOORS = {
     "en2-B": (0.79, 0.69),
     "zh3-A": (1.0, 0.96),
     "zh3-B": (0.70, 0.70),
-    "nl-A": (0.42, 0.4),
-    "nl-B": (0.42, 0.42),
+    "nl-A": (0.97, 0.97),
+    "nl-B": (0.71, 0.71),
 }
 #: each split holds more rows than this, so that a floor is not kept on a handful by accident
 SPLIT_MORE_THAN = {
