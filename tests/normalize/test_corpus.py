@@ -62,7 +62,8 @@ def test_corpus_breadth() -> None:
 #: carriers: ko-A, ko-B, ja-A, ja-B, zh2-A, zh2-B; zh3-A, zh3-B (six Chinese couriers' scan names);
 #: the sixth round's English sources (USPS codes, Cainiao, NZ Post...): en-A, en-B; Aras and Yurtiçi
 #: (Turkish): tr-A, tr-B; the English second batch (Purolator, Aramex, DHL Global Mail, UPS...):
-#: en2-A, en2-B; GLS Netherlands (Dutch): nl-A, nl-B
+#: en2-A, en2-B; GLS Netherlands (Dutch): nl-A, nl-B; Belpost and Evropochta (Belarus, Russian):
+#: ru2-A, ru2-B
 SPLIT_FLOORS = {
     "A": (0.91, 0.83),
     "B": (0.71, 0.63),
@@ -110,6 +111,8 @@ SPLIT_FLOORS = {
     "zh3-B": (0.70, 0.70),
     "nl-A": (0.97, 0.97),
     "nl-B": (0.71, 0.71),
+    "ru2-A": (0.66, 0.66),
+    "ru2-B": (0.5, 0.5),
 }
 #: each split holds more rows than this, so that a floor is not kept on a handful by accident
 SPLIT_MORE_THAN = {
@@ -159,6 +162,8 @@ SPLIT_MORE_THAN = {
     "zh3-B": 23,
     "nl-A": 34,
     "nl-B": 34,
+    "ru2-A": 11,
+    "ru2-B": 9,
 }
 
 
