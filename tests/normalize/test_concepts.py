@@ -147,6 +147,9 @@ def test_customs_refusal_in_any_order_is_a_hold(normalizer: Normalizer, text: st
         # Dutch: left at a pickup point for the buyer, not on today's round
         "Pakket afgeleverd bij de ParcelShop om de hoek",
         "Zending vandaag niet in levering",
+        # Russian: the item handed out, but not, or to the courier who takes it out
+        "Почтовое отправление не выдано",
+        "Отправление выдано курьеру для доставки",
     ],
 )
 def test_negated_announced_or_awaiting_collection_is_never_delivered(
@@ -173,6 +176,13 @@ def test_negated_announced_or_awaiting_collection_is_never_delivered(
         ("Посылка готова к доставке курьером", (Status.IN_TRANSIT, Detail.ARRIVED_DELIVERY_OFFICE)),
         ("Возвращен в интернет-магазин", (Status.RETURNED, None)),
         ("Заказ зарегистрирован в информационной системе", (Status.INFO_RECEIVED, None)),
+        # Russian: at the office that hands it out, handed out, back with the sender (done)
+        (
+            "Посылка поступила в отделение выдачи",
+            (Status.AVAILABLE_FOR_PICKUP, Detail.ARRIVED_DELIVERY_OFFICE),
+        ),
+        ("Ваше отправление выдано", (Status.DELIVERED, None)),
+        ("Заказ возвращен отправителю", (Status.RETURNED, None)),
         # Turkish: an address fault in any order, waiting at the branch, a return under way
         ("Adresiniz eksik", (Status.EXCEPTION, Detail.ADDRESS_ISSUE)),
         ("Yetersiz adres bilgisi", (Status.EXCEPTION, Detail.ADDRESS_ISSUE)),

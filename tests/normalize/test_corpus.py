@@ -111,8 +111,8 @@ SPLIT_FLOORS = {
     "zh3-B": (0.70, 0.70),
     "nl-A": (0.97, 0.97),
     "nl-B": (0.71, 0.71),
-    "ru2-A": (0.66, 0.66),
-    "ru2-B": (0.5, 0.5),
+    "ru2-A": (0.91, 0.91),
+    "ru2-B": (0.7, 0.7),
 }
 #: each split holds more rows than this, so that a floor is not kept on a handful by accident
 SPLIT_MORE_THAN = {
