@@ -150,6 +150,10 @@ def test_customs_refusal_in_any_order_is_a_hold(normalizer: Normalizer, text: st
         # Russian: the item handed out, but not, or to the courier who takes it out
         "Почтовое отправление не выдано",
         "Отправление выдано курьеру для доставки",
+        # Italian: handed to the courier's branch, where the buyer collects it; Portuguese: left
+        # at a "ponto de entrega" (a pickup point, in CTT's word)
+        "Il pacco è stato consegnato alla filiale e attende il ritiro del destinatario",
+        "Encomenda entregue no ponto de entrega da sua zona",
     ],
 )
 def test_negated_announced_or_awaiting_collection_is_never_delivered(

@@ -63,7 +63,8 @@ def test_corpus_breadth() -> None:
 #: the sixth round's English sources (USPS codes, Cainiao, NZ Post...): en-A, en-B; Aras and Yurtiçi
 #: (Turkish): tr-A, tr-B; the English second batch (Purolator, Aramex, DHL Global Mail, UPS...):
 #: en2-A, en2-B; GLS Netherlands (Dutch): nl-A, nl-B; Belpost and Evropochta (Belarus, Russian):
-#: ru2-A, ru2-B
+#: ru2-A, ru2-B; GLS Italy and Poste Italiane (ha-poste-italiane): it2-A, it2-B; CTT in ha-ctt
+#: (Portuguese): pt2-A, pt2-B
 SPLIT_FLOORS = {
     "A": (0.91, 0.83),
     "B": (0.71, 0.63),
@@ -113,6 +114,10 @@ SPLIT_FLOORS = {
     "nl-B": (0.71, 0.71),
     "ru2-A": (0.91, 0.91),
     "ru2-B": (0.7, 0.7),
+    "it2-A": (0.93, 0.93),
+    "it2-B": (0.73, 0.66),
+    "pt2-A": (1.0, 1.0),
+    "pt2-B": (0.57, 0.57),
 }
 #: each split holds more rows than this, so that a floor is not kept on a handful by accident
 SPLIT_MORE_THAN = {
@@ -164,6 +169,10 @@ SPLIT_MORE_THAN = {
     "nl-B": 34,
     "ru2-A": 11,
     "ru2-B": 9,
+    "it2-A": 15,
+    "it2-B": 14,
+    "pt2-A": 7,
+    "pt2-B": 6,
 }
 
 
