@@ -64,7 +64,7 @@ def test_corpus_breadth() -> None:
 #: (Turkish): tr-A, tr-B; the English second batch (Purolator, Aramex, DHL Global Mail, UPS...):
 #: en2-A, en2-B; GLS Netherlands (Dutch): nl-A, nl-B; Belpost and Evropochta (Belarus, Russian):
 #: ru2-A, ru2-B; GLS Italy and Poste Italiane (ha-poste-italiane): it2-A, it2-B; CTT in ha-ctt
-#: (Portuguese): pt2-A, pt2-B
+#: (Portuguese): pt2-A, pt2-B; Kazpost (Russian): ru3-A, ru3-B
 SPLIT_FLOORS = {
     "A": (0.91, 0.83),
     "B": (0.71, 0.63),
@@ -118,6 +118,8 @@ SPLIT_FLOORS = {
     "it2-B": (0.73, 0.66),
     "pt2-A": (1.0, 1.0),
     "pt2-B": (0.57, 0.57),
+    "ru3-A": (0.72, 0.72),
+    "ru3-B": (0.69, 0.58),
 }
 #: each split holds more rows than this, so that a floor is not kept on a handful by accident
 SPLIT_MORE_THAN = {
@@ -173,6 +175,8 @@ SPLIT_MORE_THAN = {
     "it2-B": 14,
     "pt2-A": 7,
     "pt2-B": 6,
+    "ru3-A": 28,
+    "ru3-B": 28,
 }
 
 
