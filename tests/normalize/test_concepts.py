@@ -187,6 +187,15 @@ def test_negated_announced_or_awaiting_collection_is_never_delivered(
         ),
         ("Ваше отправление выдано", (Status.DELIVERED, None)),
         ("Заказ возвращен отправителю", (Status.RETURNED, None)),
+        # Russian: through customs or back from it, on its way; kept in storage at the office
+        ("Посылка прошла таможенный контроль", (Status.IN_TRANSIT, Detail.CUSTOMS_RELEASED)),
+        ("Посылка не прошла таможенный контроль", (Status.EXCEPTION, Detail.CUSTOMS_HOLD)),
+        ("Возврат с таможни в сортировочный центр", (Status.IN_TRANSIT, Detail.CUSTOMS_RELEASED)),
+        (
+            "Заказ находится на хранении в отделении",
+            (Status.AVAILABLE_FOR_PICKUP, Detail.ARRIVED_DELIVERY_OFFICE),
+        ),
+        ("Неприбытие транспорта", (Status.UNKNOWN, None)),
         # Turkish: an address fault in any order, waiting at the branch, a return under way
         ("Adresiniz eksik", (Status.EXCEPTION, Detail.ADDRESS_ISSUE)),
         ("Yetersiz adres bilgisi", (Status.EXCEPTION, Detail.ADDRESS_ISSUE)),

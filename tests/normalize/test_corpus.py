@@ -118,8 +118,8 @@ SPLIT_FLOORS = {
     "it2-B": (0.73, 0.66),
     "pt2-A": (1.0, 1.0),
     "pt2-B": (0.57, 0.57),
-    "ru3-A": (0.72, 0.72),
-    "ru3-B": (0.69, 0.58),
+    "ru3-A": (1.0, 1.0),
+    "ru3-B": (0.75, 0.65),
 }
 #: each split holds more rows than this, so that a floor is not kept on a handful by accident
 SPLIT_MORE_THAN = {
