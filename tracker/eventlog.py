@@ -60,10 +60,15 @@ def _hide_password(match: re.Match[str]) -> str:
     return f"{scheme}{user}:***@" if colon else f"{scheme}***@"
 
 
+def _redact_text(text: str) -> str:
+    """URL credentials, then emails, hidden: how every logged string with an "@" is redacted."""
+    return redact_email(redact_secrets(text))
+
+
 def redact_value(value: Any) -> Any:
     """Redact URL credentials and emails in strings, also nested in dicts, lists and tuples."""
     if isinstance(value, str):
-        return redact_email(redact_secrets(value)) if "@" in value else value
+        return _redact_text(value) if "@" in value else value
     if isinstance(value, dict):
         return {k: redact_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -91,7 +96,7 @@ def _redact(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Mutabl
         kind = type(value)
         if kind is str:  # redact_value's first case, inline: a line is mostly plain text
             if "@" in value:
-                event[key] = redact_email(redact_secrets(value))
+                event[key] = _redact_text(value)
         elif kind not in _PLAIN_TYPES:
             event[key] = redact_value(value)
     return event
