@@ -64,7 +64,8 @@ def test_corpus_breadth() -> None:
 #: (Turkish): tr-A, tr-B; the English second batch (Purolator, Aramex, DHL Global Mail, UPS...):
 #: en2-A, en2-B; GLS Netherlands (Dutch): nl-A, nl-B; Belpost and Evropochta (Belarus, Russian):
 #: ru2-A, ru2-B; GLS Italy and Poste Italiane (ha-poste-italiane): it2-A, it2-B; CTT in ha-ctt
-#: (Portuguese): pt2-A, pt2-B; Kazpost (Russian): ru3-A, ru3-B
+#: (Portuguese): pt2-A, pt2-B; Kazpost (Russian): ru3-A, ru3-B; Estafeta, Correo Argentino and
+#: Andreani (Spanish): es7-A, es7-B; TrackingMore's Italian page: it7-A, it7-B
 SPLIT_FLOORS = {
     "A": (0.91, 0.83),
     "B": (0.71, 0.63),
@@ -120,6 +121,10 @@ SPLIT_FLOORS = {
     "pt2-B": (0.57, 0.57),
     "ru3-A": (1.0, 1.0),
     "ru3-B": (0.75, 0.65),
+    "es7-A": (0.36, 0.36),
+    "es7-B": (0.27, 0.27),
+    "it7-A": (0.6, 0.2),
+    "it7-B": (0.75, 0.75),
 }
 #: each split holds more rows than this, so that a floor is not kept on a handful by accident
 SPLIT_MORE_THAN = {
@@ -177,6 +182,10 @@ SPLIT_MORE_THAN = {
     "pt2-B": 6,
     "ru3-A": 28,
     "ru3-B": 28,
+    "es7-A": 18,
+    "es7-B": 17,
+    "it7-A": 4,
+    "it7-B": 3,
 }
 
 
