@@ -154,6 +154,10 @@ def test_customs_refusal_in_any_order_is_a_hold(normalizer: Normalizer, text: st
         # at a "ponto de entrega" (a pickup point, in CTT's word)
         "Il pacco è stato consegnato alla filiale e attende il ritiro del destinatario",
         "Encomenda entregue no ponto de entrega da sua zona",
+        # Spanish: left at the carrier's branch ("sucursal") for the buyer; Italian: a delivery
+        # tried without success
+        "Entregado en la sucursal, ya puede pasar a retirarlo",
+        "Abbiamo tentato la consegna del pacco senza successo",
     ],
 )
 def test_negated_announced_or_awaiting_collection_is_never_delivered(
@@ -174,6 +178,23 @@ def test_negated_announced_or_awaiting_collection_is_never_delivered(
         ("Адресу доставки змінено", (Status.IN_TRANSIT, None)),
         ("Термін зберігання посилки минув", (Status.EXCEPTION, None)),
         ("Накладну створено відправником", (Status.INFO_RECEIVED, None)),
+        # Spanish: back with the sender (done) or still to be sent back; waiting at the branch;
+        # the parcel taken into the network, or not yet; the address being checked
+        ("Su paquete ha sido devuelto al remitente", (Status.RETURNED, None)),
+        ("El paquete será devuelto al remitente", (Status.EXCEPTION, Detail.RETURNING)),
+        (
+            "Paquete en espera en la oficina de destino",
+            (Status.AVAILABLE_FOR_PICKUP, Detail.ARRIVED_DELIVERY_OFFICE),
+        ),
+        ("Ingreso en planta de Córdoba", (Status.IN_TRANSIT, Detail.ACCEPTED)),
+        ("Envío pendiente de ingreso", (Status.INFO_RECEIVED, None)),
+        ("Comprobando la dirección del destinatario", (Status.EXCEPTION, Detail.ADDRESS_ISSUE)),
+        # Italian: clearance finished, a delivery centre reached
+        ("Sdoganamento della spedizione completato", (Status.IN_TRANSIT, Detail.CUSTOMS_RELEASED)),
+        (
+            "Arrivato al centro di consegna di Bologna",
+            (Status.IN_TRANSIT, Detail.ARRIVED_DELIVERY_OFFICE),
+        ),
         # Russian: handed out with no one named, out with the courier, back with the shop
         ("Выдано", (Status.DELIVERED, None)),
         ("Заказ выдан на курьерскую доставку", (Status.OUT_FOR_DELIVERY, None)),

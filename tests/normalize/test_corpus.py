@@ -121,9 +121,9 @@ SPLIT_FLOORS = {
     "pt2-B": (0.57, 0.57),
     "ru3-A": (1.0, 1.0),
     "ru3-B": (0.75, 0.65),
-    "es7-A": (0.36, 0.36),
+    "es7-A": (0.84, 0.84),
     "es7-B": (0.27, 0.27),
-    "it7-A": (0.6, 0.2),
+    "it7-A": (1.0, 1.0),
     "it7-B": (0.75, 0.75),
 }
 #: each split holds more rows than this, so that a floor is not kept on a handful by accident
