@@ -3,8 +3,8 @@
 Run: ``.venv/bin/python bench/rule_cost.py [N] [TOP]``. Classifies ``bench/classify.py``'s N cold
 events (memo off) with every phrase's verification counted and lists the TOP phrases with the most
 verifications that found nothing: a regex run on every event whose scans make the phrase a
-candidate. Each row says what the phrase is indexed by (its word-start beginnings or its substring
-keys), which is what restating a rule changes.
+candidate. Each row says what the phrase is indexed by (its beginnings, matched where the scan
+finds one, or its anchors), which is what restating a rule changes.
 
 ``--against DIR`` instead times ``classify`` with the text rules of DIR (another tree's
 ``tracker/rules``) and with this tree's, on this engine and the same events, in alternating rounds
@@ -30,31 +30,21 @@ from tracker.model import RawEvent  # noqa: E402
 from tracker.normalize import Normalizer, load_normalizer, loader, pattern  # noqa: E402
 from tracker.normalize.phrase_index import PhraseIndex  # noqa: E402
 from tracker.normalize.rules import RuleSet  # noqa: E402
-from tracker.normalize.scans import substring_keys  # noqa: E402
 
 ROUNDS = 12
 
 
 def _indexed_by(index: PhraseIndex) -> list[str]:
-    """Each phrase's index entry: ``word:`` beginnings, ``sub:`` substring keys, or ``always``."""
-    phrases = index._phrases  # the index's own choices, measured
-    anchors = {
-        i: pattern.anchors(p.folded)
-        for i, p in enumerate(phrases)
-        if not p.word_start or pattern.beginnings(p.folded) is None
-    }
-    key_of = substring_keys({a for found in anchors.values() for a in found or ()})
+    """Each phrase's index entry: ``start:`` its beginnings (a regex match where one is found),
+    ``anchor:`` its anchors (a regex search when one is found), or ``always``."""
     shown = []
-    for i, phrase in enumerate(phrases):
-        found = anchors.get(i)
-        if i not in anchors:
-            beginnings = pattern.beginnings(phrase.folded)
-            assert beginnings is not None
-            shown.append("word: " + "|".join(sorted(beginnings[0])))
-        elif found is None:
-            shown.append("always")
-        else:
-            shown.append("sub: " + "|".join(sorted({key_of[a] for a in found})))
+    for phrase in index._phrases:  # the index's own choices, measured
+        beginnings = pattern.beginnings(phrase.folded)
+        if beginnings is not None:
+            shown.append("start: " + "|".join(sorted(beginnings[0])))
+            continue
+        anchors = pattern.anchors(phrase.folded)
+        shown.append("always" if anchors is None else "anchor: " + "|".join(sorted(anchors)))
     return shown
 
 
@@ -75,7 +65,18 @@ def count(n: int, top: int) -> None:
 
         return verify
 
+    found_at = index._found_at
+
+    def counting_found_at(
+        i: int, keys: frozenset[int], folded: str, hits: list[tuple[int, int, int]]
+    ) -> bool:
+        tried[i] += 1
+        hit = found_at(i, keys, folded, hits)
+        found[i] += hit
+        return hit
+
     index._verify[:] = [counting(i) for i in range(len(phrases))]
+    setattr(index, "_found_at", counting_found_at)  # noqa: B010 (a method replaced: counted)
     decided: Counter[str] = Counter()
     for raw in _cold_events(n):
         decided[normalizer.classify(raw).rule or ""] += 1

@@ -5,8 +5,9 @@ beside its adapter (``<module>_codes.toml``), and ops add or override rules in t
 files (format in ``config/rules.example.toml``).
 
 Modules by role: ``folding`` (case, accents, language hints), ``pattern`` (what a phrase regex
-requires), ``scans`` and ``phrase_index`` (finding candidate phrases fast), ``codes`` (code
-maps), ``rules`` (the rule vocabulary), ``loader`` (rule files), ``classifier`` (``Normalizer``).
+requires), ``scans`` (how common words are) and ``phrase_index`` (finding candidate phrases
+fast), ``codes`` (code maps), ``rules`` (the rule vocabulary), ``loader`` (rule files),
+``classifier`` (``Normalizer``).
 """
 
 from __future__ import annotations

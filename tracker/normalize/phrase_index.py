@@ -6,17 +6,13 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 
+from ahocorasick_rs import AhoCorasick
+
 from tracker.model import Classification
 from tracker.normalize import pattern
 from tracker.normalize.folding import WORD_START_LANGUAGES, fold_pattern, language_order_for
 from tracker.normalize.rules import TextRule
-from tracker.normalize.scans import (
-    BEYOND_BMP,
-    SubstringScan,
-    commonness,
-    substring_keys,
-    word_start_scan,
-)
+from tracker.normalize.scans import commonness
 
 #: a concept term held by at most this per mille of carrier texts is rare enough to look for
 _RARE_ENOUGH = 20
@@ -62,7 +58,7 @@ class _Phrase:
         self.also = also
         self._regex: re.Pattern[str] | None = None
         self._anchored: re.Pattern[str] | None = None
-        self._also: tuple[re.Pattern[str], ...] | None = None
+        self._also: tuple[_Search, ...] | None = None
 
     def search(self, folded: str) -> bool:
         """Whether ``folded`` holds this phrase (at a word start, where that is required) and
@@ -80,38 +76,65 @@ class _Phrase:
             # the first hit may be inside a word; a later one may still begin a word
             if not anchored.match(folded, found.start()) and anchored.search(folded) is None:
                 return False
-        return not self.also or self._has_the_other_terms(folded)
+        return not self.also or self.has_the_other_terms(folded)
 
-    def _has_the_other_terms(self, folded: str) -> bool:
+    def has_the_other_terms(self, folded: str) -> bool:
+        """Whether every other term of this phrase's concept is in ``folded`` (at a word start,
+        where that is required)."""
         regexes = self._also
         if regexes is None:
-            start = r"\b" if self.word_start else ""
-            regexes = self._also = tuple(re.compile(f"{start}(?:{term})") for term in self.also)
-        return all(regex.search(folded) for regex in regexes)
+            regexes = self._also = tuple(_Search(term, self.word_start) for term in self.also)
+        return all(regex.found(folded) for regex in regexes)
+
+
+class _Search:
+    """A term searched for at a word start: first without ``\\b``, which lets the regex engine
+    skip ahead to its literal prefix or first characters, then with it only where needed."""
+
+    __slots__ = ("_anchored", "_plain")
+
+    def __init__(self, term: str, word_start: bool) -> None:
+        self._plain = re.compile(term).search
+        self._anchored = re.compile(rf"\b(?:{term})") if word_start else None
+
+    def found(self, folded: str) -> bool:
+        hit = self._plain(folded)
+        if hit is None:
+            return False
+        anchored = self._anchored
+        if anchored is None:
+            return True
+        # the first hit may be inside a word; a later one may still begin a word
+        return bool(anchored.match(folded, hit.start()) or anchored.search(folded))
 
 
 class _Plans:
-    """For one language order: each phrase's rank, and each scan hit's candidates in rank order."""
+    """For one language order: each phrase's rank, and each scan key's candidates in rank order."""
 
-    __slots__ = ("always", "beyond", "rank", "sub_ascii", "sub_floor", "sub_other", "word")
+    __slots__ = ("always", "any_start", "rank", "word_start")
 
-    def __init__(self, rank: tuple[int, ...], always: tuple[int, ...]) -> None:
+    def __init__(self, rank: tuple[int, ...], always: tuple[int, ...], keys: int) -> None:
         self.rank = rank
         self.always = always
-        #: a code above every candidate's
-        self.beyond = 0
-        #: the best code any phrase of the substring scans can have
-        self.sub_floor = 0
-        self.word: dict[str, tuple[tuple[int, ...], int]] = {}
-        self.sub_ascii: dict[str, tuple[int, ...]] = {}
-        self.sub_other: dict[str, tuple[int, ...]] = {}
+        #: key -> its candidates where it begins a word, and where it does not (None: not yet
+        #: worked out)
+        self.word_start: list[tuple[int, ...] | None] = [None] * keys
+        self.any_start: list[tuple[int, ...] | None] = [None] * keys
 
 
 class PhraseIndex:
-    """Ops and built-in phrases behind two scans; the first phrase in priority order wins.
+    """Ops and built-in phrases behind one scan; the first phrase in priority order wins.
 
     Priority: ops rules (in file order), then every language's specific rules, then every
     language's catch-alls; languages in the order the text's script and country suggest.
+
+    The scan is one Aho-Corasick automaton (``ahocorasick_rs``, in compiled code) over every
+    phrase's literal beginnings (or, where a phrase has none, its anchors): one pass over the
+    folded text reports every key found, where it starts. A key found where a phrase must begin
+    a word and does not is no candidate for it. Only candidates run a regex, in priority order,
+    and a phrase known by its beginnings is matched only where one of them was found (``match``
+    at that position, not a ``search`` through the text); a phrase whose beginnings are all it
+    can match is found by the scan alone.
     """
 
     def __init__(self, ops: Sequence[TextRule], builtin: Sequence[TextRule]) -> None:
@@ -131,65 +154,61 @@ class PhraseIndex:
                 )
         self._phrases = tuple(phrases)
         self._results = tuple(phrase.result for phrase in phrases)
-        # what confirms a candidate (a truthy result)
-        self._verify: list[Callable[[str], object]] = [
-            p.search if p.word_start or p.also else self._plain_search(index, p.folded)
-            for index, p in enumerate(phrases)
-        ]
         # (0, None) for ops phrases; (1, lang) for specific and (2, lang) for catch-all ones
         self._tiers: dict[tuple[int, str | None], list[int]] = {}
         for index, phrase in enumerate(phrases):
             tier = 0 if phrase.lang is None else 1 + phrase.fallback
             self._tiers.setdefault((tier, phrase.lang), []).append(index)
-        beginnings: dict[str, set[int]] = {}
-        by_anchor: dict[str, set[int]] = {}
+        key_ids: dict[str, int] = {}
+        #: per key: phrases it begins at a word start / anywhere (or that hold it anywhere)
+        at_word: list[set[int]] = []
+        anywhere: list[set[int]] = []
         always: set[int] = set()
         proven: list[bool] = []
+        #: per phrase: the keys where its matches may begin (empty: found by ``search``)
+        starts: list[frozenset[int]] = []
+
+        def key(text: str) -> int:
+            found = key_ids.get(text)
+            if found is None:
+                found = key_ids[text] = len(key_ids)
+                at_word.append(set())
+                anywhere.append(set())
+            return found
+
         for index, phrase in enumerate(phrases):
-            found = pattern.beginnings(phrase.folded) if phrase.word_start else None
-            if found is not None and any(ch > "\uffff" for text in found[0] for ch in text):
-                found = None  # the word-start scan sees none: indexed by its anchors instead
-            proven.append(found is not None and found[1] and not phrase.also)
+            found = pattern.beginnings(phrase.folded)
             if found is not None:
-                for text in found[0]:
-                    beginnings.setdefault(text, set()).add(index)
+                ids = frozenset(key(text) for text in found[0])
+                for k in ids:
+                    (at_word if phrase.word_start else anywhere)[k].add(index)
+                starts.append(ids)
+                proven.append(found[1] and not phrase.also)
                 continue
+            starts.append(frozenset())
+            proven.append(False)
             anchors = pattern.anchors(phrase.folded)
             if anchors is None:
                 always.add(index)
             for anchor in anchors or ():
-                by_anchor.setdefault(anchor, set()).add(index)
-        #: phrases that a hit of the word-start scan proves present (no regex of their own)
+                anywhere[key(anchor)].add(index)
+        #: phrases that a key found where they may begin proves present (no regex of their own)
         self._proven = tuple(proven)
+        self._starts = tuple(starts)
         self._always = frozenset(always)
-        # word-start scan: hit -> every phrase with a beginning that is a prefix of it
-        self._word_ids = {
-            text: frozenset().union(
-                *(
-                    beginnings[text[:end]]
-                    for end in range(1, len(text) + 1)
-                    if text[:end] in beginnings
-                )
-            )
-            for text in beginnings
-        }
-        self._word_any: re.Pattern[str] | None = None
-        self._stand_in: Callable[[re.Match[str]], str] = re.Match.group
-        if beginnings:
-            self._word_any, self._stand_in = word_start_scan(beginnings)
-        # substring scans: the ASCII keys (all an ASCII text can hold) on every text, the other
-        # keys (Chinese, Japanese, Korean, non-Latin ops phrases) only on text that is not ASCII;
-        # apart, each scan's first characters stay few, so Cyrillic or accented text is skipped
-        # over quickly by the one and Latin text never meets the other
-        key_of = substring_keys(by_anchor)
-        ascii_keys: dict[str, set[int]] = {}
-        other_keys: dict[str, set[int]] = {}
-        for anchor, ids in by_anchor.items():
-            key = key_of[anchor]
-            (ascii_keys if key.isascii() else other_keys).setdefault(key, set()).update(ids)
-        self._sub_ids = frozenset().union(*by_anchor.values())
-        self._sub_ascii = SubstringScan({k: frozenset(v) for k, v in ascii_keys.items()})
-        self._sub_other = SubstringScan({k: frozenset(v) for k, v in other_keys.items()})
+        self._at_word = tuple(frozenset(ids) for ids in at_word)
+        self._anywhere = tuple(frozenset(ids) for ids in anywhere)
+        #: whether a key's hit must be checked for a word start (some phrase needs one)
+        self._checked = tuple(bool(ids) for ids in at_word)
+        self._scan: Callable[[str, bool], list[tuple[int, int, int]]] | None = None
+        if key_ids:
+            self._scan = AhoCorasick(list(key_ids)).find_matches_as_indexes
+        # what confirms a candidate found by its keys' positions / by a search of the text
+        self._at: list[re.Pattern[str] | None] = [None] * len(phrases)
+        self._verify: list[Callable[[str], object]] = [
+            p.search if p.word_start or p.also else self._plain_search(index, p.folded)
+            for index, p in enumerate(phrases)
+        ]
         self._shift = max(len(phrases), 1).bit_length()
         self._mask = (1 << self._shift) - 1
         self._plans: dict[tuple[str, ...], _Plans] = {}
@@ -210,58 +229,61 @@ class PhraseIndex:
             plans = self._plans_for_hint(script, country)
         # candidates as rank << shift | index, so sorting them sorts by priority
         codes = list(plans.always)
-        best = plans.beyond  # the best candidate already known to be present
-        word = self._word_any
-        if word is not None:
-            word_plans = plans.word
-            scanned = folded
-            if not folded.isascii() and BEYOND_BMP.search(folded):
-                scanned = BEYOND_BMP.sub(self._stand_in, folded)
-            for hit in word.findall(" " + scanned):
-                entry = word_plans.get(hit)
-                if entry is None:
-                    entry = word_plans[hit] = self._word_plan(hit, plans)
-                codes += entry[0]
-                if entry[1] < best:
-                    best = entry[1]
-        if len(codes) > 1:
-            codes.sort()
+        hits = self._scan(folded, True) if self._scan is not None else []
+        if hits:
+            checked = self._checked
+            word_start = plans.word_start
+            any_start = plans.any_start
+            for key, start, _ in hits:
+                # a word begins at ``start`` unless a word character (``\w``) comes before it
+                if checked[key] and (
+                    not start or not ((before := folded[start - 1]).isalnum() or before == "_")
+                ):
+                    entry = word_start[key]
+                    if entry is None:
+                        entry = word_start[key] = self._key_plan(key, True, plans.rank)
+                else:
+                    entry = any_start[key]
+                    if entry is None:
+                        entry = any_start[key] = self._key_plan(key, False, plans.rank)
+                codes += entry
+            if len(codes) > 1:
+                codes.sort()
         mask = self._mask
         proven = self._proven
-        verify = self._verify
-        floor = plans.sub_floor
-        if best > floor:
-            # the substring scans add phrases of their own (German, Chinese, ops rules), none
-            # ranked above ``floor``: the candidates that are go first, and the scans run only if
-            # none of them is there
-            for place, code in enumerate(codes):
-                if code > floor:
-                    del codes[:place]
-                    break
-                index = code & mask
-                if proven[index] or verify[index](folded):
-                    return self._results[index]
-            else:
-                codes.clear()
-            scans = (
-                ((self._sub_ascii, plans.sub_ascii),)
-                if folded.isascii()
-                else ((self._sub_ascii, plans.sub_ascii), (self._sub_other, plans.sub_other))
-            )
-            for sub, sub_plans in scans:
-                if sub.pattern is None:
-                    continue
-                for hit in sub.pattern.findall(folded):
-                    plan = sub_plans.get(hit)
-                    if plan is None:
-                        plan = sub_plans[hit] = self._plan(sub.ids[hit], plans.rank)
-                    codes += plan
-            codes.sort()
+        starts = self._starts
+        tried = -1
         for code in codes:
+            if code == tried:
+                continue  # the same phrase from another key: already tried everywhere
+            tried = code
             index = code & mask
-            if proven[index] or verify[index](folded):
+            if proven[index]:
+                return self._results[index]
+            keys = starts[index]
+            if keys:
+                if self._found_at(index, keys, folded, hits):
+                    return self._results[index]
+            elif self._verify[index](folded):
                 return self._results[index]
         return None
+
+    def _found_at(
+        self, index: int, keys: frozenset[int], folded: str, hits: list[tuple[int, int, int]]
+    ) -> bool:
+        """Whether phrase ``index`` matches where one of its beginnings (``keys``) was found,
+        and its concept's other terms are anywhere in the text."""
+        regex = self._at[index]
+        if regex is None:
+            phrase = self._phrases[index]
+            source = rf"\b(?:{phrase.folded})" if phrase.word_start else phrase.folded
+            regex = self._at[index] = re.compile(source)
+        match = regex.match
+        for key, start, _ in hits:
+            if key in keys and match(folded, start):
+                phrase = self._phrases[index]
+                return not phrase.also or phrase.has_the_other_terms(folded)
+        return False
 
     def _plain_search(self, index: int, folded_pattern: str) -> Callable[[str], object]:
         """What confirms a phrase that is just its regex: compiled on its first use, after which
@@ -278,27 +300,18 @@ class PhraseIndex:
         order = language_order_for(script, country)
         plans = self._plans.get(order)
         if plans is None:
-            plans = self._new_plans(order)
+            rank = self._rank(order)
+            plans = self._plans[order] = _Plans(
+                rank, self._plan(self._always, rank), len(self._checked)
+            )
         if len(self._plans_by_hint) < _MAX_HINTS:  # countries are a short list, unless garbled
             self._plans_by_hint[(script, country)] = plans
         return plans
 
-    def _new_plans(self, order: tuple[str, ...]) -> _Plans:
-        rank = self._rank(order)
-        plans = _Plans(rank, self._plan(self._always, rank))
-        plans.beyond = len(rank) << self._shift
-        plans.sub_floor = min(
-            (rank[i] << self._shift | i for i in self._sub_ids if rank[i] < len(rank)),
-            default=plans.beyond,
-        )
-        self._plans[order] = plans
-        return plans
-
-    def _word_plan(self, hit: str, plans: _Plans) -> tuple[tuple[int, ...], int]:
-        """A word-start hit's plan, and the code of the phrase it proves present (if any)."""
-        plan = self._plan(self._word_ids[hit], plans.rank)
-        found = plan and self._proven[plan[-1] & self._mask]
-        return plan, plan[-1] if found else plans.beyond
+    def _key_plan(self, key: int, at_word_start: bool, rank: tuple[int, ...]) -> tuple[int, ...]:
+        """A key's candidates where it was found (at a word start or not), in priority order."""
+        ids = self._anywhere[key] | self._at_word[key] if at_word_start else self._anywhere[key]
+        return self._plan(ids, rank)
 
     def _plan(self, ids: Iterable[int], rank: tuple[int, ...]) -> tuple[int, ...]:
         """``ids`` in priority order, as codes, up to the first one a scan hit proves present."""
