@@ -7,6 +7,7 @@ own rate limiter, concurrency limit and circuit breaker.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -362,11 +363,15 @@ def _store_batch(app: TrackerApp, pairs: Pairs) -> dict[int, _Recorded]:
     counts: Counter[tuple[str, str]] = Counter()
     # One logger for the batch: each call on the shared lazy proxy would build a new one.
     log = _POLL_LOG.bind()
+    # A quiet reply (most of them) is logged at debug only: below that level it costs nothing.
+    quiet_lines = log.is_enabled_for(logging.DEBUG)
     for reading in pairs:
         outcome = recorded.get(reading.item.id)
-        if outcome is not None:
+        if outcome is None:
+            continue
+        if quiet_lines or outcome.outcome != "quiet":
             _log_outcome(log, reading.item, reading.result, outcome)
-            counts[reading.item.carrier, _result_label(reading, outcome)] += 1
+        counts[reading.item.carrier, _result_label(reading, outcome)] += 1
     app.metrics.polls_recorded(counts)
     return {
         sid: _Recorded(1, r.new_events, r.notices)

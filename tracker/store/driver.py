@@ -180,6 +180,18 @@ def fetch_all(connection: Connection, sql: str, parameters: Sequence[Any]) -> li
         cursor.close()
 
 
+def execute_many(connection: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+    """Run ``sql`` once per row on the driver's cursor, in the caller's transaction; returns
+    the rows it changed, summed over all (sqlite3 and psycopg both sum an executemany's
+    counts, as SQLAlchemy's own ``rowcount`` reports them)."""
+    cursor = connection.connection.cursor()
+    try:
+        cursor.executemany(sql, rows)
+        return int(cursor.rowcount)
+    finally:
+        cursor.close()
+
+
 def marks(dialect: Dialect, count: int = 1) -> str:
     """``count`` positional parameter marks, comma-separated, in the driver's style."""
     return ", ".join(["?" if dialect.paramstyle == "qmark" else "%s"] * count)

@@ -10,9 +10,8 @@ are touched, so a daemon that lost a lease can never overwrite another daemon's 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal, NamedTuple
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,6 +27,7 @@ from tracker.store.rows import ShipmentLike, leased_rows
 from tracker.store.shipments import (
     ClaimedShipment,
     NoticeDraft,
+    QuietRow,
     held_fingerprints,
     held_ids,
     leased_shipments,
@@ -48,12 +48,12 @@ _STATUSES = {status.value: status for status in Status}
 _DETAILS = {detail.value: detail for detail in Detail}
 
 
-@dataclass(frozen=True, slots=True)
-class Observation:
+class Observation(NamedTuple):
     """What a job learned about one leased shipment: classified events and, for polls and
     pushes, the carrier's result (None when only time has passed). A poll also gives the
     digest of its reply part (``part``, tracker.store.replies) when the adapter gave its text,
-    and says when the part matched the stored digest (``unchanged``: nothing was parsed)."""
+    and says when the part matched the stored digest (``unchanged``: nothing was parsed).
+    A named tuple: a poll builds one per shipment, at half a frozen dataclass's cost."""
 
     shipment_id: int
     tracked: Sequence[TrackedEvent]
@@ -63,15 +63,14 @@ class Observation:
     unchanged: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Recorded:
-    """What recording one observation did."""
+class Recorded(NamedTuple):
+    """What recording one observation did (a named tuple, as ``Observation``)."""
 
     shipment_id: int
     outcome: Outcome
     new_events: int = 0
     notices: int = 0
-    fresh: tuple[TrackedEvent, ...] = field(default_factory=tuple)
+    fresh: tuple[TrackedEvent, ...] = ()
 
 
 def record_polls(
@@ -119,7 +118,7 @@ def _record_polls(
         )
         unchanged = [o.shipment_id for o in observations if o.unchanged]
         held = known.keys() | (held_ids(session, unchanged, owner) if read_leases else unchanged)
-        quiet: list[dict[str, Any]] = []
+        quiet: list[QuietRow] = []
         busy: list[Observation] = []
         for item in observations:
             if item.shipment_id not in held:
@@ -305,7 +304,7 @@ def _brings_news(item: Observation, known: set[str]) -> bool:
     return claimed.last_polled_at is None or estimate_changed or bool(unseen(item.tracked, known))
 
 
-def _quiet_row(item: Observation, now: datetime) -> dict[str, Any]:
+def _quiet_row(item: Observation, now: datetime) -> QuietRow:
     """The reschedule of a poll that brought nothing new, for ``reschedule_quiet``."""
     claimed = item.claimed
     assert claimed is not None  # _brings_news is True without it
@@ -317,7 +316,7 @@ def _quiet_row(item: Observation, now: datetime) -> dict[str, Any]:
     digest = (
         claimed.reply_digest if item.unchanged else _digest_after(item, claimed.expected_delivery)
     )
-    return {"sid": claimed.id, "unchanged": unchanged, "next_poll": next_poll, "digest": digest}
+    return QuietRow(claimed.id, unchanged, next_poll, digest)
 
 
 def _digest_after(item: Observation, stored_estimate: datetime | None) -> str | None:

@@ -30,7 +30,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import InputError
 from tracker.model import Status, TrackedEvent
-from tracker.store.driver import column_reader, fetch_all, marks, time_processor, update_values
+from tracker.store.driver import (
+    column_reader,
+    execute_many,
+    fetch_all,
+    marks,
+    time_processor,
+    update_values,
+)
 from tracker.store.models import (
     AuditEntry,
     Base,
@@ -310,12 +317,22 @@ def _claim(
     # RETURNING has no order: oldest due first, as the page was chosen.
     rows.sort(key=lambda row: (row[-1], row[0]))
     claimed = []
+    # A batch's rows share most of their times (polled together, one estimate from the
+    # carrier): each distinct stored value is read once.
+    read: dict[Any, Any] = {None: None}
     for row in rows:
         values = list(row[:-1])
         for position, processor in plan.times:
-            values[position] = processor(values[position])
+            raw = values[position]
+            value = read.get(raw, _UNREAD)
+            if value is _UNREAD:
+                value = read[raw] = processor(raw)
+            values[position] = value
         claimed.append(ClaimedShipment._make(values))
     return claimed
+
+
+_UNREAD = object()
 
 
 def claim_due_for_poll(
@@ -404,12 +421,19 @@ def _held(session: Session, query: _Query, shipment_ids: Sequence[int], owner: s
     return query
 
 
-def reschedule_quiet(
-    session: Session, rows: Sequence[dict[str, Any]], owner: str, now: datetime
-) -> int:
+class QuietRow(NamedTuple):
+    """The reschedule of one poll that brought nothing new (``reschedule_quiet``)."""
+
+    sid: int
+    unchanged: int
+    next_poll: datetime | None
+    digest: str | None
+
+
+def reschedule_quiet(session: Session, rows: Sequence[QuietRow], owner: str, now: datetime) -> int:
     """Record polls that brought nothing new in one statement: next poll time, backoff count,
     the reply's digest, lease released, for the rows ``owner`` still leases; returns how many
-    rows were written. Each row has ``sid``, ``unchanged``, ``next_poll`` and ``digest``.
+    rows were written.
 
     The hot path's one statement per batch goes to the driver's executemany directly, with
     times converted by the column type's own bind processor (so they are stored exactly as
@@ -428,9 +452,10 @@ def reschedule_quiet(
     )
     stamp = when(now)
     parameters = [
-        (stamp, r["unchanged"], when(r["next_poll"]), r["digest"], r["sid"], owner) for r in rows
+        (stamp, unchanged, when(next_poll), digest, sid, owner)
+        for sid, unchanged, next_poll, digest in rows
     ]
-    return int(connection.exec_driver_sql(statement, parameters).rowcount)
+    return execute_many(connection, statement, parameters)
 
 
 #: the shipment columns a recorded decision writes (tracker.store.record._apply), lease included
