@@ -17,7 +17,7 @@ import httpx
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, ValidationError
 
 from carriers.base import CarrierAdapter, CarrierReply, ReplyPart, parsed_parts
-from carriers.http import send_for_reply
+from carriers.http import send_for_reply, url_with_query
 from carriers.jsonparts import json_array_items
 from tracker.errors import CarrierError, ParseError
 from tracker.model import RawEvent, TrackingResult
@@ -90,7 +90,7 @@ class SandboxAdapter(CarrierAdapter):
         # The query is encoded here, once: httpx checks every character of each URL it parses
         # in Python, and params= would have it parse the query twice (bench/pipeline.py).
         query = urlencode({"numbers": ",".join(numbers)})
-        url = f"{self.settings.base_url.rstrip('/')}/v1/track?{query}"
+        url = url_with_query(f"{self.settings.base_url.rstrip('/')}/v1/track", query)
         headers = {API_KEY_HEADER: self.settings.api_key} if self.settings.api_key else {}
         request = client.build_request(
             "GET", url, headers=headers, timeout=self.settings.timeout_seconds
