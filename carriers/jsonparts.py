@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 _SPACE = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
+#: the decoder's own scanner (what ``raw_decode`` calls), without the method around it
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 
 
 class _Unsplittable(Exception):
@@ -70,16 +73,27 @@ def _split(text: str, key: str) -> list[tuple[Any, str]] | None:
     return found
 
 
+#: what follows an item: a comma and the next item's start, or the array's end
+_NEXT = re.compile(r"[ \t\n\r]*(?:(,)[ \t\n\r]*|\])")
+
+
 def _items(text: str, index: int) -> tuple[list[tuple[Any, str]], int]:
     """The array starting at ``text[index] == '['``: its items and the index after it."""
     items: list[tuple[Any, str]] = []
     index = _skip(text, index + 1)
     if text[index : index + 1] == "]":
         return items, index + 1
+    # The decoder's scanner and one pattern per separator: a poll splits every reply it gets.
+    scan, after = _SCAN, _NEXT.match
     while True:
-        value, end = _DECODER.raw_decode(text, index)
+        try:
+            value, end = scan(text, index)
+        except StopIteration:  # no JSON value here (raw_decode's "Expecting value")
+            raise _Unsplittable from None
         items.append((value, text[index:end]))
-        index = _skip(text, end)
-        if _expect(text, index, ",]") == "]":
-            return items, index + 1
-        index = _skip(text, index + 1)
+        separator = after(text, end)
+        if separator is None:
+            raise _Unsplittable
+        if separator.group(1) is None:
+            return items, separator.end()
+        index = separator.end()

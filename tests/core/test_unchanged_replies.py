@@ -5,7 +5,7 @@ recorded as before (tracker.store.replies)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from tracker.config import CarrierConfig, StoreConfig, TrackerConfig
 from tracker.jobs.poll import poll_due
 from tracker.runtime.app import TrackerApp, build_app
 from tracker.store.models import Shipment, TrackingEvent
-from tracker.store.replies import parser_identity
+from tracker.store.replies import parser_identity, reply_digest, reply_digester
 from tracker.store.shipments import NewShipment, add_shipments
 
 pytestmark = pytest.mark.integration
@@ -182,3 +182,26 @@ def test_the_parser_identity_is_the_adapter_files_digest() -> None:
     assert len(identity) == 16
     assert parser_identity(SandboxAdapter) == identity
     assert parser_identity(CarrierConfig) != identity  # another file
+
+
+@pytest.mark.parametrize(
+    "estimates",
+    [
+        [None, None],
+        [datetime(2026, 4, 9, 12, 0, tzinfo=UTC)] * 3,
+        # the same instant in another zone, then a different one, then none
+        [
+            datetime(2026, 4, 9, 12, 0, tzinfo=UTC),
+            datetime(2026, 4, 9, 14, 0, tzinfo=timezone(timedelta(hours=2))),
+            datetime(2026, 4, 9, 12, 0, 0, 1, tzinfo=UTC),
+            None,
+        ],
+    ],
+)
+def test_a_batch_digester_gives_the_stored_digests(estimates: list[datetime | None]) -> None:
+    """The poll's per-batch digester (each estimate written once) stores what reply_digest
+    stores, so a digest written before it still matches."""
+    digest = reply_digester()
+    for index, estimate in enumerate(estimates):
+        part = bytes([index]) * 16
+        assert digest(part, estimate) == reply_digest(part, estimate)

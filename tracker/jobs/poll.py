@@ -33,7 +33,7 @@ from tracker.policy.retry import backoff
 from tracker.runtime.app import CarrierRuntime, TrackerApp
 from tracker.store.models import Shipment
 from tracker.store.record import Observation, Recorded, record_polls
-from tracker.store.replies import parser_identity, part_digester, reply_digest
+from tracker.store.replies import parser_identity, part_digester, reply_digester
 from tracker.store.shipments import ClaimedShipment, claim_due_for_poll, with_each_leased
 
 RETRY_BASE = timedelta(minutes=15)
@@ -208,17 +208,29 @@ def _read(
     parts = runtime.adapter.reply_parts(reply)
     by_number = {part.tracking_number.upper(): part for part in parts}
     digest_of = part_digester(runtime.name, parser_identity(type(runtime.adapter)))
+    stored_digest = reply_digester()
     matched: list[tuple[ClaimedShipment, ReplyPart | None, bytes | None]] = []
     skipped: set[int] = set()
+    unchanged = 0
     for item in batch:
         part = by_number.get(item.tracking_number.upper())
         if part is None or part.source is None:
             matched.append((item, part, None))
             continue
         part_hash = digest_of(part.source)
-        if _unchanged(item, part_hash):
+        # Unchanged: the stored digest is this part's, bound to the stored estimate
+        # (tracker.store.replies).
+        if (
+            item.reply_digest is not None
+            and item.last_polled_at is not None
+            and stored_digest(part_hash, item.expected_delivery) == item.reply_digest
+        ):
             skipped.add(id(part))
+            unchanged += 1
         matched.append((item, part, part_hash))
+    if unchanged == len(batch) and len(skipped) == len(parts):
+        # The steady state: every shipment's part unchanged, no other part to parse.
+        return [_Reading(item, None, [], digest) for item, _, digest in matched]
     results = {id(part): part.parse() for part in parts if id(part) not in skipped}
     pairs: Pairs = []
     for item, part, digest in matched:
@@ -230,15 +242,6 @@ def _read(
         tracked = classify(app, result)
         pairs.append(_Reading(item, result, tracked, digest))
     return pairs
-
-
-def _unchanged(item: ClaimedShipment, digest: bytes) -> bool:
-    """Whether ``item``'s stored digest says this reply part brings nothing new."""
-    return (
-        item.reply_digest is not None
-        and item.last_polled_at is not None
-        and reply_digest(digest, item.expected_delivery) == item.reply_digest
-    )
 
 
 def _result_of(

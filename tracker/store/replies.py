@@ -61,6 +61,24 @@ def parser_identity(adapter: type) -> str:
 
 def reply_digest(part: bytes, expected_delivery: datetime | None) -> str:
     """What a shipment stores: the part's digest bound to the estimate stored with it."""
+    return hashlib.blake2b(part + _estimate_text(expected_delivery), digest_size=16).hexdigest()
+
+
+def _estimate_text(expected_delivery: datetime | None) -> bytes:
     # in UTC: the same instant from the carrier and from the store gives the same digest
-    estimate = expected_delivery.astimezone(UTC).isoformat() if expected_delivery else ""
-    return hashlib.blake2b(part + estimate.encode(), digest_size=16).hexdigest()
+    return expected_delivery.astimezone(UTC).isoformat().encode() if expected_delivery else b""
+
+
+def reply_digester() -> Callable[[bytes, datetime | None], str]:
+    """:func:`reply_digest` for one batch: each distinct estimate is written out once (a
+    batch's shipments mostly share theirs, or have none)."""
+    texts: dict[datetime | None, bytes] = {None: b""}
+    blake2b = hashlib.blake2b
+
+    def digest(part: bytes, expected_delivery: datetime | None) -> str:
+        text = texts.get(expected_delivery)
+        if text is None:
+            text = texts[expected_delivery] = _estimate_text(expected_delivery)
+        return blake2b(part + text, digest_size=16).hexdigest()
+
+    return digest
