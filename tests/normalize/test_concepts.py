@@ -158,6 +158,18 @@ def test_customs_refusal_in_any_order_is_a_hold(normalizer: Normalizer, text: st
         # tried without success
         "Entregado en la sucursal, ya puede pasar a retirarlo",
         "Abbiamo tentato la consegna del pacco senza successo",
+        # Russian: a negation before a modal ("cannot be delivered"), not next to the verb; a
+        # hand-over to the customer that did not happen
+        "Посылка не может быть доставлена по указанному адресу",
+        "Нам не удалось сегодня доставить вашу посылку",
+        "Заказ не передан клиенту",
+        "Посылка будет доставлена завтра",
+        "Отправление должно быть вручено лично адресату",
+        "Відправлення буде доставлено завтра",
+        # Turkish: handed to the sender (a return), and a hand-over to the addressee that failed
+        "Kargonuz göndericisine teslim edildi",
+        "Gönderi göndericiye teslim",
+        "Gönderi muhataba teslim edilemedi",
     ],
 )
 def test_negated_announced_or_awaiting_collection_is_never_delivered(
@@ -222,6 +234,27 @@ def test_negated_announced_or_awaiting_collection_is_never_delivered(
         ("Yetersiz adres bilgisi", (Status.EXCEPTION, Detail.ADDRESS_ISSUE)),
         ("Şubede bekliyor", (Status.AVAILABLE_FOR_PICKUP, Detail.ARRIVED_DELIVERY_OFFICE)),
         ("Gönderi iade sürecinde", (Status.EXCEPTION, Detail.RETURNING)),
+        # Russian: customs holds it (held, release suspended or refused, papers missing) before
+        # the processing words; processing says what customs does
+        ("Посылка задержана на таможне", (Status.EXCEPTION, Detail.CUSTOMS_HOLD)),
+        ("Выпуск товаров приостановлен таможней", (Status.EXCEPTION, Detail.CUSTOMS_HOLD)),
+        ("Таможня отказала в выпуске посылки", (Status.EXCEPTION, Detail.CUSTOMS_HOLD)),
+        ("Таможенное оформление: отсутствует счет", (Status.EXCEPTION, Detail.CUSTOMS_HOLD)),
+        ("Посылка передана таможне для оформления", (Status.IN_TRANSIT, Detail.CUSTOMS_PROCESSING)),
+        # Russian: put out for delivery, brought back from the round, the day moved, the order
+        # placed, an order that failed
+        ("Посылка выведена на доставку курьером", (Status.OUT_FOR_DELIVERY, None)),
+        ("Посылка возвращена с доставки на склад", (Status.DELIVERY_FAILED, None)),
+        ("Доставка перенесена на завтра", (Status.IN_TRANSIT, None)),
+        ("Ваш заказ оформлен", (Status.INFO_RECEIVED, None)),
+        ("Ошибка при создании заказа", (Status.EXCEPTION, None)),
+        # Turkish: nobody knows the recipient there, with the deliverer, back with the sender,
+        # handed to the addressee in person, destroyed
+        ("Alıcı adreste tanınmıyor", (Status.EXCEPTION, Detail.ADDRESS_ISSUE)),
+        ("Gönderi dağıtıcıya verildi", (Status.OUT_FOR_DELIVERY, None)),
+        ("Kargo göndericisine teslim edildi", (Status.RETURNED, None)),
+        ("Gönderi muhataba bizzat teslim edildi", (Status.DELIVERED, None)),
+        ("Kargo imha edildi", (Status.EXCEPTION, None)),
     ],
 )
 def test_east_european_meanings_in_other_words(

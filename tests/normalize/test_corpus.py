@@ -65,7 +65,7 @@ def test_corpus_breadth() -> None:
 #: en2-A, en2-B; GLS Netherlands (Dutch): nl-A, nl-B; Belpost and Evropochta (Belarus, Russian):
 #: ru2-A, ru2-B; GLS Italy and Poste Italiane (ha-poste-italiane): it2-A, it2-B; CTT in ha-ctt
 #: (Portuguese): pt2-A, pt2-B; Kazpost (Russian): ru3-A, ru3-B; Estafeta, Correo Argentino and
-#: Andreani (Spanish): es7-A, es7-B; TrackingMore's Italian page: it7-A, it7-B
+#: Andreani (Spanish): es7-A, es7-B; TrackingMore's Italian page: it7-A, it7-B;
 #: the seventh round's DPD Russia and Yandex Delivery (Russian): ru7-A, ru7-B; Poczta Polska:
 #: pl7-A, pl7-B; PTT and MNG (Turkish): tr7-A, tr7-B
 SPLIT_FLOORS = {
@@ -127,12 +127,12 @@ SPLIT_FLOORS = {
     "es7-B": (0.27, 0.27),
     "it7-A": (1.0, 1.0),
     "it7-B": (0.75, 0.75),
-    "ru7-A": (0.54, 0.54),
-    "ru7-B": (0.43, 0.43),
+    "ru7-A": (0.95, 0.95),
+    "ru7-B": (0.60, 0.60),
     "pl7-A": (1.0, 1.0),
     "pl7-B": (0.66, 0.66),
-    "tr7-A": (0.33, 0.33),
-    "tr7-B": (0.55, 0.5),
+    "tr7-A": (1.0, 1.0),
+    "tr7-B": (0.77, 0.72),
 }
 #: each split holds more rows than this, so that a floor is not kept on a handful by accident
 SPLIT_MORE_THAN = {
