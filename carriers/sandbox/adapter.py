@@ -7,6 +7,7 @@ error tree; ``parse`` is a pure function of the recorded reply.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timezone
 from functools import partial
@@ -23,6 +24,8 @@ from tracker.errors import CarrierError, ParseError
 from tracker.model import RawEvent, TrackingResult
 
 API_KEY_HEADER = "X-API-Key"
+#: numbers ``urllib.parse.quote_plus`` leaves as they are, joined by commas
+_PLAIN_NUMBERS = re.compile(r"[A-Za-z0-9_.~-]*(?:,[A-Za-z0-9_.~-]*)*")
 
 
 def _stdlib_tz(value: datetime) -> datetime:
@@ -89,7 +92,7 @@ class SandboxAdapter(CarrierAdapter):
             raise ValueError(f"ask about 1 to {self.max_numbers_per_request} numbers at a time")
         # The query is encoded here, once: httpx checks every character of each URL it parses
         # in Python, and params= would have it parse the query twice (bench/pipeline.py).
-        query = urlencode({"numbers": ",".join(numbers)})
+        query = numbers_query(numbers)
         url = url_with_query(f"{self.settings.base_url.rstrip('/')}/v1/track", query)
         headers = {API_KEY_HEADER: self.settings.api_key} if self.settings.api_key else {}
         request = client.build_request(
@@ -228,6 +231,15 @@ class SandboxAdapter(CarrierAdapter):
             country=event.country,
             carrier=self.name,
         )
+
+
+def numbers_query(numbers: Sequence[str]) -> str:
+    """``urlencode({"numbers": ",".join(numbers)})``: numbers of letters and digits read the
+    same encoded, so only their commas are escaped, without quoting each character in Python."""
+    joined = ",".join(numbers)
+    if _PLAIN_NUMBERS.fullmatch(joined):
+        return "numbers=" + joined.replace(",", "%2C")
+    return urlencode({"numbers": joined})
 
 
 class _NotPlain(Exception):

@@ -1,5 +1,5 @@
 """``url_with_query`` builds the URL httpx itself would parse from the same text, so a request
-built from it is the request the adapter asked for."""
+built from it is the request the adapter asked for; the sandbox's query is urlencode's."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from carriers.http import url_with_query
+from carriers.sandbox.adapter import numbers_query
 
 BASES = [
     "http://127.0.0.1:8080/v1/track",
@@ -58,3 +59,8 @@ def test_a_request_built_from_it_is_the_same_request() -> None:
 def test_a_bad_base_fails_as_httpx_fails() -> None:
     with pytest.raises(httpx.InvalidURL):
         url_with_query("http://exa\nmple.com/x", "a=1")
+
+
+@given(numbers=st.lists(st.text(max_size=14) | st.from_regex(r"[A-Z0-9]{8,14}"), max_size=40))
+def test_the_sandbox_query_is_urlencodes(numbers: list[str]) -> None:
+    assert numbers_query(numbers) == urlencode({"numbers": ",".join(numbers)})

@@ -18,7 +18,7 @@ from typing import NamedTuple
 from sqlalchemy.orm import Session
 from structlog.typing import FilteringBoundLogger
 
-from carriers.base import CarrierReply, ParcelInfo, ReplyPart
+from carriers.base import CarrierAdapter, CarrierReply, ParcelInfo, ReplyPart
 from tracker.errors import (
     CarrierAuthError,
     CarrierError,
@@ -155,15 +155,27 @@ async def _poll_batch(
     log = get_logger(carrier=runtime.name)
     await runtime.limiter.acquire()
     started = time.monotonic()
-    parcels = [
-        ParcelInfo(
-            i.tracking_number, i.carrier, i.order_reference, i.destination_country, i.origin_country
-        )
-        for i in batch
-    ]
+    numbers: list[str] | None = None
+    parcels: list[ParcelInfo] = []
+    if _asks_by_number(adapter):
+        numbers = [i.tracking_number for i in batch]
+    else:
+        parcels = [
+            ParcelInfo(
+                i.tracking_number,
+                i.carrier,
+                i.order_reference,
+                i.destination_country,
+                i.origin_country,
+            )
+            for i in batch
+        ]
     try:
         try:
-            reply = await adapter.fetch_parcels(app.http, parcels)
+            if numbers is not None:
+                reply = await adapter.fetch(app.http, numbers)
+            else:
+                reply = await adapter.fetch_parcels(app.http, parcels)
             pairs = _read(app, runtime, reply, batch)
         except CarrierError:
             raise
@@ -197,6 +209,12 @@ async def _poll_batch(
     if had_rejected:
         log.info("carrier.credentials_accepted")
     return pairs
+
+
+def _asks_by_number(adapter: CarrierAdapter) -> bool:
+    """Whether ``adapter`` asks with the numbers alone: its ``fetch_parcels`` is the base
+    class's, which hands the numbers to ``fetch``; no ParcelInfo is built for it then."""
+    return getattr(adapter.fetch_parcels, "__func__", None) is CarrierAdapter.fetch_parcels
 
 
 def _read(
