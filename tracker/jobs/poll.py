@@ -307,11 +307,6 @@ class _Recorded:
     new_events: int = 0
     notices: int = 0
 
-    def add(self, other: _Recorded) -> None:
-        self.polled += other.polled
-        self.new_events += other.new_events
-        self.notices += other.notices
-
 
 class _ReplyWriter:
     """Records carrier replies in the store. Replies that arrive while a transaction is being
@@ -350,14 +345,18 @@ class _ReplyWriter:
                 for pairs, future in group:
                     recorded = _Recorded()
                     for reading in pairs:
-                        recorded.add(outcomes.get(reading.item.id, _Recorded()))
+                        outcome = outcomes.get(reading.item.id)
+                        if outcome is not None:
+                            recorded.polled += 1
+                            recorded.new_events += outcome.new_events
+                            recorded.notices += outcome.notices
                     if not future.done():
                         future.set_result(recorded)
         finally:
             self.draining = None
 
 
-def _store_batch(app: TrackerApp, pairs: Pairs) -> dict[int, _Recorded]:
+def _store_batch(app: TrackerApp, pairs: Pairs) -> dict[int, Recorded]:
     """Record carrier replies (already classified) in one store call; see ``record_isolated``.
     Returns what was recorded per shipment id (a shipment whose lease was lost, or whose write
     failed, is absent)."""
@@ -394,11 +393,7 @@ def _store_batch(app: TrackerApp, pairs: Pairs) -> dict[int, _Recorded]:
             _log_outcome(log, reading.item, reading.result, outcome)
         counts[reading.item.carrier, _result_label(reading, outcome)] += 1
     app.metrics.polls_recorded(counts)
-    return {
-        sid: _Recorded(1, r.new_events, r.notices)
-        for sid, r in recorded.items()
-        if r.outcome != "lease_lost"
-    }
+    return {sid: r for sid, r in recorded.items() if r.outcome != "lease_lost"}
 
 
 def _result_label(reading: _Reading, recorded: Recorded) -> str:
