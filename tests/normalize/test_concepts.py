@@ -170,6 +170,12 @@ def test_customs_refusal_in_any_order_is_a_hold(normalizer: Normalizer, text: st
         "Kargonuz göndericisine teslim edildi",
         "Gönderi göndericiye teslim",
         "Gönderi muhataba teslim edilemedi",
+        # at the office that delivers, or sorted for the round; a delivery that failed; the one who
+        # delivers has set out: none of these is the delivery
+        "Parcel arrived at the local delivery depot",
+        "Sendung sortiert für die Zustellung",
+        "Delivery failure: the parcel was brought back to the depot",
+        "De bezorger is begonnen aan de bezorgronde",
     ],
 )
 def test_negated_announced_or_awaiting_collection_is_never_delivered(
@@ -435,6 +441,30 @@ def test_a_bad_regex_in_a_concept_is_reported(tmp_path: Path) -> None:
             (Status.EXCEPTION, Detail.DELAYED_EXTERNAL),
         ),
         ("Het etiket op de zending is onleesbaar", (Status.EXCEPTION, None)),
+        # issue 17's seventh round: meanings the wording of two carriers or more shares
+        ("Your parcel arrived in Germany", (Status.IN_TRANSIT, Detail.ARRIVED_DESTINATION_COUNTRY)),
+        (
+            "The parcel is now at the local delivery depot",
+            (Status.IN_TRANSIT, Detail.ARRIVED_DELIVERY_OFFICE),
+        ),
+        ("Parcel collected from the sender", (Status.IN_TRANSIT, Detail.ACCEPTED)),
+        ("Pre advice received from the shipper", (Status.INFO_RECEIVED, None)),
+        ("Delivery failure", (Status.DELIVERY_FAILED, None)),
+        ("Zending is door de koerier ontvangen", (Status.IN_TRANSIT, Detail.ACCEPTED)),
+        ("Zending is nog niet door ons ontvangen", (Status.INFO_RECEIVED, None)),
+        ("De chauffeur is begonnen aan zijn route", (Status.OUT_FOR_DELIVERY, None)),
+        ("Niet in levering - te laat binnengekomen", (Status.IN_TRANSIT, None)),
+        (
+            "Die Sendung wurde für die Zustellung sortiert",
+            (Status.IN_TRANSIT, Detail.ARRIVED_DELIVERY_OFFICE),
+        ),
+        ("Daten vom Absender übermittelt", (Status.INFO_RECEIVED, None)),
+        (
+            "Empfänger nicht erreichbar",
+            (Status.DELIVERY_FAILED, Detail.RECIPIENT_UNAVAILABLE),
+        ),
+        ("已清关，正在转运", (Status.IN_TRANSIT, Detail.CUSTOMS_RELEASED)),
+        ("收件人拒签", (Status.EXCEPTION, Detail.REFUSED)),
     ],
 )
 def test_conversational_and_tense_forms(

@@ -67,7 +67,8 @@ def test_corpus_breadth() -> None:
 #: (Portuguese): pt2-A, pt2-B; Kazpost (Russian): ru3-A, ru3-B; Estafeta, Correo Argentino and
 #: Andreani (Spanish): es7-A, es7-B; TrackingMore's Italian page: it7-A, it7-B;
 #: the seventh round's DPD Russia and Yandex Delivery (Russian): ru7-A, ru7-B; Poczta Polska:
-#: pl7-A, pl7-B; PTT and MNG (Turkish): tr7-A, tr7-B
+#: pl7-A, pl7-B; PTT and MNG (Turkish): tr7-A, tr7-B; Ampère and Dynalogic (Dutch): nl7-A, nl7-B;
+#: Swiss Post and Planzer (German): de7-A, de7-B
 SPLIT_FLOORS = {
     "A": (0.91, 0.83),
     "B": (0.71, 0.63),
@@ -133,6 +134,10 @@ SPLIT_FLOORS = {
     "pl7-B": (0.66, 0.66),
     "tr7-A": (1.0, 1.0),
     "tr7-B": (0.77, 0.72),
+    "nl7-A": (1.0, 1.0),
+    "nl7-B": (0.4, 0.4),
+    "de7-A": (1.0, 1.0),
+    "de7-B": (1.0, 1.0),
 }
 #: each split holds more rows than this, so that a floor is not kept on a handful by accident
 SPLIT_MORE_THAN = {
@@ -200,6 +205,10 @@ SPLIT_MORE_THAN = {
     "pl7-B": 2,
     "tr7-A": 17,
     "tr7-B": 17,
+    "nl7-A": 6,
+    "nl7-B": 4,
+    "de7-A": 3,
+    "de7-B": 3,
 }
 
 
