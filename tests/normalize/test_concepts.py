@@ -176,6 +176,8 @@ def test_customs_refusal_in_any_order_is_a_hold(normalizer: Normalizer, text: st
         "Sendung sortiert für die Zustellung",
         "Delivery failure: the parcel was brought back to the depot",
         "De bezorger is begonnen aan de bezorgronde",
+        # Dutch "van" (of) is not the English delivery van
+        "Het pakket ligt in het depot van de vervoerder",
     ],
 )
 def test_negated_announced_or_awaiting_collection_is_never_delivered(
