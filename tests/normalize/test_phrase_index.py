@@ -262,3 +262,44 @@ def test_a_concept_is_looked_for_by_its_rarest_term() -> None:
     rule = TextRule("text.en.x", "en", Status.DELIVERY_FAILED, None, (), False,
                     (("qwerty", "zxcvb"),))  # fmt: skip
     assert PhraseIndex((), (rule,))._phrases[0].folded == "qwerty"
+
+
+def test_a_phrase_is_matched_where_its_beginning_is_found() -> None:
+    # the scan reports every place a beginning is found; the phrase's regex runs at those places
+    # only, and sees the text before them (lookbehind) and after them as a search would
+    ready = TextRule("text.en.ready", "en", Status.AVAILABLE_FOR_PICKUP, None,
+                     ("(?<!not )ready for (pick ?-?up|collection)",))  # fmt: skip
+    zoll = TextRule("text.de.zoll", "de", Status.IN_TRANSIT, None, ("zoll(amt|abfertigung)\\b",))
+    index = PhraseIndex((), (ready, zoll))
+    found = Classification(Status.AVAILABLE_FOR_PICKUP, None, "text.en.ready")
+    cases = {
+        "already ready for pickup": found,  # first inside a word ("already"), then a word
+        "not ready for pickup, ready for collection": found,  # the second place matches
+        "not ready for pickup": None,  # the lookbehind sees the text before the place
+        "ready for delivery, unready for pickup": None,
+        "Hauptzollamt Köln": Classification(Status.IN_TRANSIT, None, "text.de.zoll"),
+        "Zollamtsblatt, Zollamt": Classification(Status.IN_TRANSIT, None, "text.de.zoll"),
+        "Zollamtsblatt": None,
+    }
+    for text, expected in cases.items():
+        assert index.match(fold(text), None, "DE") == expected, text
+        assert index.match_all(fold(text), ("de", "en")) == expected, text
+
+
+def test_a_concept_term_is_found_only_at_a_word_start() -> None:
+    # the other term is searched for without \\b first (its first characters let the regex engine
+    # skip ahead); a hit inside a word is not enough, a later one at a word start is
+    rule = TextRule("text.en.failed", "en", Status.DELIVERY_FAILED, None, (), False,
+                    (("attempt", "unable|could not"),))  # fmt: skip
+    index = PhraseIndex((), (rule,))
+    failed = Classification(Status.DELIVERY_FAILED, None, "text.en.failed")
+    cases = {
+        "Delivery attempt: we were unable to deliver": failed,
+        "Delivery attempt made": None,
+        "Attempt: Xunable": None,  # not at a word start
+        "Attempt: Xunable, then unable": failed,
+        "attempt, COULD NOT deliver": failed,
+    }
+    for text, expected in cases.items():
+        assert index.match(fold(text), None, None) == expected, text
+        assert index.match_all(fold(text), ("en",)) == expected, text

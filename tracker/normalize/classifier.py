@@ -60,7 +60,9 @@ class Normalizer:
     def _classify(
         self, carrier: str | None, code: str | None, text: str, country: str | None
     ) -> Classification:
-        by_code = self._by_code(carrier, code) if code else None
+        if not code:  # most events: the text alone decides
+            return (self._by_text(text, country) if text else None) or UNKNOWN
+        by_code = self._by_code(carrier, code)
         refinable = by_code is not None and by_code.rule in self._refinable
         if by_code is not None and (not text or (by_code.detail is not None and not refinable)):
             return by_code
