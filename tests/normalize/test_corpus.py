@@ -68,7 +68,8 @@ def test_corpus_breadth() -> None:
 #: Andreani (Spanish): es7-A, es7-B; TrackingMore's Italian page: it7-A, it7-B;
 #: the seventh round's DPD Russia and Yandex Delivery (Russian): ru7-A, ru7-B; Poczta Polska:
 #: pl7-A, pl7-B; PTT and MNG (Turkish): tr7-A, tr7-B; Ampère and Dynalogic (Dutch): nl7-A, nl7-B;
-#: Swiss Post and Planzer (German): de7-A, de7-B
+#: Swiss Post and Planzer (German): de7-A, de7-B;
+#: Kolay Gelsin (Turkish): tr7b-A, tr7b-B; In Time (Ukrainian): uk7-A, uk7-B
 SPLIT_FLOORS = {
     "A": (0.91, 0.83),
     "B": (0.71, 0.63),
@@ -138,6 +139,10 @@ SPLIT_FLOORS = {
     "nl7-B": (0.4, 0.4),
     "de7-A": (1.0, 1.0),
     "de7-B": (1.0, 1.0),
+    "tr7b-A": (0.71, 0.57),
+    "tr7b-B": (0.57, 0.57),
+    "uk7-A": (1.0, 1.0),
+    "uk7-B": (0.5, 0.5),
 }
 #: each split holds more rows than this, so that a floor is not kept on a handful by accident
 SPLIT_MORE_THAN = {
@@ -209,6 +214,10 @@ SPLIT_MORE_THAN = {
     "nl7-B": 4,
     "de7-A": 3,
     "de7-B": 3,
+    "tr7b-A": 6,
+    "tr7b-B": 6,
+    "uk7-A": 2,
+    "uk7-B": 1,
 }
 
 
