@@ -178,6 +178,9 @@ def test_customs_refusal_in_any_order_is_a_hold(normalizer: Normalizer, text: st
         "De bezorger is begonnen aan de bezorgronde",
         # Dutch "van" (of) is not the English delivery van
         "Het pakket ligt in het depot van de vervoerder",
+        # delivered to a branch, an office or a locker: it waits there for the buyer
+        "Посилку доставлено у відділення, очікує на вас",
+        "Посылка доставлена в отделение, ожидайте извещения",
     ],
 )
 def test_negated_announced_or_awaiting_collection_is_never_delivered(
@@ -263,6 +266,14 @@ def test_negated_announced_or_awaiting_collection_is_never_delivered(
         ("Kargo göndericisine teslim edildi", (Status.RETURNED, None)),
         ("Gönderi muhataba bizzat teslim edildi", (Status.DELIVERED, None)),
         ("Kargo imha edildi", (Status.EXCEPTION, None)),
+        # Turkish: recorded in the carrier's system (data only), loaded onto the courier's vehicle;
+        # Ukrainian: delivered to the branch, where the buyer collects it
+        ("Gönderiniz sistemimize kayıt edildi", (Status.INFO_RECEIVED, None)),
+        ("Paketiniz kuryenin aracına yüklendi", (Status.OUT_FOR_DELIVERY, None)),
+        (
+            "Посилку доставлено до відділення",
+            (Status.AVAILABLE_FOR_PICKUP, Detail.ARRIVED_DELIVERY_OFFICE),
+        ),
     ],
 )
 def test_east_european_meanings_in_other_words(
