@@ -181,6 +181,10 @@ def test_customs_refusal_in_any_order_is_a_hold(normalizer: Normalizer, text: st
         # delivered to a branch, an office or a locker: it waits there for the buyer
         "Посилку доставлено у відділення, очікує на вас",
         "Посылка доставлена в отделение, ожидайте извещения",
+        # "signed" announced, required or negated is not signed
+        "Parcel must be signed for by the recipient",
+        "Documents to be signed by the receiver",
+        "Parcel not signed for",
     ],
 )
 def test_negated_announced_or_awaiting_collection_is_never_delivered(
@@ -478,6 +482,15 @@ def test_a_bad_regex_in_a_concept_is_reported(tmp_path: Path) -> None:
         ),
         ("已清关，正在转运", (Status.IN_TRANSIT, Detail.CUSTOMS_RELEASED)),
         ("收件人拒签", (Status.EXCEPTION, Detail.REFUSED)),
+        ("荷物が国内に到着しました", (Status.IN_TRANSIT, Detail.ARRIVED_DESTINATION_COUNTRY)),
+        ("配達店に到着しました", (Status.IN_TRANSIT, Detail.ARRIVED_DELIVERY_OFFICE)),
+        ("快件已到达网点", (Status.IN_TRANSIT, Detail.ARRIVED_DELIVERY_OFFICE)),
+        ("배송 시설 도착", (Status.IN_TRANSIT, Detail.ARRIVED_DELIVERY_OFFICE)),
+        ("Customs clearance delay", (Status.EXCEPTION, Detail.CUSTOMS_HOLD)),
+        ("Shipment info sent to the carrier", (Status.INFO_RECEIVED, None)),
+        ("The delivery address is inaccessible", (Status.DELIVERY_FAILED, None)),
+        ("Parcel signed for by the recipient", (Status.DELIVERED, None)),
+        ("Missed the courier's round today", (Status.IN_TRANSIT, None)),
     ],
 )
 def test_conversational_and_tense_forms(
