@@ -69,7 +69,8 @@ def test_corpus_breadth() -> None:
 #: the seventh round's DPD Russia and Yandex Delivery (Russian): ru7-A, ru7-B; Poczta Polska:
 #: pl7-A, pl7-B; PTT and MNG (Turkish): tr7-A, tr7-B; Ampère and Dynalogic (Dutch): nl7-A, nl7-B;
 #: Swiss Post and Planzer (German): de7-A, de7-B;
-#: Kolay Gelsin (Turkish): tr7b-A, tr7b-B; In Time (Ukrainian): uk7-A, uk7-B
+#: Kolay Gelsin (Turkish): tr7b-A, tr7b-B; In Time (Ukrainian): uk7-A, uk7-B; Mandaê, Jadlog,
+#: Intelipost and TNT Brasil (Portuguese, vnda-tracker): pt7-A, pt7-B
 SPLIT_FLOORS = {
     "A": (0.91, 0.83),
     "B": (0.71, 0.63),
@@ -143,6 +144,8 @@ SPLIT_FLOORS = {
     "tr7b-B": (0.57, 0.57),
     "uk7-A": (1.0, 1.0),
     "uk7-B": (0.5, 0.5),
+    "pt7-A": (0.6, 0.6),
+    "pt7-B": (0.75, 0.66),
 }
 #: each split holds more rows than this, so that a floor is not kept on a handful by accident
 SPLIT_MORE_THAN = {
@@ -218,6 +221,8 @@ SPLIT_MORE_THAN = {
     "tr7b-B": 6,
     "uk7-A": 2,
     "uk7-B": 1,
+    "pt7-A": 14,
+    "pt7-B": 11,
 }
 
 
