@@ -185,6 +185,8 @@ def test_customs_refusal_in_any_order_is_a_hold(normalizer: Normalizer, text: st
         "Parcel must be signed for by the recipient",
         "Documents to be signed by the receiver",
         "Parcel not signed for",
+        # Portuguese: the delivery not done, in the words of a done one
+        "A entrega não foi realizada",
     ],
 )
 def test_negated_announced_or_awaiting_collection_is_never_delivered(
@@ -222,6 +224,13 @@ def test_negated_announced_or_awaiting_collection_is_never_delivered(
             "Arrivato al centro di consegna di Bologna",
             (Status.IN_TRANSIT, Detail.ARRIVED_DELIVERY_OFFICE),
         ),
+        # Portuguese: a delivery done; the shipment cancelled, not the round; not picked up
+        # from the sender yet; the shipment created
+        ("A sua entrega foi realizada com sucesso", (Status.DELIVERED, None)),
+        ("Envio cancelado", (Status.EXCEPTION, None)),
+        ("Saída para entrega cancelada", (Status.IN_TRANSIT, None)),
+        ("A encomenda ainda não foi coletada pela transportadora", (Status.INFO_RECEIVED, None)),
+        ("Pedido criado na plataforma", (Status.INFO_RECEIVED, None)),
         # Russian: handed out with no one named, out with the courier, back with the shop
         ("Выдано", (Status.DELIVERED, None)),
         ("Заказ выдан на курьерскую доставку", (Status.OUT_FOR_DELIVERY, None)),

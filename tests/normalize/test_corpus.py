@@ -144,7 +144,7 @@ SPLIT_FLOORS = {
     "tr7b-B": (0.57, 0.57),
     "uk7-A": (1.0, 1.0),
     "uk7-B": (0.5, 0.5),
-    "pt7-A": (0.6, 0.6),
+    "pt7-A": (0.93, 0.93),
     "pt7-B": (0.75, 0.66),
 }
 #: each split holds more rows than this, so that a floor is not kept on a handful by accident
