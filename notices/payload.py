@@ -15,6 +15,7 @@ from typing import Any
 
 from tracker.errors import NoticeError
 from tracker.model import Detail, Status
+from tracker.quickinit import quick_init
 
 PAYLOAD_VERSION = 3
 CHOICES = ("keep_waiting", "resend", "refund")
@@ -36,6 +37,7 @@ SITUATIONS = (
 offers no waiting; a pickup notice says where and until when."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class EventSummary:
     """The carrier event a notice quotes as its evidence, already classified."""
@@ -71,6 +73,7 @@ class EventSummary:
         )
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class NoticePayload:
     """The facts of one buyer notice: why it is sent, the evidence, the expected window and the

@@ -4,8 +4,9 @@ frozen dataclass it is (tests/core/test_stored_text.py checks the control-charac
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import pickle
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -59,3 +60,40 @@ def test_only_the_carrier_text_fields_are_cleaned() -> None:
     )
     assert (event.text, event.code, event.location, event.country) == ("AB", "C", "L", "FR")
     assert event.carrier == "x\x00"  # a registry name from our own code, never carrier text
+
+
+def _fingerprint_as_first_written(raw: RawEvent) -> str:
+    """The fingerprint's straightforward reading (stored fingerprints were made this way)."""
+    parts = (
+        raw.occurred_at.isoformat(),
+        raw.code or "",
+        " ".join(raw.text.split()).casefold(),
+        (raw.location or "").casefold(),
+    )
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        RawEvent(WHEN, "Arrived at facility", "EX", "LOS ANGELES CA", "US"),
+        RawEvent(WHEN, "  Zugestellt \t an  den   Nachbarn ", None, None),
+        RawEvent(WHEN.replace(microsecond=1200), "STRASSE", "", "Straße Süd"),
+        RawEvent(datetime(2026, 7, 4, 2, 5, 7, tzinfo=timezone(timedelta(hours=-7))), "Доставлено"),
+        RawEvent(WHEN, "text\x1fwith a separator", "A.1", "İstanbul"),
+    ],
+)
+def test_fingerprint_is_the_stored_one(raw: RawEvent) -> None:
+    assert raw.fingerprint() == _fingerprint_as_first_written(raw)
+    assert raw.fingerprint() == raw.fingerprint()  # the shared empty state is never changed
+
+
+def test_fingerprint_pinned() -> None:
+    raw = RawEvent(WHEN, "Arrived  at facility", "EX", "Los Angeles CA", "US")
+    assert (
+        raw.fingerprint()
+        == hashlib.blake2b(
+            b"2026-03-01T09:30:00+00:00\x1fEX\x1farrived at facility\x1flos angeles ca",
+            digest_size=16,
+        ).hexdigest()
+    )

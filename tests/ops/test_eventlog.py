@@ -83,3 +83,42 @@ def test_redaction_can_be_turned_off() -> None:
     configure_logging("json", "info", redact=False, stream=out)
     get_logger().info("notice.sent", recipient="jane.doe@example.com")
     assert json.loads(out.getvalue())["recipient"] == "jane.doe@example.com"
+
+
+class _Structured:
+    def __structlog__(self) -> dict[str, int]:
+        return {"kept": 1}
+
+
+def test_json_lines_are_structlogs_own_rendering() -> None:
+    """The prebuilt encoder writes each line as structlog's JSONRenderer(ensure_ascii=False)
+    does: non-ASCII kept, unknown types by repr, ``__structlog__`` honoured, order kept."""
+    from datetime import UTC, datetime
+
+    out = io.StringIO()
+    configure_logging("json", "info", redact=False, stream=out)
+    values = {
+        "shipment_id": 7,
+        "tracking_number": "RB123456785CN",
+        "text": 'Доставлено — Zugestellt "ok"\n',
+        "at": datetime(2026, 12, 3, 21, 0, tzinfo=UTC),
+        "ratio": 0.25,
+        "gone": None,
+        "flags": (True, False),
+        "nested": {"z": [1, "ü"], "a": _Structured()},
+    }
+    get_logger().info("poll.succeeded", **values)
+    line = out.getvalue().rstrip("\n")
+    written = json.loads(line)
+    reference = structlog.processors.JSONRenderer(ensure_ascii=False)
+    rendered = {
+        **values,
+        "event": "poll.succeeded",
+        "level": "info",
+        "timestamp": written["timestamp"],
+    }
+    assert list(written) == list(rendered)
+    assert line == reference(None, "info", rendered)
+    assert written["at"] == repr(values["at"])
+    assert written["nested"] == {"z": [1, "ü"], "a": {"kept": 1}}
+    assert "Доставлено" in line

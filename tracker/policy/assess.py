@@ -18,8 +18,10 @@ from tracker.policy.milestones import Decision, Due, ShipmentFacts, decide
 from tracker.policy.notices import payload_for
 from tracker.policy.polling import next_poll_at
 from tracker.policy.sendtime import schedule_notice
+from tracker.quickinit import quick_init
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ShipmentState:
     """The stored shipment as the policy sees it."""
@@ -40,6 +42,7 @@ class ShipmentState:
     expected_delivery_source: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Timeline:
     """The shipment's merged events (time order) and what it was told before."""
@@ -95,6 +98,7 @@ class PolicySettings:
         )
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PlannedNotice:
     """A notice to queue: at most once per ``key``, not before ``not_before``."""
@@ -105,6 +109,7 @@ class PlannedNotice:
     payload: NoticePayload
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Assessment:
     """What the store writes back: the shipment's new fields and the notices to queue."""
@@ -211,6 +216,7 @@ def _facts(
     )
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class _Slot:
     kind: Milestone

@@ -23,6 +23,7 @@ from functools import cache
 from tracker.config import Thresholds
 from tracker.model import FINAL_STATUSES, Detail, Milestone, Status, TrackedEvent
 from tracker.policy.pickup import pickup_until
+from tracker.quickinit import quick_init
 
 #: a milestone reached later in the journey makes these earlier ones pointless to send
 SUPERSEDES: dict[Milestone, frozenset[Milestone]] = {
@@ -100,6 +101,7 @@ SELLER_NOT_HANDED_OVER = "not_handed_over"
 SELLER_EXPIRED = "expired"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ShipmentFacts:
     """What the policy needs to know about a shipment besides its events.
@@ -118,6 +120,7 @@ class ShipmentFacts:
     promised_by: datetime | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Due:
     """One notice the buyer should get; ``key`` makes it happen at most once per shipment.
@@ -134,6 +137,7 @@ class Due:
     until: datetime | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Decision:
     """The policy's verdict after new events or the passing of time."""
@@ -149,6 +153,7 @@ class Decision:
     seller_alerts: tuple[str, ...] = ()
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class _Journey:
     """What the timeline says beyond its latest status."""

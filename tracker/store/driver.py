@@ -164,6 +164,8 @@ def _sqlite_time(value: datetime | None) -> str | None:
     """An aware time as SQLite stores it: UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``."""
     if value is None:
         return None
+    if value.tzinfo is UTC:  # most times: the text with its "+00:00" cut off, no naive copy
+        return value.isoformat(" ", "microseconds")[:-6]  # (replace() cost a third of this)
     if value.tzinfo is None:  # as UTCDateTime refuses it
         raise ValueError(f"naive datetime {value!r} given to the store; use an aware one")
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
