@@ -284,6 +284,7 @@ def test_parse_refuses_an_error_status() -> None:
 @pytest.mark.parametrize(
     "when",
     ["2025-03-11T08:00:00+00:00", "2025-03-11T08:00:00Z", "2025-03-11T08:00:00.250+05:30",
+     "2025-03-11T08:00:00-00:00", "2025-03-11T08:00:00.000001z",
      "2025-03-11 08:00:00-03:00", "2025-03-11T08:00:00.123456+01:00"],
 )  # fmt: skip
 def test_the_fast_reader_gives_what_the_model_gives(when: str) -> None:

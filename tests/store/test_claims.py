@@ -231,3 +231,35 @@ def test_sqlite_times_are_bound_as_the_column_type_writes_them(moment: datetime)
     assert time_processor(dialect)(moment) == processor(moment)
     with pytest.raises(ValueError, match="naive"):
         time_processor(dialect)(moment.replace(tzinfo=None))
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "2026-12-03 09:00:00.000000",
+        "2026-12-03 09:00:00.000001",
+        "0001-01-01 00:00:00.000000",
+        "9999-12-31 23:59:59.999999",
+        "2026-12-03 09:00:00",
+        "2026-12-03 09:00:00.5",
+        "2026-12-03T09:00:00",
+        "2026-12-03",
+        "2026-12-03 09:00:00+05:45",
+    ],
+)
+def test_sqlite_times_are_read_as_the_column_type_reads_them(stored: str) -> None:
+    from sqlalchemy.dialects import sqlite
+
+    from tracker.store.driver import column_reader
+
+    dialect = sqlite.dialect()
+    column = Shipment.__table__.c.next_poll_at
+    own = column.type.dialect_impl(dialect).result_processor(dialect, None)
+    assert own is not None
+    reader = column_reader(dialect, column)
+    assert reader is not None
+    read, expected = reader(stored), own(stored)
+    assert isinstance(read, datetime)
+    assert isinstance(expected, datetime)
+    assert read == expected
+    assert read.utcoffset() == expected.utcoffset() == timedelta(0)

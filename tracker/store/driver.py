@@ -207,5 +207,44 @@ def column_reader(dialect: Dialect, column: Any) -> Callable[[Any], Any] | None:
     type's result processor: aware UTC times, JSON documents); None when it is taken as is."""
     key = (dialect.name, dialect.driver, column.table.name, column.key)
     if key not in _READERS:
-        _READERS[key] = column.type.dialect_impl(dialect).result_processor(dialect, None)
+        reader = column.type.dialect_impl(dialect).result_processor(dialect, None)
+        if reader is not None and dialect.name == "sqlite" and isinstance(column.type, UTCDateTime):
+            reader = _sqlite_time_reader(reader)
+        _READERS[key] = reader
     return _READERS[key]
+
+
+#: stored texts the SQLite time reader must read as the column type does before it is used
+_STORED_PROBES = (
+    "2026-03-01 09:00:00.000000",
+    "0999-12-31 23:59:59.999999",
+    "2026-03-01 09:00:00",
+    "2026-03-01 09:00:00.5",
+    "2026-03-01",
+)
+
+
+def _sqlite_time_reader(own: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """The store's time columns read on SQLite: their text is UTC without an offset, and the
+    type's reader parses it and then attaches UTC with ``replace``, which costs seven times the
+    parse (827 against 129 ns). ``fromisoformat`` of the text with "+00:00" added gives the same
+    aware time at once; any text it cannot read so (one with an offset of its own, a date alone)
+    goes to the type's reader. Used only if it reads the probe texts as the type's reader does.
+    """
+    parse = datetime.fromisoformat
+
+    def read(value: Any) -> Any:
+        if type(value) is str:
+            try:
+                parsed = parse(value + "+00:00")
+            except ValueError:
+                return own(value)
+            if parsed.tzinfo is not None:  # a date alone is read without the offset
+                return parsed
+        return own(value)
+
+    for probe in _STORED_PROBES:
+        expected = own(probe)
+        if read(probe) != expected or read(probe).tzinfo != expected.tzinfo:
+            return own
+    return read
