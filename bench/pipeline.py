@@ -12,7 +12,10 @@ between), best round kept per stage:
 * ``floor``: the least any client can do for one poll cycle of the same shipments: a claim of
   each batch as one plain-SQL ``UPDATE ... RETURNING`` (sqlite3), raw aiohttp GETs of the same
   ``/v1/track`` URLs (40 numbers each, 4 in flight), ``json.loads`` of each body, and one
-  ``executemany`` rescheduling the batch;
+  ``executemany`` rescheduling the batch with the values the daemon's re-poll wrote, read back
+  from its store after it (the most recent ``repoll`` round): each shipment's own next poll
+  time (the policy's delay, spread +-10%), backoff count and reply digest, the columns the
+  daemon's quiet reschedule writes;
 * ``floor_first``: the floor of a first poll: the ``floor`` cycle over a fresh store, but each
   batch's write is what the daemon's first poll wrote for those shipments, read back from its
   store after it (the most recent ``first`` round; every round writes the same rows): plain
@@ -147,19 +150,40 @@ async def floor_loop(
     return cpu() - started, shipments, requests
 
 
-async def floor_cycle(base: str, path: Path, now: datetime) -> tuple[float, int, int]:
-    """The floor: plain-SQL claim, raw GET, json.loads, one executemany per batch."""
+#: the columns the daemon's quiet reschedule writes (tracker.store.shipments.reschedule_quiet)
+QUIET_COLUMNS = (
+    "last_polled_at",
+    "poll_failures",
+    "unchanged_polls",
+    "next_poll_at",
+    "reply_digest",
+)
+QUIET_SQL = (
+    "UPDATE shipments SET last_polled_at = ?, poll_failures = ?, unchanged_polls = ?,"
+    " next_poll_at = ?, reply_digest = ?, lease_owner = NULL, lease_until = NULL"
+    " WHERE id = ? AND lease_owner = 'floor'"
+)
+
+
+def repoll_rows(path: Path) -> dict[int, tuple[Any, ...]]:
+    """What a re-poll wrote for each shipment, as stored, in ``QUIET_SQL``'s parameter order:
+    the floor writes the daemon's own values (one next poll time per shipment, spread as the
+    policy spreads them), not one due time for all."""
+    with closing(sqlite3.connect(path)) as db:
+        cursor = db.execute(f"SELECT id, {', '.join(QUIET_COLUMNS)} FROM shipments")
+        return {row[0]: (*row[1:], row[0]) for row in cursor}
+
+
+async def floor_cycle(
+    base: str, path: Path, now: datetime, written: dict[int, tuple[Any, ...]]
+) -> tuple[float, int, int]:
+    """The floor: plain-SQL claim, raw GET, json.loads, one executemany per batch of the rows
+    the daemon's re-poll wrote (``written``)."""
     db = sqlite3.connect(path, isolation_level=None)
-    stamp = now.replace(tzinfo=None).isoformat(sep=" ")
-    later = (now + timedelta(hours=6)).replace(tzinfo=None).isoformat(sep=" ")
 
     def reschedule(claimed: list[Any]) -> None:
-        db.executemany(
-            "UPDATE shipments SET last_polled_at = ?, unchanged_polls = unchanged_polls + 1,"
-            " next_poll_at = ?, lease_owner = NULL, lease_until = NULL"
-            " WHERE id = ? AND lease_owner = 'floor'",
-            [(stamp, later, sid) for sid, _ in claimed],
-        )
+        cursor = db.executemany(QUIET_SQL, [written[sid] for sid, _ in claimed])
+        assert cursor.rowcount == len(claimed), (cursor.rowcount, len(claimed))
 
     try:
         return await floor_loop(base, db, now, reschedule)
@@ -286,6 +310,7 @@ async def run(count: int, rounds: int, age_days: float) -> dict[str, Any]:
                               "age_days": age_days, "load_before": os.getloadavg()}  # fmt: skip
     per: dict[str, list[float]] = {"floor": [], "floor_first": [], "first": [], "repoll": []}
     written: list[FirstRows] = []
+    repolled: list[dict[int, tuple[Any, ...]]] = []
     with sandbox_carrier() as base, tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         now = datetime.now(UTC).replace(microsecond=0)
@@ -297,8 +322,10 @@ async def run(count: int, rounds: int, age_days: float) -> dict[str, Any]:
         floor_first_db = folder / "floor_first.sqlite3"
 
         async def floor() -> float:
+            if not repolled:
+                await repoll()
             due_again(floor_db, now)
-            spent, done, _ = await floor_cycle(base, floor_db, now)
+            spent, done, _ = await floor_cycle(base, floor_db, now, repolled[-1])
             assert done == count, done
             return spent / done
 
@@ -330,6 +357,9 @@ async def run(count: int, rounds: int, age_days: float) -> dict[str, Any]:
             due_again(daemon_db, now)
             result = await daemon_cycle(base, f"sqlite:///{daemon_db}", now, expect_new=False)
             assert result["shipments"] == count, result
+            repolled.append(repoll_rows(daemon_db))
+            # the floor writes these: one next poll time per shipment, as the daemon spreads them
+            report["floor_distinct_next_poll_times"] = len({r[3] for r in repolled[-1].values()})
             return float(result["cpu"]) / count
 
         stages: dict[str, Callable[[], Awaitable[float]]] = {
